@@ -1,0 +1,167 @@
+//! Authentication of the compat surface (spec §2.2, console-contract §1), minus New API's
+//! defects: sessions are server-side and the user's role and status are read live on every
+//! request, so disabling or demoting a user takes effect at once.
+//!
+//! Order: session cookie, else access token (401 when neither); then `New-Api-User` must
+//! equal the user's id (401); then status (200 "banned") and role (200 "insufficient").
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use tollgate_domain::services::{AccountService, AuthError};
+use tollgate_domain::{Role, User};
+
+use super::respond::{CompatError, locale_of};
+use crate::i18n::{Locale, Msg};
+use crate::state::AppState;
+
+/// Name of the session cookie (New API's).
+pub const SESSION_COOKIE: &str = "session";
+/// The header New API's console sends on every request as an anti-CSRF measure.
+pub const NEW_API_USER: &str = "New-Api-User";
+
+/// The minimum role of a route.
+pub trait MinRole {
+    const ROLE: Role;
+}
+pub struct AnyUser;
+pub struct AdminRole;
+pub struct RootRole;
+impl MinRole for AnyUser {
+    const ROLE: Role = Role::User;
+}
+impl MinRole for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+impl MinRole for RootRole {
+    const ROLE: Role = Role::Root;
+}
+
+/// An authenticated, enabled user whose role is at least `R::ROLE`.
+pub struct Authed<R: MinRole> {
+    pub user: User,
+    pub locale: Locale,
+    _role: PhantomData<R>,
+}
+
+pub type UserAuth = Authed<AnyUser>;
+pub type AdminAuth = Authed<AdminRole>;
+#[allow(dead_code)] // Root-only routes (runtime options) arrive with the admin issue.
+pub type RootAuth = Authed<RootRole>;
+
+impl<R: MinRole> FromRequest for Authed<R> {
+    type Error = CompatError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let locale = locale_of(&req);
+            let user = authenticate(&req, R::ROLE, locale).await?;
+            Ok(Self {
+                user,
+                locale,
+                _role: PhantomData,
+            })
+        })
+    }
+}
+
+fn internal(e: &AuthError, locale: Locale) -> CompatError {
+    CompatError::internal(e, locale)
+}
+
+async fn authenticate(req: &HttpRequest, min: Role, locale: Locale) -> Result<User, CompatError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| CompatError::internal(&"application state missing", locale))?;
+    let accounts = &state.accounts;
+
+    let mut user = None;
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        match accounts.authenticate_session(cookie.value()).await {
+            Ok(u) => user = Some(u),
+            // A stale cookie is no session: fall through to the access token.
+            Err(AuthError::NoSession | AuthError::UserDeleted) => {}
+            Err(e) => return Err(internal(&e, locale)),
+        }
+    }
+    let user = match user {
+        Some(u) => u,
+        None => {
+            let token = access_token(req)
+                .ok_or_else(|| CompatError::unauthorized(Msg::NotLoggedIn, locale))?;
+            match accounts.authenticate_access_token(token).await {
+                Ok(u) => u,
+                Err(AuthError::InvalidAccessToken) => {
+                    return Err(CompatError::fail(Msg::InvalidAccessToken, locale));
+                }
+                Err(e) => return Err(internal(&e, locale)),
+            }
+        }
+    };
+
+    check_new_api_user(req, &user, locale)?;
+
+    AccountService::authorize(&user, min).map_err(|e| match e {
+        AuthError::Disabled => CompatError::fail(Msg::UserBanned, locale),
+        AuthError::UserDeleted => CompatError::fail(Msg::UserDeleted, locale),
+        AuthError::Forbidden => CompatError::fail(Msg::InsufficientPrivileges, locale),
+        other => internal(&other, locale),
+    })?;
+    Ok(user)
+}
+
+/// The token of `Authorization: Bearer <t>` or `Authorization: <t>`. Only a leading
+/// `Bearer ` is stripped (New API removed the first occurrence anywhere, spec §10.3).
+fn access_token(req: &HttpRequest) -> Option<&str> {
+    let raw = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = match raw.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => raw[7..].trim_start(),
+        _ => raw,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+fn check_new_api_user(req: &HttpRequest, user: &User, locale: Locale) -> Result<(), CompatError> {
+    let header = req
+        .headers()
+        .get(NEW_API_USER)
+        .ok_or_else(|| CompatError::unauthorized(Msg::NewApiUserMissing, locale))?;
+    let id: i64 = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| CompatError::unauthorized(Msg::NewApiUserMalformed, locale))?;
+    if id != user.id.get() {
+        return Err(CompatError::unauthorized(Msg::NewApiUserMismatch, locale));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn bearer_prefix_is_optional_and_only_stripped_at_the_start() {
+        let token = |v: &str| {
+            let req = TestRequest::default()
+                .insert_header((AUTHORIZATION, v))
+                .to_http_request();
+            access_token(&req).map(str::to_owned)
+        };
+        assert_eq!(token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(token("bearer abc").as_deref(), Some("abc"));
+        assert_eq!(token("abc").as_deref(), Some("abc"));
+        assert_eq!(token("xBearer abc").as_deref(), Some("xBearer abc"));
+        assert_eq!(token("Bearer ").as_deref(), None);
+        assert_eq!(token("   ").as_deref(), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! The New API compatible surface, `/api/*` (spec `newapi-user-module.md`).
+
+pub mod auth;
+mod dto;
+mod redemptions;
+pub mod respond;
+mod status;
+mod users;
+
+use actix_web::{HttpRequest, error, web};
+
+use respond::{CompatError, locale_of};
+
+/// Largest JSON body the compat surface accepts.
+const JSON_LIMIT: usize = 64 * 1024;
+
+/// Routes under `/api`. Paths the console calls with a trailing slash accept both forms.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let json = web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|err, req| bad_input(err, req));
+    let query = web::QueryConfig::default().error_handler(|err, req| bad_input(err, req));
+    cfg.app_data(json).app_data(query).service(
+        web::scope("/api")
+            .route("/status", web::get().to(status::status))
+            .service(
+                web::scope("/user")
+                    .route("/register", web::post().to(users::register))
+                    .route("/login", web::post().to(users::login))
+                    .route("/logout", web::get().to(users::logout))
+                    .route("/self", web::get().to(users::get_self))
+                    .route("/token", web::get().to(users::rotate_token))
+                    .route("/topup", web::post().to(users::redeem)),
+            )
+            .service(
+                web::resource(["/redemption", "/redemption/"])
+                    .route(web::get().to(redemptions::list))
+                    .route(web::post().to(redemptions::create)),
+            ),
+    );
+}
+
+fn bad_input(err: impl std::fmt::Display, req: &HttpRequest) -> actix_web::Error {
+    tracing::debug!(error = %err, "rejected request body or query");
+    let locale = locale_of(req);
+    error::InternalError::from_response(
+        "invalid input",
+        actix_web::ResponseError::error_response(&users::json_error(locale)),
+    )
+    .into()
+}
+
+/// Unknown paths: 404 JSON, never 401 (a 401 logs the console out). Registered as the app's
+/// default service, so nested scopes fall back to it too.
+pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, CompatError> {
+    Err(CompatError::not_found(locale_of(&req)))
+}

@@ -1,0 +1,78 @@
+//! `GET /api/status`: what the console needs to boot (console-contract §2).
+
+use actix_web::{HttpRequest, web};
+use serde_json::json;
+
+use super::respond::{CompatError, CompatResult, locale_of, ok};
+use crate::state::AppState;
+
+pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResult {
+    let setup = state
+        .accounts
+        .is_set_up()
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    let policy = state.accounts.policy();
+    let info = &state.info;
+    Ok(ok(json!({
+        "system_name": info.system_name,
+        "logo": "",
+        "footer_html": "",
+        "version": info.version,
+        "start_time": info.start_time,
+        "server_address": info.server_address,
+        "docs_link": "",
+        "setup": setup,
+        "quota_per_unit": info.quota_per_unit,
+        "quota_display_type": info.quota_display_type,
+        "display_in_currency": info.quota_display_type != "TOKENS",
+        "register_enabled": policy.register_enabled,
+        "password_register_enabled": policy.password_register_enabled,
+        "password_login_enabled": policy.password_login_enabled,
+        // Features that are not built yet report themselves as off, so the console hides them.
+        "email_verification": false,
+        "turnstile_check": false,
+        "turnstile_site_key": "",
+        "github_oauth": false,
+        "github_client_id": "",
+        "discord_oauth": false,
+        "discord_client_id": "",
+        "oidc_enabled": false,
+        "oidc_client_id": "",
+        "oidc_authorization_endpoint": "",
+        "linuxdo_oauth": false,
+        "linuxdo_client_id": "",
+        "linuxdo_minimum_trust_level": 0,
+        "telegram_oauth": false,
+        "telegram_bot_name": "",
+        "wechat_login": false,
+        "wechat_qrcode": "",
+        "passkey_login": false,
+        "enable_online_topup": false,
+        "enable_stripe_topup": false,
+        "pay_methods": [],
+        // New API's display defaults for the top-up page, which stays hidden while online
+        // top-up is off; they become runtime options with the payments work.
+        "min_topup": 1,
+        "stripe_min_topup": 1,
+        "price": 7.3,
+        "usd_exchange_rate": 7.3,
+        "stripe_unit_price": 8.0,
+        "top_up_link": "",
+        "chats": [],
+        "checkin_enabled": false,
+        "enable_drawing": false,
+        "enable_task": false,
+        "enable_data_export": false,
+        "data_export_default_time": "hour",
+        "default_collapse_sidebar": false,
+        "mj_notify_enabled": false,
+        "self_use_mode_enabled": false,
+        "demo_site_enabled": false,
+        "default_use_auto_group": false,
+        "api_info_enabled": false,
+        "uptime_kuma_enabled": false,
+        "announcements_enabled": false,
+        "faq_enabled": false,
+    })))
+}

@@ -1,0 +1,272 @@
+//! Configuration: an optional TOML file, then `TOLLGATE_*` environment variables (nested keys
+//! with `__`, e.g. `TOLLGATE_SESSION__TTL_DAYS`). Every key has a default that lets
+//! `cargo run --release` work on a fresh machine; `config/tollgate.example.toml` lists them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tollgate_domain::services::RegistrationPolicy;
+
+use crate::i18n::Locale;
+
+/// The file read when neither `--config` nor `TOLLGATE_CONFIG` names one (optional).
+pub const DEFAULT_CONFIG_FILE: &str = "tollgate.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Listen address.
+    pub addr: String,
+    /// `sqlite://`, `postgres://` or `mysql://` URL. May hold a password: never logged.
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    /// Run pending migrations when `serve` starts.
+    pub auto_migrate: bool,
+    /// Shown by `/api/status`.
+    pub system_name: String,
+    /// The public base URL of this installation.
+    pub server_address: String,
+    /// Language of messages when `Accept-Language` names none we have (`zh-CN` or `en`).
+    pub default_locale: String,
+    /// First-start root account; when unset, `root` with a random password is created.
+    pub root_username: Option<String>,
+    pub root_password: Option<SecretString>,
+    pub log: LogSettings,
+    pub session: SessionSettings,
+    pub registration: RegistrationSettings,
+    pub quota: QuotaSettings,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `tollgate_api=debug,info`); `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    pub ttl_days: u32,
+    /// Set `Secure` on the session cookie; turn on behind HTTPS.
+    pub cookie_secure: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RegistrationSettings {
+    pub enabled: bool,
+    pub password_register_enabled: bool,
+    pub password_login_enabled: bool,
+    /// Quota units granted to each new account (through the ledger).
+    pub quota_for_new_user: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct QuotaSettings {
+    /// Quota units per USD (New API's `QuotaPerUnit`).
+    pub per_unit: i64,
+    /// `USD`, `CNY`, `TOKENS` or `CUSTOM`: how the console renders quota.
+    pub display_type: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:3000".into(),
+            database_url: SecretString::from("sqlite://./data/tollgate.db?mode=rwc"),
+            database_max_connections: 8,
+            auto_migrate: true,
+            system_name: "Tollgate".into(),
+            server_address: "http://localhost:3000".into(),
+            default_locale: "zh-CN".into(),
+            root_username: None,
+            root_password: None,
+            log: LogSettings::default(),
+            session: SessionSettings::default(),
+            registration: RegistrationSettings::default(),
+            quota: QuotaSettings::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            ttl_days: 30,
+            cookie_secure: false,
+        }
+    }
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            password_register_enabled: true,
+            password_login_enabled: true,
+            quota_for_new_user: 0,
+        }
+    }
+}
+
+impl Default for QuotaSettings {
+    fn default() -> Self {
+        Self {
+            per_unit: 500_000,
+            display_type: "USD".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the file (`explicit` path, else `TOLLGATE_CONFIG`, else `./tollgate.toml` when it
+    /// exists), then the environment, then validates.
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        let from_env = std::env::var_os("TOLLGATE_CONFIG").map(PathBuf::from);
+        let mut builder = config::Config::builder();
+        match explicit.map(Path::to_path_buf).or(from_env) {
+            Some(path) => {
+                anyhow::ensure!(path.is_file(), "config file {} not found", path.display());
+                builder = builder.add_source(config::File::from(path));
+            }
+            None => {
+                builder = builder
+                    .add_source(config::File::with_name(DEFAULT_CONFIG_FILE).required(false));
+            }
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("TOLLGATE")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let url = self.database_url.expose_secret();
+        anyhow::ensure!(
+            ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"]
+                .iter()
+                .any(|p| url.starts_with(p)),
+            "database_url must be a sqlite://, postgres:// or mysql:// URL"
+        );
+        anyhow::ensure!(
+            self.database_max_connections >= 1,
+            "database_max_connections must be at least 1"
+        );
+        anyhow::ensure!(self.session.ttl_days >= 1, "session.ttl_days must be at least 1");
+        anyhow::ensure!(
+            self.registration.quota_for_new_user >= 0,
+            "registration.quota_for_new_user must not be negative"
+        );
+        anyhow::ensure!(self.quota.per_unit > 0, "quota.per_unit must be positive");
+        anyhow::ensure!(
+            ["USD", "CNY", "TOKENS", "CUSTOM"].contains(&self.quota.display_type.as_str()),
+            "quota.display_type must be USD, CNY, TOKENS or CUSTOM"
+        );
+        anyhow::ensure!(
+            Locale::parse(&self.default_locale).is_some(),
+            "default_locale must be zh-CN or en"
+        );
+        anyhow::ensure!(
+            self.root_username.is_some() == self.root_password.is_some(),
+            "root_username and root_password must be set together"
+        );
+        Ok(())
+    }
+
+    pub fn registration_policy(&self) -> RegistrationPolicy {
+        RegistrationPolicy {
+            register_enabled: self.registration.enabled,
+            password_register_enabled: self.registration.password_register_enabled,
+            password_login_enabled: self.registration.password_login_enabled,
+            quota_for_new_user: self.registration.quota_for_new_user,
+        }
+    }
+
+    pub fn session_ttl_secs(&self) -> i64 {
+        i64::from(self.session.ttl_days) * 86_400
+    }
+
+    pub fn locale(&self) -> Locale {
+        Locale::parse(&self.default_locale).unwrap_or(Locale::ZhCn)
+    }
+
+    /// The bootstrap root credentials, when configured.
+    pub fn root_credentials(&self) -> Option<(String, String)> {
+        match (&self.root_username, &self.root_password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.expose_secret().to_owned())),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_point_at_the_embedded_database() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.addr, "127.0.0.1:3000");
+        assert!(s.database_url.expose_secret().contains("./data/tollgate.db"));
+        assert_eq!(s.session_ttl_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let s = Settings {
+            database_url: SecretString::from("postgres://u:hunter2@db/x"),
+            root_username: Some("root".into()),
+            root_password: Some(SecretString::from("s3cret-pass")),
+            ..Settings::default()
+        };
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("s3cret-pass"), "{dbg}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_key_named() {
+        let bad_url = Settings {
+            database_url: SecretString::from("redis://x"),
+            ..Settings::default()
+        };
+        assert!(bad_url.validate().unwrap_err().to_string().contains("database_url"));
+        let mut half_root = Settings::default();
+        half_root.root_username = Some("root".into());
+        assert!(half_root.validate().is_err());
+        let mut negative = Settings::default();
+        negative.registration.quota_for_new_user = -1;
+        assert!(negative.validate().is_err());
+    }
+}

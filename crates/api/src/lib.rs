@@ -1,0 +1,19 @@
+//! Tollgate's HTTP surfaces (actix-web), configuration, startup and command-line interface.
+//!
+//! Handlers see domain services and ports only; `startup` is the one module that names
+//! concrete adapters (the composition root).
+
+// The `/api/status` object literal is larger than serde_json's default macro recursion allows.
+#![recursion_limit = "256"]
+
+pub mod cli;
+pub mod compat;
+pub mod config;
+pub mod i18n;
+mod ops;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,211 @@
+//! The composition root: the only place that names concrete adapters.
+
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Logger, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use futures_util::FutureExt;
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use tollgate_auth::{Argon2Hasher, OsSecrets, SystemClock};
+use tollgate_db::{
+    SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository, SeaSessionRepository,
+    SeaUserRepository,
+};
+use tollgate_domain::ports::{Clock, LedgerRepository, SecretGenerator, SessionRepository};
+use tollgate_domain::services::{AccountService, BootstrapOutcome, RedemptionService};
+
+use crate::config::Settings;
+use crate::state::{AppState, CookiePolicy, InstanceInfo};
+use crate::{compat, ops};
+
+/// How often expired and revoked sessions are deleted.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long revoked or expired sessions are kept before they are purged.
+const SESSION_RETENTION_SECS: i64 = 7 * 86_400;
+
+/// Opens the database and, when configured, migrates it.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = tollgate_db::connect(
+        settings.database_url.expose_secret(),
+        settings.database_max_connections,
+    )
+    .await?;
+    if settings.auto_migrate {
+        tollgate_db::migrate_up(&db).await?;
+    }
+    Ok(db)
+}
+
+/// The services of one instance, over one database.
+pub struct Services {
+    pub accounts: AccountService,
+    pub redemptions: RedemptionService,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub ledger: Arc<dyn LedgerRepository>,
+    pub readiness: Arc<SeaReadiness>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn build_services(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Services> {
+    let users = Arc::new(SeaUserRepository::new(db.clone()));
+    let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
+    let secrets: Arc<dyn SecretGenerator> = Arc::new(OsSecrets);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let hasher = Arc::new(Argon2Hasher::new().context("initialising the password hasher")?);
+    let accounts = AccountService::new(
+        users,
+        sessions.clone(),
+        hasher,
+        secrets.clone(),
+        clock.clone(),
+        settings.registration_policy(),
+        settings.session_ttl_secs(),
+    );
+    let redemptions = RedemptionService::new(
+        Arc::new(SeaRedemptionRepository::new(db.clone())),
+        secrets,
+        clock.clone(),
+    );
+    Ok(Services {
+        accounts,
+        redemptions,
+        sessions,
+        ledger: Arc::new(SeaLedgerRepository::new(db.clone())),
+        readiness: Arc::new(SeaReadiness::new(db.clone())),
+        clock,
+    })
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = open_database(&settings).await?;
+        let services = build_services(&db, &settings)?;
+        bootstrap_root(&services.accounts, &settings).await?;
+        spawn_session_purge(services.sessions.clone(), services.clock.clone());
+
+        let state = web::Data::new(AppState {
+            info: InstanceInfo {
+                system_name: settings.system_name.clone(),
+                server_address: settings.server_address.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+                start_time: services.clock.now(),
+                quota_per_unit: settings.quota.per_unit,
+                quota_display_type: settings.quota.display_type.clone(),
+            },
+            cookie: CookiePolicy {
+                secure: settings.session.cookie_secure,
+                max_age_secs: settings.session_ttl_secs(),
+            },
+            default_locale: settings.locale(),
+            accounts: services.accounts,
+            redemptions: services.redemptions,
+            readiness: services.readiness,
+        });
+
+        let listener = TcpListener::bind(&settings.addr)
+            .with_context(|| format!("binding {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(catch_panic))
+                // Path only: query strings may carry codes or signatures.
+                .wrap(
+                    Logger::new("%{r}a \"%{method}xi %U\" %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
+                .configure(ops::configure)
+                .configure(compat::configure)
+                .default_service(web::to(compat::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        tracing::info!(addr = %settings.addr, port, "tollgate listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGTERM or ctrl-c, then drains in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Creates the first root user when none exists (DESIGN §5: no default password).
+async fn bootstrap_root(accounts: &AccountService, settings: &Settings) -> anyhow::Result<()> {
+    match accounts
+        .bootstrap_root(settings.root_credentials())
+        .await
+        .context("creating the root user")?
+    {
+        BootstrapOutcome::AlreadySetUp => {}
+        BootstrapOutcome::Created {
+            username,
+            generated_password: None,
+        } => tracing::info!(%username, "root user created from configuration"),
+        BootstrapOutcome::Created {
+            username,
+            generated_password: Some(password),
+        } => {
+            tracing::warn!(%username, "root user created with a generated password (see stderr)");
+            // Printed once, to stderr only, never through the log pipeline.
+            eprintln!(
+                "\n==== Tollgate: root user created ====\n  username: {username}\n  password: {password}\n\
+                 Store it now; it is not shown again. Change it with `tollgate reset-password`.\n"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn spawn_session_purge(sessions: Arc<dyn SessionRepository>, clock: Arc<dyn Clock>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SESSION_PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            match sessions.purge(clock.now() - SESSION_RETENTION_SECS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "old sessions purged"),
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    });
+}
+
+/// A panic in a handler becomes an opaque 500 and a log line, not a dropped connection.
+/// (The request is not cloned up front: routing needs the only reference to it.)
+async fn catch_panic(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path().to_owned();
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(%path, "handler panicked");
+            let body = serde_json::json!({"success": false, "message": "internal server error"});
+            Err(actix_web::error::InternalError::from_response(
+                "handler panicked",
+                HttpResponse::InternalServerError().json(body),
+            )
+            .into())
+        }
+    }
+}

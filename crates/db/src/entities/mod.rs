@@ -1,0 +1,6 @@
+//! Private sea-orm entities mirroring `migration/`. They never appear in a public signature.
+
+pub(crate) mod ledger;
+pub(crate) mod redemption;
+pub(crate) mod session;
+pub(crate) mod user;

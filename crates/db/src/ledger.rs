@@ -1,0 +1,182 @@
+//! The quota ledger: [`apply_entry`] is the ONLY code allowed to change `users.quota` or
+//! `users.aff_quota`, and [`SeaLedgerRepository`] audits that balances match their entries.
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait as _,
+    IdenStatic as _, QueryFilter as _, Statement,
+};
+use tollgate_domain::ports::LedgerRepository;
+use tollgate_domain::{Account, Imbalance, LedgerEntry, RepoError, UserId};
+
+use crate::entities::{ledger, user};
+use crate::error::{is_unique_violation, unexpected, unix_now};
+
+/// Why [`apply_entry`] applied nothing. The caller must roll its transaction back.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// The user row does not exist or is soft-deleted.
+    UserMissing,
+    /// The balance would exceed `i64::MAX`.
+    Overflow,
+    /// The balance would drop below zero.
+    Insufficient,
+    /// An entry with the same (kind, reference) was already recorded.
+    AlreadyApplied,
+    /// The database failed.
+    Db(anyhow::Error),
+}
+
+/// Applies one ledger entry inside the caller's transaction and returns the new balance.
+///
+/// A single conditional `UPDATE` moves the balance only when the result stays within
+/// `0..=i64::MAX` ([`LedgerEntry::allowed_balance_range`]), so concurrent entries can never
+/// overdraw or overflow. The new balance is read back with a `SELECT` (MySQL has no
+/// `UPDATE ... RETURNING`), then the ledger row is inserted; its unique (kind, reference) key
+/// makes a replayed event fail with [`ApplyError::AlreadyApplied`].
+pub(crate) async fn apply_entry<C: ConnectionTrait>(
+    txn: &C,
+    entry: &LedgerEntry,
+    now: i64,
+) -> Result<i64, ApplyError> {
+    let column = balance_column(entry.account());
+    let user_id = entry.user_id().get();
+    let (lo, hi) = entry.allowed_balance_range();
+    let updated = user::Entity::update_many()
+        .col_expr(column, Expr::col(column).add(entry.delta()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(column.between(lo, hi))
+        .exec(txn)
+        .await
+        .map_err(|e| ApplyError::Db(unexpected(e, "failed to update a balance")))?;
+
+    if updated.rows_affected == 0 {
+        // Nothing matched: tell a missing account from a balance out of range.
+        return Err(match find_live_user(txn, user_id).await? {
+            None => ApplyError::UserMissing,
+            Some(_) if entry.delta() > 0 => ApplyError::Overflow,
+            Some(_) => ApplyError::Insufficient,
+        });
+    }
+
+    let balance_after = find_live_user(txn, user_id)
+        .await?
+        .map(|u| balance_of(&u, entry.account()))
+        .ok_or_else(|| ApplyError::Db(anyhow!("the user row vanished after its update")))?;
+
+    let row = ledger::ActiveModel {
+        id: NotSet,
+        user_id: Set(user_id),
+        account: Set(entry.account().as_str().to_owned()),
+        delta: Set(entry.delta()),
+        balance_after: Set(balance_after),
+        kind: Set(entry.kind().as_str().to_owned()),
+        reference: Set(entry.reference().to_owned()),
+        actor_id: Set(entry.actor_id().map(UserId::get)),
+        created_at: Set(now),
+    };
+    match ledger::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+    {
+        Ok(_) => Ok(balance_after),
+        Err(e) if is_unique_violation(&e) => Err(ApplyError::AlreadyApplied),
+        Err(e) => Err(ApplyError::Db(unexpected(
+            e,
+            "failed to insert a ledger entry",
+        ))),
+    }
+}
+
+fn balance_column(account: Account) -> user::Column {
+    match account {
+        Account::Quota => user::Column::Quota,
+        Account::AffQuota => user::Column::AffQuota,
+    }
+}
+
+fn balance_of(user: &user::Model, account: Account) -> i64 {
+    match account {
+        Account::Quota => user.quota,
+        Account::AffQuota => user.aff_quota,
+    }
+}
+
+async fn find_live_user<C: ConnectionTrait>(
+    txn: &C,
+    user_id: i64,
+) -> Result<Option<user::Model>, ApplyError> {
+    user::Entity::find_by_id(user_id)
+        .filter(user::Column::DeletedAt.is_null())
+        .one(txn)
+        .await
+        .map_err(|e| ApplyError::Db(unexpected(e, "failed to read a balance")))
+}
+
+/// [`LedgerRepository`] over sea-orm.
+#[derive(Debug, Clone)]
+pub struct SeaLedgerRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaLedgerRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    async fn imbalances_of(&self, account: Account) -> Result<Vec<Imbalance>, RepoError> {
+        let backend = self.db.get_database_backend();
+        let balance = balance_column(account).as_str();
+        // SUM of BIGINT is NUMERIC on PostgreSQL and DECIMAL on MySQL; cast it back so it
+        // decodes as i64. SQLite's SUM of integers is already an integer.
+        let sum = match backend {
+            DbBackend::Postgres => "CAST(COALESCE(SUM(l.delta), 0) AS BIGINT)",
+            DbBackend::MySql => "CAST(COALESCE(SUM(l.delta), 0) AS SIGNED)",
+            _ => "COALESCE(SUM(l.delta), 0)",
+        };
+        let param = if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let sql = format!(
+            "SELECT u.id AS user_id, u.{balance} AS balance, {sum} AS ledger_sum \
+             FROM users u LEFT JOIN ledger l ON l.user_id = u.id AND l.account = {param} \
+             GROUP BY u.id, u.{balance} \
+             HAVING u.{balance} <> COALESCE(SUM(l.delta), 0) \
+             ORDER BY u.id"
+        );
+        let stmt = Statement::from_sql_and_values(backend, sql, [account.as_str().into()]);
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(|e| unexpected(e, "failed to compare balances with the ledger"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(Imbalance {
+                    user_id: UserId(row.try_get("", "user_id")?),
+                    account,
+                    balance: row.try_get("", "balance")?,
+                    ledger_sum: row.try_get("", "ledger_sum")?,
+                })
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(|e| RepoError(unexpected(e, "failed to decode a ledger imbalance")))
+    }
+}
+
+#[async_trait]
+impl LedgerRepository for SeaLedgerRepository {
+    #[tracing::instrument(skip_all)]
+    async fn imbalances(&self) -> Result<Vec<Imbalance>, RepoError> {
+        let mut all = self.imbalances_of(Account::Quota).await?;
+        all.extend(self.imbalances_of(Account::AffQuota).await?);
+        Ok(all)
+    }
+}

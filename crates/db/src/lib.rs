@@ -1,0 +1,123 @@
+//! sea-orm adapters of Tollgate's repository ports, for SQLite, PostgreSQL and MySQL/MariaDB.
+//!
+//! This crate implements the traits of [`tollgate_domain::ports`] and nothing else: no business
+//! rule lives here beyond what SQL must enforce atomically (conditional updates, unique keys).
+//! sea-orm types never leave it: entities are private, every public signature speaks domain
+//! types, and only [`connect`] hands out the opaque `DatabaseConnection` pool to the composition
+//! root. It must not depend on the web, auth or any other adapter crate.
+//!
+//! Every change of `users.quota` / `users.aff_quota` goes through one private function,
+//! `ledger::apply_entry`, which records a ledger row in the same transaction.
+
+mod entities;
+mod error;
+mod ledger;
+mod readiness;
+mod redemptions;
+mod sessions;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use migration::MigratorTrait as _;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+pub use ledger::SeaLedgerRepository;
+pub use readiness::SeaReadiness;
+pub use redemptions::SeaRedemptionRepository;
+pub use sessions::SeaSessionRepository;
+pub use users::SeaUserRepository;
+
+/// How long a SQLite connection waits for the write lock before failing with `SQLITE_BUSY`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection pool of at most `max_connections` connections.
+///
+/// For `sqlite:` URLs the database file (and its parent directory) is created when missing,
+/// and every connection runs in WAL mode with `synchronous=FULL`, a 10 s busy timeout and
+/// foreign keys on.
+///
+/// # Errors
+/// Fails when the URL cannot be parsed or the server cannot be reached. The message names the
+/// backend, never the URL, which may hold a password.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    let backend = backend_name(url);
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max_connections.max(1))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        create_sqlite_parent_dir(url)?;
+        options.map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("failed to connect to the {backend} database"))
+}
+
+/// Applies every pending migration of [`migration::Migrator`].
+///
+/// # Errors
+/// Fails when a migration fails; the database is left at the last migration that succeeded.
+pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
+    migration::Migrator::up(db, None)
+        .await
+        .context("failed to run the database migrations")
+}
+
+/// The backend a URL names, for error messages that must not echo the URL.
+fn backend_name(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") {
+        "SQLite"
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        "PostgreSQL"
+    } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        "MySQL"
+    } else {
+        "unknown"
+    }
+}
+
+/// SQLite creates the file but not its directory, so `sqlite://data/tollgate.db` would fail on
+/// a fresh checkout.
+fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+    let parsed: SqliteConnectOptions = url
+        .parse()
+        .context("failed to parse the SQLite database URL")?;
+    let file = parsed.get_filename();
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .context("failed to create the directory of the SQLite database")?;
+    }
+    Ok(())
+}
+
+/// Begins a transaction that is going to write.
+///
+/// On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that reads first and then writes
+/// fails with `SQLITE_BUSY` when another writer got in between, and the busy timeout does not
+/// help. Other backends ignore the mode.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

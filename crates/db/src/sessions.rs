@@ -1,0 +1,109 @@
+//! [`SessionRepository`] over sea-orm.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+    QuerySelect as _,
+};
+use tollgate_domain::ports::SessionRepository;
+use tollgate_domain::{NewSession, RepoError, TokenHash, UserId};
+
+use crate::entities::session;
+use crate::error::unexpected;
+
+/// [`SessionRepository`] over sea-orm.
+#[derive(Debug, Clone)]
+pub struct SeaSessionRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaSessionRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// Neither revoked nor expired at `now`.
+fn active_at(now: i64) -> Condition {
+    Condition::all()
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(now))
+}
+
+#[async_trait]
+impl SessionRepository for SeaSessionRepository {
+    #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
+    async fn create(&self, new: &NewSession) -> Result<(), RepoError> {
+        let row = session::ActiveModel {
+            id: NotSet,
+            token_hash: Set(new.token_hash.as_str().to_owned()),
+            user_id: Set(new.user_id.get()),
+            kind: Set(new.kind.as_str().to_owned()),
+            created_at: Set(new.created_at),
+            expires_at: Set(new.expires_at),
+            revoked_at: Set(None),
+            ip: Set(new.ip.clone()),
+            user_agent: Set(new.user_agent.clone()),
+        };
+        session::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to insert a session"))?;
+        Ok(())
+    }
+
+    async fn find_active_user(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<UserId>, RepoError> {
+        let user_id: Option<i64> = session::Entity::find()
+            .select_only()
+            .column(session::Column::UserId)
+            .filter(session::Column::TokenHash.eq(hash.as_str()))
+            .filter(active_at(now))
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to read a session"))?;
+        Ok(user_id.map(UserId))
+    }
+
+    async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError> {
+        let res = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::TokenHash.eq(hash.as_str()))
+            .filter(active_at(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to revoke a session"))?;
+        Ok(res.rows_affected > 0)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    async fn revoke_all_for_user(&self, user_id: UserId, now: i64) -> Result<u64, RepoError> {
+        let res = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user_id.get()))
+            .filter(active_at(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to revoke the sessions of a user"))?;
+        Ok(res.rows_affected)
+    }
+
+    async fn purge(&self, before: i64) -> Result<u64, RepoError> {
+        let res = session::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(session::Column::ExpiresAt.lt(before))
+                    .add(session::Column::RevokedAt.lt(before)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to purge sessions"))?;
+        Ok(res.rows_affected)
+    }
+}

@@ -1,0 +1,235 @@
+//! Scratch databases for contract and integration tests (feature `testing`).
+//!
+//! [`ScratchDb::sqlite`] is a fresh database file in a temporary directory that lives as long
+//! as the [`ScratchDb`]. [`ScratchDb::postgres_from_env`] and [`ScratchDb::mysql_from_env`]
+//! create a uniquely named database on the server named by `TEST_DATABASE_URL` /
+//! `TEST_MYSQL_URL`, or return `None` when the variable is unset. [`all_from_env`] gives
+//! SQLite plus every configured server, so a story can run on every backend.
+
+use anyhow::{Context as _, bail};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection};
+
+/// The database engine behind a [`ScratchDb`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::MySql => "MySQL",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An empty database for one test. Connect to [`ScratchDb::url`] (for example with
+/// [`ScratchDb::connect_migrated`]).
+#[derive(Debug)]
+pub struct ScratchDb {
+    /// Where the scratch database is; for servers it may hold a password, so do not print it.
+    pub url: String,
+    pub backend: Backend,
+    /// Keeps the SQLite file's directory alive; deleted on drop.
+    _dir: Option<tempfile::TempDir>,
+    /// For server databases: the URL the database was created from, and its name.
+    server: Option<(String, String)>,
+}
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "TEST_DATABASE_URL";
+/// The environment variable naming the MySQL/MariaDB server for tests.
+pub const MYSQL_ENV: &str = "TEST_MYSQL_URL";
+
+impl ScratchDb {
+    /// A fresh SQLite database file, `sqlite://<tmpdir>/<uuid>.db?mode=rwc`. Never
+    /// `sqlite::memory:`, whose pooled connections would each see their own empty database.
+    ///
+    /// # Errors
+    /// Fails when the temporary directory cannot be created.
+    pub fn sqlite() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("tollgate-db-")
+            .tempdir()
+            .context("failed to create a temporary directory for SQLite")?;
+        let file = dir
+            .path()
+            .join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+        let Some(path) = file.to_str() else {
+            bail!("the temporary directory's path is not UTF-8");
+        };
+        Ok(Self {
+            url: format!("sqlite://{path}?mode=rwc"),
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            server: None,
+        })
+    }
+
+    /// A fresh database on the PostgreSQL server of `TEST_DATABASE_URL`, or `None` when the
+    /// variable is unset or empty.
+    ///
+    /// # Errors
+    /// Fails when the server cannot be reached or refuses `CREATE DATABASE`.
+    pub async fn postgres_from_env() -> anyhow::Result<Option<Self>> {
+        Self::server_from_env(POSTGRES_ENV, Backend::Postgres).await
+    }
+
+    /// A fresh database on the MySQL/MariaDB server of `TEST_MYSQL_URL`, or `None` when the
+    /// variable is unset or empty.
+    ///
+    /// # Errors
+    /// Fails when the server cannot be reached or refuses `CREATE DATABASE`.
+    pub async fn mysql_from_env() -> anyhow::Result<Option<Self>> {
+        Self::server_from_env(MYSQL_ENV, Backend::MySql).await
+    }
+
+    async fn server_from_env(var: &str, backend: Backend) -> anyhow::Result<Option<Self>> {
+        let Some(admin_url) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let name = format!("tg_{}", uuid::Uuid::new_v4().simple());
+        let sql = match backend {
+            Backend::Postgres => format!("CREATE DATABASE {}", quote_postgres(&name)),
+            // utf8mb4: the server default may still be latin1, which cannot store every
+            // username the domain accepts.
+            Backend::MySql => format!(
+                "CREATE DATABASE {} CHARACTER SET utf8mb4",
+                quote_mysql(&name)
+            ),
+            Backend::Sqlite => bail!("SQLite has no server"),
+        };
+        let admin = crate::connect(&admin_url, 1)
+            .await
+            .with_context(|| format!("failed to reach the server of {var}"))?;
+        let created = admin
+            .execute_unprepared(&sql)
+            .await
+            .with_context(|| format!("failed to create a scratch {backend} database"));
+        let _ = admin.close().await;
+        created?;
+        Ok(Some(Self {
+            url: with_database(&admin_url, &name)?,
+            backend,
+            _dir: None,
+            server: Some((admin_url, name)),
+        }))
+    }
+
+    /// Connects to the scratch database with a pool of `max_connections` and runs every
+    /// migration.
+    ///
+    /// # Errors
+    /// Fails when connecting or migrating fails.
+    pub async fn connect_migrated(
+        &self,
+        max_connections: u32,
+    ) -> anyhow::Result<DatabaseConnection> {
+        let db = crate::connect(&self.url, max_connections).await?;
+        crate::migrate_up(&db).await?;
+        Ok(db)
+    }
+
+    /// Drops a server database (SQLite's file goes with its directory). Close every pool on
+    /// it first. Best effort: callers may ignore the error.
+    ///
+    /// # Errors
+    /// Fails when the server cannot be reached or refuses `DROP DATABASE`.
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        let Some((admin_url, name)) = &self.server else {
+            return Ok(());
+        };
+        let sql = match self.backend {
+            // FORCE (PostgreSQL 13+) ends sessions a test leaked.
+            Backend::Postgres => format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_postgres(name)
+            ),
+            Backend::MySql => format!("DROP DATABASE IF EXISTS {}", quote_mysql(name)),
+            Backend::Sqlite => return Ok(()),
+        };
+        let admin = crate::connect(admin_url, 1).await?;
+        let dropped = admin
+            .execute_unprepared(&sql)
+            .await
+            .with_context(|| format!("failed to drop a scratch {} database", self.backend));
+        let _ = admin.close().await;
+        dropped.map(|_| ())
+    }
+}
+
+/// SQLite, plus a scratch database on each server configured by `TEST_DATABASE_URL` and
+/// `TEST_MYSQL_URL`.
+///
+/// # Errors
+/// Fails when a configured server cannot provide a scratch database: a configured backend is
+/// never skipped silently.
+pub async fn all_from_env() -> anyhow::Result<Vec<ScratchDb>> {
+    let mut all = vec![ScratchDb::sqlite()?];
+    all.extend(ScratchDb::postgres_from_env().await?);
+    all.extend(ScratchDb::mysql_from_env().await?);
+    Ok(all)
+}
+
+/// `"name"`, doubling embedded quotes.
+fn quote_postgres(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `` `name` ``, doubling embedded backticks.
+fn quote_mysql(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+/// Replaces the database (the path) of a server URL, keeping credentials, host and query.
+fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        bail!("a test database URL has no scheme");
+    };
+    let (head, rest) = url.split_at(scheme_end);
+    let (before_query, query) = rest.split_at(rest.find('?').unwrap_or(rest.len()));
+    // The authority cannot hold a raw '/', so the first one starts the path.
+    let authority = before_query.split('/').next().unwrap_or_default();
+    Ok(format!("{head}{authority}/{database}{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_path_is_replaced_and_the_rest_kept() {
+        let cases = [
+            ("postgres://u:p@h:5432/test", "postgres://u:p@h:5432/tg_x"),
+            (
+                "mysql://root@127.0.0.1:3306/test?ssl-mode=disabled",
+                "mysql://root@127.0.0.1:3306/tg_x?ssl-mode=disabled",
+            ),
+            ("postgres://h", "postgres://h/tg_x"),
+            ("postgres://h/", "postgres://h/tg_x"),
+            (
+                "postgres://h?sslmode=disable",
+                "postgres://h/tg_x?sslmode=disable",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(with_database(input, "tg_x").unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_backend() {
+        assert_eq!(quote_postgres("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_mysql("a`b"), "`a``b`");
+    }
+}

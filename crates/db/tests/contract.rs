@@ -1,0 +1,1000 @@
+//! Contract tests of the sea-orm adapters: one story per behaviour of a port, each run on a
+//! fresh, migrated database of every backend from `tollgate_db::testing::all_from_env()`:
+//! SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set, MySQL when `TEST_MYSQL_URL` is.
+
+use std::future::Future;
+
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
+use tollgate_db::testing::all_from_env;
+use tollgate_db::{
+    SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository, SeaSessionRepository,
+    SeaUserRepository,
+};
+use tollgate_domain::ports::{
+    CreateUserError, LedgerRepository as _, Readiness as _, RedemptionRepository as _,
+    SessionRepository as _, SetAccessTokenError, UserRepository as _,
+};
+use tollgate_domain::{
+    Account, CreateRedemptionsError, Imbalance, NewRedemption, NewSession, NewUser, PageRequest,
+    RedeemError, Redemption, RedemptionStatus, Role, SessionKind, TokenHash, User, UserId,
+    UserStatus, Username,
+};
+
+/// Business "now" of every story.
+const NOW: i64 = 1_800_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `story` on a fresh, migrated database of every configured backend (pool of 8), then
+/// drops the scratch databases. A failure on one backend does not hide the others.
+async fn on_every_backend<F, Fut>(story: F)
+where
+    F: Fn(DatabaseConnection) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let scratches = all_from_env().await.expect("scratch databases");
+    let mut failures = Vec::new();
+    for scratch in scratches {
+        let backend = scratch.backend;
+        let db = scratch
+            .connect_migrated(8)
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {e:#}"));
+        let outcome = tokio::spawn(story(db.clone())).await;
+        let _ = db.close().await;
+        let _ = scratch.drop_database().await;
+        if let Err(e) = outcome {
+            failures.push(format!("{backend}: {}", panic_message(e)));
+        }
+    }
+    assert!(failures.is_empty(), "story failed on {failures:#?}");
+}
+
+fn panic_message(err: tokio::task::JoinError) -> String {
+    match err.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "non-string panic".to_owned()),
+        Err(e) => e.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+fn new_user(name: &str, aff_code: &str, initial_quota: i64) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        display_name: name.to_owned(),
+        password_hash: format!("hash-of-{name}"),
+        role: Role::User,
+        group: "default".to_owned(),
+        aff_code: aff_code.to_owned(),
+        setting: r#"{"gotify_priority":0}"#.to_owned(),
+        initial_quota,
+        created_at: NOW,
+    }
+}
+
+async fn create_user(db: &DatabaseConnection, name: &str, initial_quota: i64) -> User {
+    SeaUserRepository::new(db.clone())
+        .create(&new_user(name, &format!("aff-{name}"), initial_quota))
+        .await
+        .unwrap()
+}
+
+fn code(code: &str, quota: i64, expires_at: Option<i64>) -> NewRedemption {
+    NewRedemption {
+        code: code.to_owned(),
+        name: "promo".to_owned(),
+        quota,
+        created_by: UserId(1),
+        created_at: NOW,
+        expires_at,
+    }
+}
+
+fn session(hash: &str, user_id: UserId, expires_at: i64) -> NewSession {
+    NewSession {
+        token_hash: TokenHash::from_hex(hash),
+        user_id,
+        kind: SessionKind::Web,
+        created_at: NOW,
+        expires_at,
+        ip: Some("127.0.0.1".to_owned()),
+        user_agent: Some("contract-test".to_owned()),
+    }
+}
+
+/// Runs raw SQL (portable literals only) and returns the number of affected rows.
+async fn exec(db: &DatabaseConnection, sql: &str) -> u64 {
+    db.execute_unprepared(sql).await.unwrap().rows_affected()
+}
+
+/// The first column of every row of a raw query, as i64.
+async fn query_i64(db: &DatabaseConnection, sql: &str) -> Vec<i64> {
+    let stmt = Statement::from_string(db.get_database_backend(), sql);
+    db.query_all_raw(stmt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+        .collect()
+}
+
+async fn find_code(db: &DatabaseConnection, code: &str) -> Redemption {
+    SeaRedemptionRepository::new(db.clone())
+        .list(PageRequest::new(Some(1), Some(100)))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.code == code)
+        .unwrap_or_else(|| panic!("code {code} not listed"))
+}
+
+async fn imbalances(db: &DatabaseConnection) -> Vec<Imbalance> {
+    SeaLedgerRepository::new(db.clone())
+        .imbalances()
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+async fn user_is_created_and_found_by_id_username_and_credentials(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = users.create(&new_user("alice", "AFF1", 0)).await.unwrap();
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.role, Role::User);
+    assert_eq!(alice.status, UserStatus::Enabled);
+    assert_eq!(alice.group, "default");
+    assert_eq!((alice.quota, alice.aff_quota), (0, 0));
+    assert_eq!(alice.aff_code.as_deref(), Some("AFF1"));
+    assert_eq!(alice.created_at, NOW);
+    assert_eq!((alice.email.clone(), alice.deleted_at), (None, None));
+
+    assert_eq!(
+        users.find_by_id(alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        users.find_by_username("alice").await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(users.find_by_username("nobody").await.unwrap(), None);
+    assert_eq!(users.find_by_id(UserId(999_999)).await.unwrap(), None);
+
+    let (found, hash) = users.find_credentials("alice").await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (alice.id, "hash-of-alice"));
+    assert!(users.find_credentials("nobody").await.unwrap().is_none());
+
+    // By e-mail, set through raw SQL: the adapter has no setter yet.
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET email = 'alice@example.com' WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    let (found, _) = users
+        .find_credentials("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, alice.id);
+    assert_eq!(found.email.as_deref(), Some("alice@example.com"));
+
+    // A username match wins over another user's e-mail.
+    let carol = users
+        .create(&new_user("carol@example.com", "AFF2", 0))
+        .await
+        .unwrap();
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET email = 'carol@example.com' WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    let (found, _) = users
+        .find_credentials("carol@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, carol.id);
+
+    // Deleted users cannot log in but are still found by id and name.
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET deleted_at = {NOW} WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    assert!(users.find_credentials("alice").await.unwrap().is_none());
+    let deleted = users.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(deleted.deleted_at, Some(NOW));
+    assert!(users.find_by_username("alice").await.unwrap().is_some());
+}
+
+async fn unicode_username_round_trips(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db);
+    let name = "名".repeat(20);
+    let created = users.create(&new_user(&name, "AFF-U", 0)).await.unwrap();
+    assert_eq!(created.username, name);
+    assert_eq!(
+        users.find_by_username(&name).await.unwrap().unwrap().id,
+        created.id
+    );
+}
+
+async fn duplicate_username_is_username_taken(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    users.create(&new_user("alice", "AFF1", 100)).await.unwrap();
+    let again = users.create(&new_user("alice", "AFF2", 100)).await;
+    assert!(
+        matches!(again, Err(CreateUserError::UsernameTaken)),
+        "{again:?}"
+    );
+
+    // A deleted user's name stays reserved.
+    exec(
+        &db,
+        "UPDATE users SET deleted_at = 1 WHERE username = 'alice'",
+    )
+    .await;
+    let again = users.create(&new_user("alice", "AFF3", 100)).await;
+    assert!(
+        matches!(again, Err(CreateUserError::UsernameTaken)),
+        "{again:?}"
+    );
+
+    // Nothing of the refused users was kept: one user, one ledger row.
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM users").await, [1]);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+}
+
+async fn duplicate_aff_code_is_aff_code_taken(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    users.create(&new_user("alice", "SAME", 0)).await.unwrap();
+    let dup = users.create(&new_user("bob", "SAME", 100)).await;
+    assert!(matches!(dup, Err(CreateUserError::AffCodeTaken)), "{dup:?}");
+    assert!(users.find_by_username("bob").await.unwrap().is_none());
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [0]);
+}
+
+async fn signup_bonus_is_a_ledger_entry_and_imbalances_are_reported(db: DatabaseConnection) {
+    let alice = create_user(&db, "alice", 500).await;
+    let bob = create_user(&db, "bob", 0).await;
+    assert_eq!(alice.quota, 500);
+    assert_eq!(bob.quota, 0);
+
+    let row = query_i64(
+        &db,
+        &format!(
+            "SELECT delta FROM ledger WHERE user_id = {} AND account = 'quota' \
+             AND kind = 'signup_bonus' AND reference = '{}' AND balance_after = 500 \
+             AND created_at = {NOW} AND actor_id IS NULL",
+            alice.id, alice.id
+        ),
+    )
+    .await;
+    assert_eq!(row, [500]);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+    assert_eq!(imbalances(&db).await, []);
+
+    // A balance changed behind the ledger's back is reported, per account.
+    exec(
+        &db,
+        &format!("UPDATE users SET quota = quota + 1 WHERE id = {}", alice.id),
+    )
+    .await;
+    exec(
+        &db,
+        &format!("UPDATE users SET aff_quota = 7 WHERE id = {}", bob.id),
+    )
+    .await;
+    assert_eq!(
+        imbalances(&db).await,
+        [
+            Imbalance {
+                user_id: alice.id,
+                account: Account::Quota,
+                balance: 501,
+                ledger_sum: 500
+            },
+            Imbalance {
+                user_id: bob.id,
+                account: Account::AffQuota,
+                balance: 7,
+                ledger_sum: 0
+            },
+        ]
+    );
+}
+
+async fn root_exists_only_for_a_live_root(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    assert!(!users.root_exists().await.unwrap());
+    users.create(&new_user("alice", "AFF1", 0)).await.unwrap();
+    assert!(!users.root_exists().await.unwrap());
+    let mut root = new_user("root", "AFF2", 0);
+    root.role = Role::Root;
+    let root = users.create(&root).await.unwrap();
+    assert_eq!(root.role, Role::Root);
+    assert!(users.root_exists().await.unwrap());
+    exec(
+        &db,
+        &format!("UPDATE users SET deleted_at = {NOW} WHERE id = {}", root.id),
+    )
+    .await;
+    assert!(!users.root_exists().await.unwrap());
+}
+
+async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let bob = create_user(&db, "bob", 0).await;
+    let first = TokenHash::from_hex("a".repeat(64));
+    let second = TokenHash::from_hex("b".repeat(64));
+
+    assert_eq!(users.find_by_access_token(&first).await.unwrap(), None);
+    users.set_access_token(alice.id, &first).await.unwrap();
+    assert_eq!(
+        users
+            .find_by_access_token(&first)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+    // Setting the same token again is not a collision with oneself.
+    users.set_access_token(alice.id, &first).await.unwrap();
+
+    let taken = users.set_access_token(bob.id, &first).await;
+    assert!(
+        matches!(taken, Err(SetAccessTokenError::Collision)),
+        "{taken:?}"
+    );
+    assert_eq!(
+        users
+            .find_by_access_token(&first)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        alice.id
+    );
+
+    // Replacing the token retires the old one.
+    users.set_access_token(alice.id, &second).await.unwrap();
+    assert_eq!(users.find_by_access_token(&first).await.unwrap(), None);
+    users.set_access_token(bob.id, &first).await.unwrap();
+    assert_eq!(
+        users
+            .find_by_access_token(&first)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        bob.id
+    );
+
+    // A deleted user's token no longer authenticates.
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET deleted_at = {NOW} WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    assert_eq!(users.find_by_access_token(&second).await.unwrap(), None);
+
+    // An unknown user is an error, not a silent no-op.
+    let missing = users
+        .set_access_token(UserId(999_999), &TokenHash::from_hex("c"))
+        .await;
+    assert!(
+        matches!(missing, Err(SetAccessTokenError::Unexpected(_))),
+        "{missing:?}"
+    );
+}
+
+async fn password_hash_and_login_time_are_updated(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    assert_eq!(alice.last_login_at, None);
+
+    users.set_password_hash(alice.id, "new-hash").await.unwrap();
+    let (_, hash) = users.find_credentials("alice").await.unwrap().unwrap();
+    assert_eq!(hash, "new-hash");
+
+    users.record_login(alice.id, NOW + 60).await.unwrap();
+    users.record_login(alice.id, NOW + 60).await.unwrap(); // same value: still one row matched
+    assert_eq!(
+        users
+            .find_by_id(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_login_at,
+        Some(NOW + 60)
+    );
+
+    assert!(users.set_password_hash(UserId(999_999), "x").await.is_err());
+    assert!(users.record_login(UserId(999_999), NOW).await.is_err());
+}
+
+async fn unknown_role_or_status_code_is_an_error(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    exec(
+        &db,
+        &format!("UPDATE users SET role = 50 WHERE id = {}", alice.id),
+    )
+    .await;
+    assert!(users.find_by_id(alice.id).await.is_err());
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET role = 1, status = 9 WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    assert!(users.find_by_username("alice").await.is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------
+
+async fn session_is_active_until_it_expires(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    sessions
+        .create(&session("s1", alice.id, NOW + 100))
+        .await
+        .unwrap();
+
+    let hash = TokenHash::from_hex("s1");
+    assert_eq!(
+        sessions.find_active_user(&hash, NOW).await.unwrap(),
+        Some(alice.id)
+    );
+    assert_eq!(
+        sessions.find_active_user(&hash, NOW + 99).await.unwrap(),
+        Some(alice.id)
+    );
+    assert_eq!(
+        sessions.find_active_user(&hash, NOW + 100).await.unwrap(),
+        None
+    );
+    let unknown = TokenHash::from_hex("nope");
+    assert_eq!(
+        sessions.find_active_user(&unknown, NOW).await.unwrap(),
+        None
+    );
+
+    // The token hash is unique.
+    assert!(
+        sessions
+            .create(&session("s1", alice.id, NOW + 100))
+            .await
+            .is_err()
+    );
+}
+
+async fn revoked_sessions_are_inactive(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let bob = create_user(&db, "bob", 0).await;
+    for (hash, user) in [
+        ("a1", alice.id),
+        ("a2", alice.id),
+        ("a3", alice.id),
+        ("b1", bob.id),
+    ] {
+        sessions
+            .create(&session(hash, user, NOW + 100))
+            .await
+            .unwrap();
+    }
+    sessions
+        .create(&session("a-expired", alice.id, NOW - 1))
+        .await
+        .unwrap();
+
+    let a1 = TokenHash::from_hex("a1");
+    assert!(sessions.revoke(&a1, NOW).await.unwrap());
+    assert!(
+        !sessions.revoke(&a1, NOW + 1).await.unwrap(),
+        "second revoke changes nothing"
+    );
+    assert_eq!(sessions.find_active_user(&a1, NOW).await.unwrap(), None);
+    assert!(
+        !sessions
+            .revoke(&TokenHash::from_hex("nope"), NOW)
+            .await
+            .unwrap()
+    );
+
+    // a2 and a3 are active; a1 is revoked and a-expired expired.
+    assert_eq!(
+        sessions.revoke_all_for_user(alice.id, NOW).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        sessions.revoke_all_for_user(alice.id, NOW).await.unwrap(),
+        0
+    );
+    for hash in ["a2", "a3"] {
+        let hash = TokenHash::from_hex(hash);
+        assert_eq!(sessions.find_active_user(&hash, NOW).await.unwrap(), None);
+    }
+    let b1 = TokenHash::from_hex("b1");
+    assert_eq!(
+        sessions.find_active_user(&b1, NOW).await.unwrap(),
+        Some(bob.id)
+    );
+
+    // revoked_at keeps the first revocation time.
+    let revoked_at = query_i64(
+        &db,
+        "SELECT revoked_at FROM sessions WHERE token_hash = 'a1'",
+    )
+    .await;
+    assert_eq!(revoked_at, [NOW]);
+}
+
+async fn purge_deletes_sessions_expired_or_revoked_before(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    sessions
+        .create(&session("expired", alice.id, NOW - 10))
+        .await
+        .unwrap();
+    sessions
+        .create(&session("expires-now", alice.id, NOW))
+        .await
+        .unwrap();
+    sessions
+        .create(&session("revoked", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    sessions
+        .create(&session("revoked-later", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    sessions
+        .create(&session("active", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    assert!(
+        sessions
+            .revoke(&TokenHash::from_hex("revoked"), NOW - 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        sessions
+            .revoke(&TokenHash::from_hex("revoked-later"), NOW)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(sessions.purge(NOW).await.unwrap(), 2);
+    assert_eq!(sessions.purge(NOW).await.unwrap(), 0);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM sessions").await, [3]);
+    let active = TokenHash::from_hex("active");
+    assert_eq!(
+        sessions.find_active_user(&active, NOW).await.unwrap(),
+        Some(alice.id)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redemptions
+// ---------------------------------------------------------------------------------------------
+
+async fn codes_are_listed_newest_first_in_pages(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let codes: Vec<_> = (0..25)
+        .map(|i| code(&format!("code-{i:02}"), 100 + i, None))
+        .collect();
+    repo.create_batch(&codes).await.unwrap();
+    repo.create_batch(&[]).await.unwrap();
+
+    let first = repo
+        .list(PageRequest::new(Some(1), Some(10)))
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.items.len()), (25, 10));
+    assert_eq!(first.request, PageRequest::new(Some(1), Some(10)));
+    assert_eq!(first.items[0].code, "code-24");
+    assert!(
+        first.items.windows(2).all(|w| w[0].id > w[1].id),
+        "newest id first"
+    );
+    let c = &first.items[0];
+    assert_eq!(
+        (c.status, c.quota, c.name.as_str()),
+        (RedemptionStatus::Enabled, 124, "promo")
+    );
+    assert_eq!(
+        (c.created_by, c.created_at, c.expires_at),
+        (UserId(1), NOW, None)
+    );
+    assert_eq!((c.used_by, c.redeemed_at), (None, None));
+
+    let third = repo
+        .list(PageRequest::new(Some(3), Some(10)))
+        .await
+        .unwrap();
+    assert_eq!((third.total, third.items.len()), (25, 5));
+    assert_eq!(third.items.last().unwrap().code, "code-00");
+    let beyond = repo
+        .list(PageRequest::new(Some(4), Some(10)))
+        .await
+        .unwrap();
+    assert_eq!((beyond.total, beyond.items.len()), (25, 0));
+    let absurd = repo
+        .list(PageRequest::new(Some(i64::MAX), Some(100)))
+        .await
+        .unwrap();
+    assert!(absurd.items.is_empty());
+
+    // Soft-deleted codes are not listed or counted.
+    exec(
+        &db,
+        "UPDATE redemptions SET deleted_at = 1 WHERE code = 'code-24'",
+    )
+    .await;
+    let first = repo
+        .list(PageRequest::new(Some(1), Some(10)))
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.items[0].code.as_str()), (24, "code-23"));
+}
+
+async fn duplicate_code_refuses_the_whole_batch(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    repo.create_batch(&[code("taken", 1, None)]).await.unwrap();
+
+    let batch = [
+        code("fresh-1", 1, None),
+        code("taken", 1, None),
+        code("fresh-2", 1, None),
+    ];
+    let res = repo.create_batch(&batch).await;
+    assert!(
+        matches!(res, Err(CreateRedemptionsError::CodeCollision)),
+        "{res:?}"
+    );
+
+    let within = [code("twin", 1, None), code("twin", 1, None)];
+    let res = repo.create_batch(&within).await;
+    assert!(
+        matches!(res, Err(CreateRedemptionsError::CodeCollision)),
+        "{res:?}"
+    );
+
+    let listed = repo.list(PageRequest::default()).await.unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].code, "taken");
+}
+
+async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 100).await;
+    let bob = create_user(&db, "bob", 0).await;
+    repo.create_batch(&[code("gift", 500, Some(NOW + 60))])
+        .await
+        .unwrap();
+    let id = find_code(&db, "gift").await.id;
+
+    let redeemed = repo.redeem("gift", alice.id, NOW).await.unwrap();
+    assert_eq!(
+        (
+            redeemed.redemption_id,
+            redeemed.quota,
+            redeemed.balance_after
+        ),
+        (id, 500, 600)
+    );
+
+    let used = find_code(&db, "gift").await;
+    assert_eq!(used.status, RedemptionStatus::Used);
+    assert_eq!(
+        (used.used_by, used.redeemed_at),
+        (Some(alice.id), Some(NOW))
+    );
+    let users = SeaUserRepository::new(db.clone());
+    assert_eq!(
+        users.find_by_id(alice.id).await.unwrap().unwrap().quota,
+        600
+    );
+
+    let row = query_i64(
+        &db,
+        &format!(
+            "SELECT balance_after FROM ledger WHERE kind = 'redemption' AND reference = '{id}' \
+             AND user_id = {0} AND actor_id = {0} AND delta = 500 AND account = 'quota' \
+             AND created_at = {NOW}",
+            alice.id
+        ),
+    )
+    .await;
+    assert_eq!(row, [600]);
+    assert_eq!(imbalances(&db).await, []);
+
+    for user in [alice.id, bob.id] {
+        let again = repo.redeem("gift", user, NOW).await;
+        assert!(matches!(again, Err(RedeemError::AlreadyUsed)), "{again:?}");
+    }
+    assert_eq!(users.find_by_id(bob.id).await.unwrap().unwrap().quota, 0);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [2]);
+}
+
+async fn unavailable_codes_say_why(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    repo.create_batch(&[
+        code("disabled", 10, None),
+        code("expired", 10, Some(NOW - 1)),
+        code("last-second", 10, Some(NOW)),
+        code("deleted", 10, None),
+    ])
+    .await
+    .unwrap();
+    exec(
+        &db,
+        "UPDATE redemptions SET status = 2 WHERE code = 'disabled'",
+    )
+    .await;
+    exec(
+        &db,
+        "UPDATE redemptions SET deleted_at = 1 WHERE code = 'deleted'",
+    )
+    .await;
+
+    let res = repo.redeem("disabled", alice.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::Disabled)), "{res:?}");
+    let res = repo.redeem("expired", alice.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::Expired)), "{res:?}");
+    let res = repo.redeem("unknown", alice.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::NotFound)), "{res:?}");
+    let res = repo.redeem("deleted", alice.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::NotFound)), "{res:?}");
+    let res = repo.redeem("", alice.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::EmptyCode)), "{res:?}");
+
+    // A code expiring at `now` is still valid.
+    assert_eq!(
+        repo.redeem("last-second", alice.id, NOW)
+            .await
+            .unwrap()
+            .balance_after,
+        10
+    );
+
+    // Nothing else moved.
+    assert_eq!(find_code(&db, "disabled").await.used_by, None);
+    assert_eq!(
+        find_code(&db, "expired").await.status,
+        RedemptionStatus::Enabled
+    );
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+    assert_eq!(imbalances(&db).await, []);
+}
+
+async fn overflowing_redeem_applies_nothing(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let rich = create_user(&db, "rich", 0).await;
+    let near_max = i64::MAX - 5;
+    exec(
+        &db,
+        &format!("UPDATE users SET quota = {near_max} WHERE id = {}", rich.id),
+    )
+    .await;
+    repo.create_batch(&[code("big", 10, None)]).await.unwrap();
+
+    let res = repo.redeem("big", rich.id, NOW).await;
+    assert!(matches!(res, Err(RedeemError::BalanceOverflow)), "{res:?}");
+
+    let big = find_code(&db, "big").await;
+    assert_eq!(
+        (big.status, big.used_by, big.redeemed_at),
+        (RedemptionStatus::Enabled, None, None)
+    );
+    let users = SeaUserRepository::new(db.clone());
+    assert_eq!(
+        users.find_by_id(rich.id).await.unwrap().unwrap().quota,
+        near_max
+    );
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [0]);
+
+    // Exactly up to i64::MAX is fine.
+    repo.create_batch(&[code("exact", 5, None)]).await.unwrap();
+    assert_eq!(
+        repo.redeem("exact", rich.id, NOW)
+            .await
+            .unwrap()
+            .balance_after,
+        i64::MAX
+    );
+}
+
+async fn redeem_for_a_missing_account_applies_nothing(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let gone = create_user(&db, "gone", 0).await;
+    exec(
+        &db,
+        &format!("UPDATE users SET deleted_at = {NOW} WHERE id = {}", gone.id),
+    )
+    .await;
+    repo.create_batch(&[code("gift", 10, None)]).await.unwrap();
+
+    for user in [UserId(999_999), gone.id] {
+        let res = repo.redeem("gift", user, NOW).await;
+        assert!(
+            matches!(res, Err(RedeemError::AccountUnavailable)),
+            "{res:?}"
+        );
+    }
+    assert_eq!(
+        find_code(&db, "gift").await.status,
+        RedemptionStatus::Enabled
+    );
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [0]);
+}
+
+async fn concurrent_redeemers_have_exactly_one_winner(db: DatabaseConnection) {
+    const USERS: usize = 32;
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let mut ids = Vec::with_capacity(USERS);
+    for i in 0..USERS {
+        ids.push(create_user(&db, &format!("user-{i}"), 0).await.id);
+    }
+    repo.create_batch(&[code("race", 1_000, None)])
+        .await
+        .unwrap();
+
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(USERS));
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|&user| {
+            let repo = repo.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                (user, repo.redeem("race", user, NOW).await)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (user, res) = task.await.unwrap();
+        match res {
+            Ok(redeemed) => {
+                assert_eq!((redeemed.quota, redeemed.balance_after), (1_000, 1_000));
+                winners.push(user);
+            }
+            Err(RedeemError::AlreadyUsed) => {}
+            Err(other) => panic!("user {user}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let race = find_code(&db, "race").await;
+    assert_eq!(
+        (race.status, race.used_by),
+        (RedemptionStatus::Used, Some(winners[0]))
+    );
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+    // SUM of BIGINT decodes as NUMERIC/DECIMAL on PostgreSQL/MySQL: add up in Rust.
+    let total: i64 = query_i64(&db, "SELECT quota FROM users").await.iter().sum();
+    assert_eq!(total, 1_000);
+    assert_eq!(imbalances(&db).await, []);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness
+// ---------------------------------------------------------------------------------------------
+
+async fn readiness_answers(db: DatabaseConnection) {
+    SeaReadiness::new(db).check().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test per story, each on every backend
+// ---------------------------------------------------------------------------------------------
+
+macro_rules! stories {
+    ($($story:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $story() {
+                on_every_backend(super::$story).await;
+            }
+        )*
+    };
+}
+
+mod on_every_backend {
+    use super::on_every_backend;
+
+    stories!(
+        user_is_created_and_found_by_id_username_and_credentials,
+        unicode_username_round_trips,
+        duplicate_username_is_username_taken,
+        duplicate_aff_code_is_aff_code_taken,
+        signup_bonus_is_a_ledger_entry_and_imbalances_are_reported,
+        root_exists_only_for_a_live_root,
+        access_token_is_set_found_and_collisions_refused,
+        password_hash_and_login_time_are_updated,
+        unknown_role_or_status_code_is_an_error,
+        session_is_active_until_it_expires,
+        revoked_sessions_are_inactive,
+        purge_deletes_sessions_expired_or_revoked_before,
+        codes_are_listed_newest_first_in_pages,
+        duplicate_code_refuses_the_whole_batch,
+        redeem_credits_once_through_the_ledger,
+        unavailable_codes_say_why,
+        overflowing_redeem_applies_nothing,
+        redeem_for_a_missing_account_applies_nothing,
+        readiness_answers,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_redeemers_have_exactly_one_winner() {
+        on_every_backend(super::concurrent_redeemers_have_exactly_one_winner).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_creates_a_missing_sqlite_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested").join("deeper").join("t.db");
+    let url = format!("sqlite://{}", file.display());
+    let db = tollgate_db::connect(&url, 2).await.unwrap();
+    tollgate_db::migrate_up(&db).await.unwrap();
+    let mode = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk = query_i64(&db, "PRAGMA foreign_keys").await;
+    assert_eq!(fk, [1]);
+    let sync = query_i64(&db, "PRAGMA synchronous").await;
+    assert_eq!(sync, [2], "FULL");
+    db.close().await.unwrap();
+    assert!(file.exists());
+}
+
+#[tokio::test]
+async fn connect_errors_do_not_echo_the_url() {
+    let url = "postgres://user:s3cret-pw@127.0.0.1:1/db";
+    let err = tollgate_db::connect(url, 1).await.unwrap_err();
+    let text = format!("{err:#} {err:?}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(text.contains("PostgreSQL"), "{text}");
+}

@@ -1,0 +1,24 @@
+//! Tollgate's domain: entities, value objects, business rules, ports and services.
+//!
+//! This crate must not depend on any IO crate (sea-orm, sqlx, actix-web, reqwest, redis,
+//! lettre, config). CI enforces that with `cargo tree`. Adapters implement the traits in
+//! [`ports`]; the composition root in `tollgate-api` wires them into the services.
+
+pub mod error;
+pub mod ledger;
+pub mod page;
+pub mod ports;
+pub mod redemption;
+pub mod services;
+pub mod session;
+pub mod user;
+
+pub use error::RepoError;
+pub use ledger::{Account, Imbalance, LedgerEntry, LedgerKind, MoneyError};
+pub use page::{Page, PageRequest};
+pub use redemption::{
+    CreateRedemptionsError, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed, Redemption,
+    RedemptionStatus,
+};
+pub use session::{NewSession, SecretToken, SessionKind, TokenHash};
+pub use user::{NewUser, Password, Role, User, UserId, UserStatus, Username};

@@ -1,0 +1,447 @@
+use std::sync::Arc;
+
+use mockall::predicate::eq;
+
+use super::*;
+use crate::ports::{
+    MockClock, MockPasswordHasher, MockSecretGenerator, MockSessionRepository, MockUserRepository,
+};
+use crate::session::{SecretToken, TokenHash};
+use crate::user::UserStatus;
+
+const NOW: i64 = 1_700_000_000;
+const TTL: i64 = 30 * 86_400;
+
+pub(crate) fn user(id: i64, role: Role) -> User {
+    User {
+        id: UserId(id),
+        username: format!("user{id}"),
+        display_name: format!("user{id}"),
+        email: None,
+        role,
+        status: UserStatus::Enabled,
+        group: "default".into(),
+        quota: 0,
+        used_quota: 0,
+        request_count: 0,
+        aff_code: Some("AFFCODE1".into()),
+        aff_count: 0,
+        aff_quota: 0,
+        aff_history_quota: 0,
+        inviter_id: None,
+        setting: default_setting(role),
+        created_at: NOW,
+        last_login_at: None,
+        deleted_at: None,
+    }
+}
+
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+    hasher: MockPasswordHasher,
+    secrets: MockSecretGenerator,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        let mut secrets = MockSecretGenerator::new();
+        secrets
+            .expect_hash()
+            .returning(|t| TokenHash::from_hex(format!("h({t})")));
+        secrets
+            .expect_alphanumeric()
+            .returning(|len| "A".repeat(len));
+        secrets.expect_token().returning(|| SecretToken {
+            plaintext: "plain-token".into(),
+            hash: TokenHash::from_hex("h(plain-token)"),
+        });
+        Self {
+            users: MockUserRepository::new(),
+            sessions: MockSessionRepository::new(),
+            hasher: MockPasswordHasher::new(),
+            secrets,
+        }
+    }
+
+    fn service(self, policy: RegistrationPolicy) -> AccountService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        AccountService::new(
+            Arc::new(self.users),
+            Arc::new(self.sessions),
+            Arc::new(self.hasher),
+            Arc::new(self.secrets),
+            Arc::new(clock),
+            policy,
+            TTL,
+        )
+    }
+}
+
+fn register_input(username: &str, password: &str) -> RegisterInput {
+    RegisterInput {
+        username: username.into(),
+        password: password.into(),
+    }
+}
+
+fn login_input(login: &str, password: &str) -> LoginInput {
+    LoginInput {
+        login: login.into(),
+        password: password.into(),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    }
+}
+
+#[tokio::test]
+async fn registration_is_refused_when_disabled_and_nothing_is_stored() {
+    // Arrange: no expectations on the repository, so any call fails the test.
+    let m = Mocks::new();
+    let svc = m.service(RegistrationPolicy {
+        register_enabled: false,
+        ..Default::default()
+    });
+    // Act
+    let err = svc
+        .register(register_input("alice", "password1"))
+        .await
+        .unwrap_err();
+    // Assert
+    assert!(matches!(err, RegisterError::RegistrationDisabled));
+}
+
+#[tokio::test]
+async fn password_registration_switch_is_checked_separately() {
+    let svc = Mocks::new().service(RegistrationPolicy {
+        password_register_enabled: false,
+        ..Default::default()
+    });
+    let err = svc
+        .register(register_input("alice", "password1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RegisterError::PasswordRegistrationDisabled));
+}
+
+#[tokio::test]
+async fn short_password_and_long_username_are_refused_before_hashing() {
+    let svc = Mocks::new().service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.register(register_input("alice", "short")).await,
+        Err(RegisterError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        svc.register(register_input(&"a".repeat(21), "password1")).await,
+        Err(RegisterError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn registration_stores_a_hash_and_the_policy_quota() {
+    let mut m = Mocks::new();
+    m.hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok("argon2-hash".into()));
+    m.users
+        .expect_create()
+        .times(1)
+        .withf(|n: &NewUser| {
+            n.username.as_str() == "alice"
+                && n.display_name == "alice"
+                && n.password_hash == "argon2-hash"
+                && n.role == Role::User
+                && n.group == "default"
+                && n.initial_quota == 42
+                && n.aff_code.len() == 8
+                && n.created_at == NOW
+        })
+        .returning(|n| {
+            Ok(User {
+                username: n.username.to_string(),
+                quota: n.initial_quota,
+                ..user(7, Role::User)
+            })
+        });
+    let svc = m.service(RegistrationPolicy {
+        quota_for_new_user: 42,
+        ..Default::default()
+    });
+
+    let created = svc
+        .register(register_input(" alice ", "password1"))
+        .await
+        .unwrap();
+
+    assert_eq!((created.id, created.quota), (UserId(7), 42));
+}
+
+#[tokio::test]
+async fn an_invitation_code_collision_is_retried() {
+    let mut m = Mocks::new();
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    let mut calls = 0;
+    m.users.expect_create().times(2).returning(move |_| {
+        calls += 1;
+        if calls == 1 {
+            Err(CreateUserError::AffCodeTaken)
+        } else {
+            Ok(user(1, Role::User))
+        }
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(svc.register(register_input("bob", "password1")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_taken_username_is_reported_as_such() {
+    let mut m = Mocks::new();
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users
+        .expect_create()
+        .returning(|_| Err(CreateUserError::UsernameTaken));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.register(register_input("bob", "password1")).await,
+        Err(RegisterError::UsernameTaken)
+    ));
+}
+
+#[tokio::test]
+async fn login_of_an_unknown_user_still_runs_the_hasher_and_fails_generically() {
+    let mut m = Mocks::new();
+    m.users.expect_find_credentials().returning(|_| Ok(None));
+    m.hasher
+        .expect_verify()
+        .times(1)
+        .withf(|_, hash| hash.is_none())
+        .returning(|_, _| Ok(false));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.login(login_input("ghost", "password1")).await,
+        Err(LoginError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test]
+async fn login_of_a_disabled_user_with_the_right_password_fails_like_a_wrong_password() {
+    let mut m = Mocks::new();
+    m.users.expect_find_credentials().returning(|_| {
+        let mut u = user(3, Role::User);
+        u.status = UserStatus::Disabled;
+        Ok(Some((u, "hash".into())))
+    });
+    m.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    // No session may be created.
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.login(login_input("user3", "password1")).await,
+        Err(LoginError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test]
+async fn successful_login_stores_only_the_token_hash_with_the_configured_ttl() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_credentials()
+        .with(eq("alice"))
+        .returning(|_| Ok(Some((user(5, Role::User), "hash".into()))));
+    m.hasher
+        .expect_verify()
+        .withf(|pw, hash| pw == "password1" && hash.as_deref() == Some("hash"))
+        .returning(|_, _| Ok(true));
+    m.sessions
+        .expect_create()
+        .times(1)
+        .withf(|s: &NewSession| {
+            s.token_hash == TokenHash::from_hex("h(plain-token)")
+                && s.user_id == UserId(5)
+                && s.expires_at == NOW + TTL
+                && s.ip.as_deref() == Some("127.0.0.1")
+        })
+        .returning(|_| Ok(()));
+    m.users
+        .expect_record_login()
+        .with(eq(UserId(5)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let svc = m.service(RegistrationPolicy::default());
+
+    let out = svc.login(login_input(" alice ", "password1")).await.unwrap();
+
+    assert_eq!(out.session_token, "plain-token");
+    assert_eq!(out.user.last_login_at, Some(NOW));
+}
+
+#[tokio::test]
+async fn empty_credentials_and_disabled_login_are_refused_before_any_lookup() {
+    let svc = Mocks::new().service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.login(login_input("  ", "password1")).await,
+        Err(LoginError::MissingCredentials)
+    ));
+    let svc = Mocks::new().service(RegistrationPolicy {
+        password_login_enabled: false,
+        ..Default::default()
+    });
+    assert!(matches!(
+        svc.login(login_input("alice", "password1")).await,
+        Err(LoginError::PasswordLoginDisabled)
+    ));
+}
+
+#[tokio::test]
+async fn a_session_of_a_deleted_user_does_not_authenticate() {
+    let mut m = Mocks::new();
+    m.sessions
+        .expect_find_active_user()
+        .returning(|_, _| Ok(Some(UserId(9))));
+    m.users.expect_find_by_id().returning(|_| {
+        let mut u = user(9, Role::User);
+        u.deleted_at = Some(NOW);
+        Ok(Some(u))
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_session("tok").await,
+        Err(AuthError::UserDeleted)
+    ));
+}
+
+#[tokio::test]
+async fn an_unknown_or_expired_session_is_no_session() {
+    let mut m = Mocks::new();
+    m.sessions
+        .expect_find_active_user()
+        .with(eq(TokenHash::from_hex("h(tok)")), eq(NOW))
+        .returning(|_, _| Ok(None));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_session("tok").await,
+        Err(AuthError::NoSession)
+    ));
+}
+
+#[test]
+fn authorization_reads_live_status_and_role() {
+    let admin = user(1, Role::Admin);
+    assert!(AccountService::authorize(&admin, Role::Admin).is_ok());
+    assert!(matches!(
+        AccountService::authorize(&admin, Role::Root),
+        Err(AuthError::Forbidden)
+    ));
+    let mut disabled = user(2, Role::Root);
+    disabled.status = UserStatus::Disabled;
+    assert!(matches!(
+        AccountService::authorize(&disabled, Role::User),
+        Err(AuthError::Disabled)
+    ));
+}
+
+#[tokio::test]
+async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_once() {
+    let mut m = Mocks::new();
+    let mut calls = 0;
+    m.users
+        .expect_set_access_token()
+        .times(2)
+        .withf(|id, hash| *id == UserId(4) && hash.as_str() == "h(plain-token)")
+        .returning(move |_, _| {
+            calls += 1;
+            if calls == 1 {
+                Err(SetAccessTokenError::Collision)
+            } else {
+                Ok(())
+            }
+        });
+    let svc = m.service(RegistrationPolicy::default());
+    assert_eq!(svc.rotate_access_token(UserId(4)).await.unwrap(), "plain-token");
+}
+
+#[tokio::test]
+async fn bootstrap_does_nothing_when_a_root_exists() {
+    let mut m = Mocks::new();
+    m.users.expect_root_exists().returning(|| Ok(true));
+    let svc = m.service(RegistrationPolicy::default());
+    assert_eq!(
+        svc.bootstrap_root(None).await.unwrap(),
+        BootstrapOutcome::AlreadySetUp
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_without_credentials_creates_root_with_a_generated_password() {
+    let mut m = Mocks::new();
+    m.users.expect_root_exists().returning(|| Ok(false));
+    m.hasher
+        .expect_hash()
+        .withf(|p: &Password| p.expose() == "A".repeat(24))
+        .returning(|_| Ok("h".into()));
+    m.users
+        .expect_create()
+        .withf(|n: &NewUser| n.role == Role::Root && n.username.as_str() == "root")
+        .returning(|n| {
+            Ok(User {
+                username: n.username.to_string(),
+                ..user(1, Role::Root)
+            })
+        });
+    let svc = m.service(RegistrationPolicy::default());
+    assert_eq!(
+        svc.bootstrap_root(None).await.unwrap(),
+        BootstrapOutcome::Created {
+            username: "root".into(),
+            generated_password: Some("A".repeat(24)),
+        }
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_with_credentials_does_not_echo_the_password() {
+    let mut m = Mocks::new();
+    m.users.expect_root_exists().returning(|| Ok(false));
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users.expect_create().returning(|n| {
+        Ok(User {
+            username: n.username.to_string(),
+            ..user(1, Role::Root)
+        })
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    let out = svc
+        .bootstrap_root(Some(("admin".into(), "a-strong-password".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        BootstrapOutcome::Created {
+            username: "admin".into(),
+            generated_password: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn password_reset_revokes_every_session() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_by_username()
+        .with(eq("alice"))
+        .returning(|_| Ok(Some(user(6, Role::User))));
+    m.hasher.expect_hash().returning(|_| Ok("new-hash".into()));
+    m.users
+        .expect_set_password_hash()
+        .with(eq(UserId(6)), eq("new-hash"))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.sessions
+        .expect_revoke_all_for_user()
+        .with(eq(UserId(6)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(2));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(svc.reset_password("alice", "new-password").await.is_ok());
+}

@@ -1,0 +1,200 @@
+//! Redemption codes: admins mint them, users redeem them once (spec §5.5).
+
+use std::sync::Arc;
+
+use crate::error::RepoError;
+use crate::page::{Page, PageRequest};
+use crate::ports::{Clock, RedemptionRepository, SecretGenerator};
+use crate::redemption::{
+    CreateRedemptionsError, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed, Redemption,
+};
+use crate::user::User;
+
+pub struct RedemptionService {
+    repo: Arc<dyn RedemptionRepository>,
+    secrets: Arc<dyn SecretGenerator>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RedemptionService {
+    pub fn new(
+        repo: Arc<dyn RedemptionRepository>,
+        secrets: Arc<dyn SecretGenerator>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            repo,
+            secrets,
+            clock,
+        }
+    }
+
+    /// Mints `count` codes worth `quota` each and returns their keys, in creation order.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn create_batch(
+        &self,
+        actor: &User,
+        name: &str,
+        quota: i64,
+        count: i64,
+        expires_at: Option<i64>,
+    ) -> Result<Vec<String>, CreateRedemptionsError> {
+        if !actor.role.is_admin() || !actor.is_enabled() {
+            return Err(CreateRedemptionsError::Forbidden);
+        }
+        let now = self.clock.now();
+        let batch = NewRedemptionBatch::parse(name, quota, count, expires_at, now)?;
+        // A collision of 128-bit random codes means a broken RNG more than bad luck; one
+        // retry with fresh codes, then give up loudly.
+        for _ in 0..2 {
+            let codes: Vec<NewRedemption> = (0..batch.count())
+                .map(|_| NewRedemption {
+                    code: self.secrets.redemption_code(),
+                    name: batch.name().to_owned(),
+                    quota: batch.quota(),
+                    created_by: actor.id,
+                    created_at: now,
+                    expires_at: batch.expires_at(),
+                })
+                .collect();
+            match self.repo.create_batch(&codes).await {
+                Ok(()) => {
+                    tracing::info!(count = codes.len(), quota = batch.quota(), "codes created");
+                    return Ok(codes.into_iter().map(|c| c.code).collect());
+                }
+                Err(CreateRedemptionsError::CodeCollision) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CreateRedemptionsError::CodeCollision)
+    }
+
+    pub async fn list(&self, page: PageRequest) -> Result<Page<Redemption>, RepoError> {
+        self.repo.list(page).await
+    }
+
+    /// Redeems a code for the user; returns the quota credited and the new balance.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn redeem(&self, user: &User, code: &str) -> Result<Redeemed, RedeemError> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(RedeemError::EmptyCode);
+        }
+        if !user.is_enabled() {
+            return Err(RedeemError::AccountUnavailable);
+        }
+        let redeemed = self.repo.redeem(code, user.id, self.clock.now()).await?;
+        tracing::info!(
+            redemption_id = redeemed.redemption_id,
+            quota = redeemed.quota,
+            "code redeemed"
+        );
+        Ok(redeemed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::ports::{MockClock, MockRedemptionRepository, MockSecretGenerator};
+    use crate::user::{Role, UserId, UserStatus};
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn actor(role: Role) -> User {
+        crate::services::accounts_test_user(1, role)
+    }
+
+    fn service(repo: MockRedemptionRepository) -> RedemptionService {
+        let mut secrets = MockSecretGenerator::new();
+        let mut n = 0;
+        secrets.expect_redemption_code().returning(move || {
+            n += 1;
+            format!("{n:032x}")
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        RedemptionService::new(Arc::new(repo), Arc::new(secrets), Arc::new(clock))
+    }
+
+    #[tokio::test]
+    async fn an_admin_gets_one_key_per_created_code() {
+        let mut repo = MockRedemptionRepository::new();
+        repo.expect_create_batch()
+            .times(1)
+            .withf(|codes: &[NewRedemption]| {
+                codes.len() == 3
+                    && codes.iter().all(|c| {
+                        c.quota == 500 && c.name == "promo" && c.created_by == UserId(1)
+                    })
+            })
+            .returning(|_| Ok(()));
+        let keys = service(repo)
+            .create_batch(&actor(Role::Admin), "promo", 500, 3, None)
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[0], format!("{:032x}", 1));
+    }
+
+    #[tokio::test]
+    async fn a_plain_user_cannot_create_codes() {
+        let repo = MockRedemptionRepository::new();
+        assert!(matches!(
+            service(repo)
+                .create_batch(&actor(Role::User), "promo", 500, 1, None)
+                .await,
+            Err(CreateRedemptionsError::Forbidden)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_batch_never_reaches_the_repository() {
+        let repo = MockRedemptionRepository::new();
+        assert!(matches!(
+            service(repo)
+                .create_batch(&actor(Role::Root), "promo", 500, 101, None)
+                .await,
+            Err(CreateRedemptionsError::CountTooLarge { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn redeeming_passes_the_trimmed_code_and_the_clock() {
+        let mut repo = MockRedemptionRepository::new();
+        repo.expect_redeem()
+            .with(eq("abc"), eq(UserId(1)), eq(NOW))
+            .times(1)
+            .returning(|_, _, _| {
+                Ok(Redeemed {
+                    redemption_id: 9,
+                    quota: 500,
+                    balance_after: 700,
+                })
+            });
+        let out = service(repo)
+            .redeem(&actor(Role::User), "  abc ")
+            .await
+            .unwrap();
+        assert_eq!((out.quota, out.balance_after), (500, 700));
+    }
+
+    #[tokio::test]
+    async fn an_empty_code_or_a_disabled_user_is_refused_without_a_claim() {
+        let svc = service(MockRedemptionRepository::new());
+        assert!(matches!(
+            svc.redeem(&actor(Role::User), "   ").await,
+            Err(RedeemError::EmptyCode)
+        ));
+        let mut disabled = actor(Role::User);
+        disabled.status = UserStatus::Disabled;
+        assert!(matches!(
+            svc.redeem(&disabled, "abc").await,
+            Err(RedeemError::AccountUnavailable)
+        ));
+    }
+}

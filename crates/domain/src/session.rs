@@ -1,0 +1,67 @@
+//! Server-side sessions (DESIGN §5): the client holds a random 256-bit token, the store keeps
+//! only its hash.
+
+use std::fmt;
+
+use crate::user::UserId;
+
+/// The SHA-256 (hex) of a secret token. Safe to store and log-free by construction: it is
+/// only ever compared, never shown.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn from_hex(hex: impl Into<String>) -> Self {
+        Self(hex.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(<redacted>)")
+    }
+}
+
+/// A freshly generated secret: the plaintext goes to the client once, the hash to the store.
+#[derive(Clone)]
+pub struct SecretToken {
+    pub plaintext: String,
+    pub hash: TokenHash,
+}
+
+impl fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretToken(<redacted>)")
+    }
+}
+
+/// What a session row is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// The compat surface's `session` cookie.
+    Web,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Web => "web",
+        }
+    }
+}
+
+/// A session to store.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    pub kind: SessionKind,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}

@@ -1,0 +1,293 @@
+//! Users: identity, role hierarchy, status and the rules on names and passwords.
+
+use std::fmt;
+
+/// A user's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub i64);
+
+impl UserId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The strict hierarchy of spec §4: user(1) < admin(10) < root(100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    User,
+    Admin,
+    Root,
+}
+
+impl Role {
+    pub fn code(self) -> i32 {
+        match self {
+            Role::User => 1,
+            Role::Admin => 10,
+            Role::Root => 100,
+        }
+    }
+
+    /// Parses a stored or requested role code; anything but 1, 10 or 100 is refused.
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            1 => Some(Role::User),
+            10 => Some(Role::Admin),
+            100 => Some(Role::Root),
+            _ => None,
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// Account status, with New API's codes (1 enabled, 2 disabled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserStatus {
+    Enabled,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            UserStatus::Enabled => 1,
+            UserStatus::Disabled => 2,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        match code {
+            1 => Some(UserStatus::Enabled),
+            2 => Some(UserStatus::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// Why a username or password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialRuleError {
+    #[error("username must be 1 to {max} characters")]
+    UsernameLength { max: usize },
+    #[error("username must not contain control characters")]
+    UsernameCharacters,
+    #[error("password must be {min} to {max} characters")]
+    PasswordLength { min: usize, max: usize },
+}
+
+/// A username: 1..=20 Unicode characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_CHARS: usize = 20;
+
+    pub fn parse(raw: &str) -> Result<Self, CredentialRuleError> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS {
+            return Err(CredentialRuleError::UsernameLength {
+                max: Self::MAX_CHARS,
+            });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(CredentialRuleError::UsernameCharacters);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A plaintext password that passed the length policy. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    /// Length is counted in characters, not bytes, so "密码" counts as 2.
+    pub fn parse(raw: &str) -> Result<Self, CredentialRuleError> {
+        let chars = raw.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
+            return Err(CredentialRuleError::PasswordLength {
+                min: Self::MIN_CHARS,
+                max: Self::MAX_CHARS,
+            });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A user as the domain sees it. Secrets (password hash, access-token hash) are not part of
+/// it, so no code path can serialise them by accident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub status: UserStatus,
+    pub group: String,
+    pub quota: i64,
+    pub used_quota: i64,
+    pub request_count: i64,
+    pub aff_code: Option<String>,
+    pub aff_count: i64,
+    pub aff_quota: i64,
+    pub aff_history_quota: i64,
+    pub inviter_id: Option<UserId>,
+    /// The user's settings, a JSON object stored as a string (spec §1.6).
+    pub setting: String,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+impl User {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.status == UserStatus::Enabled && !self.is_deleted()
+    }
+
+    /// The `sidebar_modules` string inside `setting`, or `""` when absent or unreadable.
+    pub fn sidebar_modules(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.setting)
+            .ok()
+            .and_then(|v| v.get("sidebar_modules")?.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// Everything needed to insert a user. The adapter applies `initial_quota` through the ledger
+/// in the same transaction as the insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    pub username: Username,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub group: String,
+    pub aff_code: String,
+    pub setting: String,
+    pub initial_quota: i64,
+    pub created_at: i64,
+}
+
+/// The group every new user starts in.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// The settings object a new user gets (spec §1.6): `gotify_priority` 0 and the role's
+/// default sidebar, itself a JSON string nested in the object.
+pub fn default_setting(role: Role) -> String {
+    use serde_json::json;
+    let mut sidebar = json!({
+        "chat": {"enabled": true, "playground": true, "chat": true},
+        "console": {"enabled": true, "detail": true, "token": true, "log": true,
+                    "midjourney": true, "task": true},
+        "personal": {"enabled": true, "topup": true, "personal": true},
+    });
+    if role.is_admin() {
+        sidebar["admin"] = json!({
+            "enabled": true, "channel": true, "models": true, "redemption": true,
+            "user": true, "setting": role == Role::Root,
+        });
+    }
+    json!({"gotify_priority": 0, "sidebar_modules": sidebar.to_string()}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_counts_characters_not_bytes() {
+        assert!(Username::parse(&"名".repeat(20)).is_ok());
+        assert!(Username::parse(&"名".repeat(21)).is_err());
+    }
+
+    #[test]
+    fn empty_or_blank_username_is_refused() {
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse("   ").is_err());
+    }
+
+    #[test]
+    fn username_is_trimmed_and_control_characters_refused() {
+        assert_eq!(Username::parse("  alice ").unwrap().as_str(), "alice");
+        assert_eq!(
+            Username::parse("al\u{0}ice"),
+            Err(CredentialRuleError::UsernameCharacters)
+        );
+    }
+
+    #[test]
+    fn password_length_is_8_to_128_characters() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"密".repeat(128)).is_ok());
+        assert!(Password::parse(&"密".repeat(129)).is_err());
+        // 4 characters but 12 bytes: still too short.
+        assert!(Password::parse("密码密码").is_err());
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let p = Password::parse("correct horse").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn roles_order_as_the_hierarchy() {
+        assert!(Role::User < Role::Admin && Role::Admin < Role::Root);
+        assert_eq!(Role::from_code(10), Some(Role::Admin));
+        assert_eq!(Role::from_code(0), None);
+        assert_eq!(Role::from_code(50), None);
+    }
+
+    #[test]
+    fn default_setting_nests_sidebar_as_a_string_per_role() {
+        let parse = |role| -> serde_json::Value {
+            let outer: serde_json::Value = serde_json::from_str(&default_setting(role)).unwrap();
+            assert_eq!(outer["gotify_priority"], 0);
+            serde_json::from_str(outer["sidebar_modules"].as_str().unwrap()).unwrap()
+        };
+        assert!(parse(Role::User).get("admin").is_none());
+        assert_eq!(parse(Role::Admin)["admin"]["setting"], false);
+        assert_eq!(parse(Role::Root)["admin"]["setting"], true);
+        assert_eq!(parse(Role::User)["console"]["token"], true);
+    }
+}

@@ -1,0 +1,246 @@
+//! The harness: `TestApp::spawn()` and one method per endpoint.
+
+use std::sync::Once;
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tollgate_api::{Application, Settings};
+use tollgate_db::testing::{Backend, ScratchDb};
+
+pub const ROOT_USERNAME: &str = "root";
+pub const ROOT_PASSWORD: &str = "root-password-for-tests";
+pub const PASSWORD: &str = "password123";
+
+static TRACING: Once = Once::new();
+
+/// Logs go to stderr only when `TEST_LOG` is set.
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tollgate_api::telemetry::init(&tollgate_api::config::LogSettings::default());
+        }
+    });
+}
+
+/// The database for one test: PostgreSQL when configured, else a file SQLite database.
+pub async fn scratch_db() -> ScratchDb {
+    match ScratchDb::postgres_from_env().await.expect("postgres scratch db") {
+        Some(db) => db,
+        None => ScratchDb::sqlite().expect("sqlite scratch db"),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    _scratch: ScratchDb,
+}
+
+/// A logged-in user: its id and the `session` cookie.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: i64,
+    pub cookie: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_on(scratch_db().await, configure).await
+    }
+
+    /// Starts a server on `scratch` with test settings, then lets the test adjust them.
+    pub async fn spawn_on(scratch: ScratchDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        init_tracing();
+        let mut settings = Settings {
+            addr: "127.0.0.1:0".into(),
+            database_url: SecretString::from(scratch.url.clone()),
+            database_max_connections: 8,
+            root_username: Some(ROOT_USERNAME.into()),
+            root_password: Some(SecretString::from(ROOT_PASSWORD)),
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("server builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let db = tollgate_db::connect(&scratch.url, 2).await.expect("test connection");
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db,
+            backend: scratch.backend,
+            _scratch: scratch,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A request that carries `session`'s cookie and matching `New-Api-User` header, as the
+    /// console sends it.
+    pub fn as_user(&self, method: reqwest::Method, path: &str, s: &Session) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Cookie", format!("session={}", s.cookie))
+            .header("New-Api-User", s.id.to_string())
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Value {
+        self.client
+            .post(self.url("/api/user/register"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("register request")
+            .json()
+            .await
+            .expect("register json")
+    }
+
+    pub async fn login_response(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/user/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    /// Logs in and returns the session; panics when login fails.
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        let res = self.login_response(username, password).await;
+        let cookie = session_cookie(res.headers()).expect("login sets a session cookie");
+        let body: Value = res.json().await.expect("login json");
+        assert_eq!(body["success"], true, "login failed: {body}");
+        Session {
+            id: body["data"]["id"].as_i64().expect("user id"),
+            cookie,
+        }
+    }
+
+    /// Registers and logs in a new user.
+    pub async fn user(&self, username: &str) -> Session {
+        let reg = self.register(username, PASSWORD).await;
+        assert_eq!(reg["success"], true, "register failed: {reg}");
+        self.login(username, PASSWORD).await
+    }
+
+    pub async fn root(&self) -> Session {
+        self.login(ROOT_USERNAME, ROOT_PASSWORD).await
+    }
+
+    pub async fn get_self(&self, s: &Session) -> Value {
+        self.as_user(reqwest::Method::GET, "/api/user/self", s)
+            .send()
+            .await
+            .expect("self request")
+            .json()
+            .await
+            .expect("self json")
+    }
+
+    /// Creates redemption codes as `admin`; returns the reply.
+    pub async fn create_codes(&self, admin: &Session, body: Value) -> Value {
+        self.as_user(reqwest::Method::POST, "/api/redemption/", admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("create codes request")
+            .json()
+            .await
+            .expect("create codes json")
+    }
+
+    /// Creates one code worth `quota` and returns its key.
+    pub async fn code(&self, admin: &Session, quota: i64) -> String {
+        let reply = self
+            .create_codes(admin, json!({"name": "test", "quota": quota, "count": 1}))
+            .await;
+        assert_eq!(reply["success"], true, "{reply}");
+        reply["data"][0].as_str().expect("key").to_owned()
+    }
+
+    pub async fn redeem(&self, s: &Session, key: &str) -> Value {
+        self.as_user(reqwest::Method::POST, "/api/user/topup", s)
+            .json(&json!({"key": key}))
+            .send()
+            .await
+            .expect("redeem request")
+            .json()
+            .await
+            .expect("redeem json")
+    }
+
+    /// Runs SQL against the app's database (for arranging states the API cannot reach yet).
+    pub async fn exec(&self, sql: &str) {
+        self.db
+            .execute_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("sql");
+    }
+
+    pub async fn query_i64(&self, sql: &str) -> Vec<Vec<i64>> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("query");
+        rows.iter()
+            .map(|row| {
+                // BIGINT and INTEGER columns alike (PostgreSQL will not widen implicitly).
+                (0..)
+                    .map_while(|i| {
+                        row.try_get_by_index::<i64>(i)
+                            .or_else(|_| row.try_get_by_index::<i32>(i).map(i64::from))
+                            .ok()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Every (user, stored quota, sum of quota ledger rows).
+    pub async fn quota_vs_ledger(&self) -> Vec<(i64, i64, i64)> {
+        // SUM is NUMERIC on PostgreSQL and DECIMAL on MySQL: cast back to a 64-bit integer.
+        let int = if self.backend == Backend::MySql { "SIGNED" } else { "BIGINT" };
+        self.query_i64(&format!(
+            "SELECT u.id, u.quota, CAST(COALESCE((SELECT SUM(l.delta) FROM ledger l \
+             WHERE l.user_id = u.id AND l.account = 'quota'), 0) AS {int}) FROM users u ORDER BY u.id"
+        ))
+        .await
+        .into_iter()
+        .map(|r| (r[0], r[1], r[2]))
+        .collect()
+    }
+}
+
+/// The value of the `session` cookie set by a response.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let value = v.strip_prefix("session=")?.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+/// The raw `Set-Cookie` header for the session cookie.
+pub fn session_set_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("session="))
+        .map(str::to_owned)
+}

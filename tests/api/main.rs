@@ -1,0 +1,12 @@
+//! Black-box tests: each test starts the real server on port 0 with its own scratch database
+//! (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set) and talks HTTP to it.
+
+mod helpers;
+
+mod auth_table;
+mod health;
+mod login;
+mod redeem;
+mod redemption_admin;
+mod register;
+mod status;
