@@ -14,6 +14,21 @@ mod m20261121_000004_create_ledger_table;
 
 pub struct Migrator;
 
+/// Creates a table with the same text semantics on every backend. MySQL/MariaDB compare text
+/// case- and accent-insensitively by default (`utf8mb4_general_ci`), so "Alice" would collide
+/// with "alice" there but not on SQLite or PostgreSQL; a binary collation makes usernames,
+/// codes and token hashes compare byte for byte everywhere. Released migrations call this, so
+/// its behaviour must never change.
+pub(crate) async fn create_table(
+    manager: &SchemaManager<'_>,
+    mut table: TableCreateStatement,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::MySql {
+        table.character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+    manager.create_table(table).await
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

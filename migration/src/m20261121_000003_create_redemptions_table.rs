@@ -22,37 +22,50 @@ enum Redemptions {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Redemptions::Table)
-                    .col(
-                        ColumnDef::new(Redemptions::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(Redemptions::CreatedBy).big_integer().not_null())
-                    // New API calls this column `key`, which MySQL reserves.
-                    .col(
-                        ColumnDef::new(Redemptions::Code)
-                            .string_len(64)
-                            .not_null()
-                            .unique_key(),
-                    )
-                    .col(ColumnDef::new(Redemptions::Status).integer().not_null().default(1))
-                    .col(ColumnDef::new(Redemptions::Name).string_len(64).not_null())
-                    .col(ColumnDef::new(Redemptions::Quota).big_integer().not_null())
-                    .col(ColumnDef::new(Redemptions::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(Redemptions::RedeemedAt).big_integer().null())
-                    .col(ColumnDef::new(Redemptions::UsedBy).big_integer().null())
-                    // NULL never expires (New API stores 0).
-                    .col(ColumnDef::new(Redemptions::ExpiresAt).big_integer().null())
-                    .col(ColumnDef::new(Redemptions::DeletedAt).big_integer().null())
-                    .to_owned(),
-            )
-            .await?;
+        crate::create_table(
+            manager,
+            Table::create()
+                .table(Redemptions::Table)
+                .col(
+                    ColumnDef::new(Redemptions::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(Redemptions::CreatedBy)
+                        .big_integer()
+                        .not_null(),
+                )
+                // New API calls this column `key`, which MySQL reserves.
+                .col(
+                    ColumnDef::new(Redemptions::Code)
+                        .string_len(64)
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(
+                    ColumnDef::new(Redemptions::Status)
+                        .integer()
+                        .not_null()
+                        .default(1),
+                )
+                .col(ColumnDef::new(Redemptions::Name).string_len(64).not_null())
+                .col(ColumnDef::new(Redemptions::Quota).big_integer().not_null())
+                .col(
+                    ColumnDef::new(Redemptions::CreatedAt)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(Redemptions::RedeemedAt).big_integer().null())
+                .col(ColumnDef::new(Redemptions::UsedBy).big_integer().null())
+                // NULL never expires (New API stores 0).
+                .col(ColumnDef::new(Redemptions::ExpiresAt).big_integer().null())
+                .col(ColumnDef::new(Redemptions::DeletedAt).big_integer().null())
+                .to_owned(),
+        )
+        .await?;
         manager
             .create_index(
                 Index::create()

@@ -20,29 +20,33 @@ enum Ledger {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Ledger::Table)
-                    .col(
-                        ColumnDef::new(Ledger::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    // No foreign key: the ledger outlives the accounts it records.
-                    .col(ColumnDef::new(Ledger::UserId).big_integer().not_null())
-                    .col(ColumnDef::new(Ledger::Account).string_len(16).not_null())
-                    .col(ColumnDef::new(Ledger::Delta).big_integer().not_null())
-                    .col(ColumnDef::new(Ledger::BalanceAfter).big_integer().not_null())
-                    .col(ColumnDef::new(Ledger::Kind).string_len(32).not_null())
-                    .col(ColumnDef::new(Ledger::Reference).string_len(128).not_null())
-                    .col(ColumnDef::new(Ledger::ActorId).big_integer().null())
-                    .col(ColumnDef::new(Ledger::CreatedAt).big_integer().not_null())
-                    .to_owned(),
-            )
-            .await?;
+        crate::create_table(
+            manager,
+            Table::create()
+                .table(Ledger::Table)
+                .col(
+                    ColumnDef::new(Ledger::Id)
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                // No foreign key: the ledger outlives the accounts it records.
+                .col(ColumnDef::new(Ledger::UserId).big_integer().not_null())
+                .col(ColumnDef::new(Ledger::Account).string_len(16).not_null())
+                .col(ColumnDef::new(Ledger::Delta).big_integer().not_null())
+                .col(
+                    ColumnDef::new(Ledger::BalanceAfter)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(Ledger::Kind).string_len(32).not_null())
+                .col(ColumnDef::new(Ledger::Reference).string_len(128).not_null())
+                .col(ColumnDef::new(Ledger::ActorId).big_integer().null())
+                .col(ColumnDef::new(Ledger::CreatedAt).big_integer().not_null())
+                .to_owned(),
+        )
+        .await?;
         // The idempotency key: one business event applies at most once.
         manager
             .create_index(

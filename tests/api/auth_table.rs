@@ -30,7 +30,14 @@ async fn token_for(app: &TestApp, s: &Session) -> String {
 #[tokio::test]
 async fn no_session_and_no_token_is_401() {
     let app = TestApp::spawn().await;
-    let (status, b) = body(app.client.get(app.url("/api/user/self")).send().await.unwrap()).await;
+    let (status, b) = body(
+        app.client
+            .get(app.url("/api/user/self"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(b, refused("无权进行此操作，未登录且未提供 access token"));
 }
@@ -59,7 +66,10 @@ async fn the_new_api_user_header_is_checked_on_both_paths() {
     let cases: [(Option<&str>, &str); 3] = [
         (None, "无权进行此操作，未提供 New-Api-User"),
         (Some("abc"), "无权进行此操作，New-Api-User 格式错误"),
-        (Some("999999"), "无权进行此操作，New-Api-User 与登录用户不匹配"),
+        (
+            Some("999999"),
+            "无权进行此操作，New-Api-User 与登录用户不匹配",
+        ),
     ];
     for (header, message) in cases {
         let by_cookie = app
@@ -143,8 +153,15 @@ async fn a_disabled_user_is_refused_at_once_on_session_and_token() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     let token = token_for(&app, &s).await;
-    app.exec("UPDATE users SET status = 2 WHERE username = 'alice'").await;
-    let (status, b) = body(app.as_user(Method::GET, "/api/user/self", &s).send().await.unwrap()).await;
+    app.exec("UPDATE users SET status = 2 WHERE username = 'alice'")
+        .await;
+    let (status, b) = body(
+        app.as_user(Method::GET, "/api/user/self", &s)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, b), (200, refused("用户已被封禁")));
     let (status, b) = body(
         app.client
@@ -163,7 +180,10 @@ async fn a_disabled_user_is_refused_at_once_on_session_and_token() {
 async fn a_role_below_the_route_minimum_is_200_insufficient_privileges() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    for (method, path) in [(Method::GET, "/api/redemption/"), (Method::POST, "/api/redemption/")] {
+    for (method, path) in [
+        (Method::GET, "/api/redemption/"),
+        (Method::POST, "/api/redemption/"),
+    ] {
         let (status, b) = body(
             app.as_user(method, path, &s)
                 .json(&json!({"name": "x", "quota": 1, "count": 1}))
@@ -172,7 +192,11 @@ async fn a_role_below_the_route_minimum_is_200_insufficient_privileges() {
                 .unwrap(),
         )
         .await;
-        assert_eq!((status, b), (200, refused("无权进行此操作，权限不足")), "{path}");
+        assert_eq!(
+            (status, b),
+            (200, refused("无权进行此操作，权限不足")),
+            "{path}"
+        );
     }
 }
 
@@ -180,11 +204,25 @@ async fn a_role_below_the_route_minimum_is_200_insufficient_privileges() {
 async fn a_demoted_admin_loses_admin_routes_on_the_next_request() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    app.exec("UPDATE users SET role = 10 WHERE username = 'alice'").await;
-    let (_, b) = body(app.as_user(Method::GET, "/api/redemption/", &s).send().await.unwrap()).await;
+    app.exec("UPDATE users SET role = 10 WHERE username = 'alice'")
+        .await;
+    let (_, b) = body(
+        app.as_user(Method::GET, "/api/redemption/", &s)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(b["success"], true, "{b}");
-    app.exec("UPDATE users SET role = 1 WHERE username = 'alice'").await;
-    let (_, b) = body(app.as_user(Method::GET, "/api/redemption/", &s).send().await.unwrap()).await;
+    app.exec("UPDATE users SET role = 1 WHERE username = 'alice'")
+        .await;
+    let (_, b) = body(
+        app.as_user(Method::GET, "/api/redemption/", &s)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(b, refused("无权进行此操作，权限不足"));
 }
 
@@ -193,8 +231,13 @@ async fn a_deleted_users_session_and_token_stop_working() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     let token = token_for(&app, &s).await;
-    app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'alice'").await;
-    let res = app.as_user(Method::GET, "/api/user/self", &s).send().await.unwrap();
+    app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'alice'")
+        .await;
+    let res = app
+        .as_user(Method::GET, "/api/user/self", &s)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     let (status, b) = body(
         app.client
@@ -206,7 +249,10 @@ async fn a_deleted_users_session_and_token_stop_working() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, b), (200, refused("无权进行此操作，access token 无效")));
+    assert_eq!(
+        (status, b),
+        (200, refused("无权进行此操作，access token 无效"))
+    );
 }
 
 #[tokio::test]
@@ -216,14 +262,34 @@ async fn self_returns_the_console_fields_and_no_secrets() {
     let b = app.get_self(&s).await;
     let d = &b["data"];
     for key in [
-        "id", "username", "display_name", "role", "status", "email", "group", "quota",
-        "used_quota", "request_count", "aff_code", "aff_count", "aff_quota",
-        "aff_history_quota", "inviter_id", "setting", "sidebar_modules", "permissions",
-        "access_token", "linux_do_id", "stripe_customer",
+        "id",
+        "username",
+        "display_name",
+        "role",
+        "status",
+        "email",
+        "group",
+        "quota",
+        "used_quota",
+        "request_count",
+        "aff_code",
+        "aff_count",
+        "aff_quota",
+        "aff_history_quota",
+        "inviter_id",
+        "setting",
+        "sidebar_modules",
+        "permissions",
+        "access_token",
+        "linux_do_id",
+        "stripe_customer",
     ] {
         assert!(d.get(key).is_some(), "{key} missing");
     }
     assert_eq!(d["permissions"]["sidebar_modules"]["admin"], false);
     let text = b.to_string();
-    assert!(!text.contains("argon2") && !text.contains(&s.cookie), "{text}");
+    assert!(
+        !text.contains("argon2") && !text.contains(&s.cookie),
+        "{text}"
+    );
 }

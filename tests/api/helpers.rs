@@ -26,7 +26,10 @@ fn init_tracing() {
 
 /// The database for one test: PostgreSQL when configured, else a file SQLite database.
 pub async fn scratch_db() -> ScratchDb {
-    match ScratchDb::postgres_from_env().await.expect("postgres scratch db") {
+    match ScratchDb::postgres_from_env()
+        .await
+        .expect("postgres scratch db")
+    {
         Some(db) => db,
         None => ScratchDb::sqlite().expect("sqlite scratch db"),
     }
@@ -71,7 +74,9 @@ impl TestApp {
         let app = Application::build(settings).await.expect("server builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let db = tollgate_db::connect(&scratch.url, 2).await.expect("test connection");
+        let db = tollgate_db::connect(&scratch.url, 2)
+            .await
+            .expect("test connection");
         TestApp {
             address,
             client: reqwest::Client::builder()
@@ -90,7 +95,12 @@ impl TestApp {
 
     /// A request that carries `session`'s cookie and matching `New-Api-User` header, as the
     /// console sends it.
-    pub fn as_user(&self, method: reqwest::Method, path: &str, s: &Session) -> reqwest::RequestBuilder {
+    pub fn as_user(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        s: &Session,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.url(path))
             .header("Cookie", format!("session={}", s.cookie))
@@ -214,7 +224,11 @@ impl TestApp {
     /// Every (user, stored quota, sum of quota ledger rows).
     pub async fn quota_vs_ledger(&self) -> Vec<(i64, i64, i64)> {
         // SUM is NUMERIC on PostgreSQL and DECIMAL on MySQL: cast back to a 64-bit integer.
-        let int = if self.backend == Backend::MySql { "SIGNED" } else { "BIGINT" };
+        let int = if self.backend == Backend::MySql {
+            "SIGNED"
+        } else {
+            "BIGINT"
+        };
         self.query_i64(&format!(
             "SELECT u.id, u.quota, CAST(COALESCE((SELECT SUM(l.delta) FROM ledger l \
              WHERE l.user_id = u.id AND l.account = 'quota'), 0) AS {int}) FROM users u ORDER BY u.id"

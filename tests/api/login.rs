@@ -22,7 +22,10 @@ async fn login_sets_a_strict_httponly_session_cookie_and_returns_the_user() {
     }
     // The session id never appears in a body, and no password hash anywhere.
     let text = body.to_string();
-    assert!(!text.contains("argon2") && !text.contains("password"), "{text}");
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +38,10 @@ async fn the_cookie_is_secure_when_configured_and_ttl_follows_configuration() {
     app.register("alice", PASSWORD).await;
     let res = app.login_response("alice", PASSWORD).await;
     let set_cookie = session_set_cookie(res.headers()).unwrap();
-    assert!(set_cookie.contains("Secure") && set_cookie.contains("Max-Age=86400"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("Secure") && set_cookie.contains("Max-Age=86400"),
+        "{set_cookie}"
+    );
 }
 
 #[tokio::test]
@@ -43,8 +49,13 @@ async fn unknown_user_wrong_password_and_disabled_account_get_one_message() {
     let app = TestApp::spawn().await;
     app.register("alice", PASSWORD).await;
     app.register("banned", PASSWORD).await;
-    app.exec("UPDATE users SET status = 2 WHERE username = 'banned'").await;
-    for (user, pw) in [("ghost", PASSWORD), ("alice", "wrong-password"), ("banned", PASSWORD)] {
+    app.exec("UPDATE users SET status = 2 WHERE username = 'banned'")
+        .await;
+    for (user, pw) in [
+        ("ghost", PASSWORD),
+        ("alice", "wrong-password"),
+        ("banned", PASSWORD),
+    ] {
         let res = app.login_response(user, pw).await;
         assert!(session_cookie(res.headers()).is_none(), "{user}");
         let body: Value = res.json().await.unwrap();
@@ -81,13 +92,24 @@ async fn logout_revokes_the_session_on_the_server_not_just_the_cookie() {
     let s = app.user("alice").await;
     assert_eq!(app.get_self(&s).await["success"], true);
 
-    let res = app.as_user(Method::GET, "/api/user/logout", &s).send().await.unwrap();
+    let res = app
+        .as_user(Method::GET, "/api/user/logout", &s)
+        .send()
+        .await
+        .unwrap();
     let removal = session_set_cookie(res.headers()).unwrap();
     assert!(removal.contains("Max-Age=0"), "{removal}");
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"success": true, "message": ""}));
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"success": true, "message": ""})
+    );
 
     // A copy of the old cookie is dead.
-    let res = app.as_user(Method::GET, "/api/user/self", &s).send().await.unwrap();
+    let res = app
+        .as_user(Method::GET, "/api/user/self", &s)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     // The stored session row is revoked, and only its hash was ever stored.
     let rows = app
@@ -95,7 +117,10 @@ async fn logout_revokes_the_session_on_the_server_not_just_the_cookie() {
         .await;
     assert_eq!(rows[0][0], 1);
     let leaked = app
-        .query_i64(&format!("SELECT COUNT(*) FROM sessions WHERE token_hash = '{}'", s.cookie))
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE token_hash = '{}'",
+            s.cookie
+        ))
         .await;
     assert_eq!(leaked[0][0], 0);
 }
@@ -103,7 +128,12 @@ async fn logout_revokes_the_session_on_the_server_not_just_the_cookie() {
 #[tokio::test]
 async fn logout_without_a_session_still_succeeds() {
     let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/api/user/logout")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/user/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["success"], true);
 }
@@ -113,6 +143,10 @@ async fn sessions_expire_server_side() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     app.exec("UPDATE sessions SET expires_at = 1").await;
-    let res = app.as_user(Method::GET, "/api/user/self", &s).send().await.unwrap();
+    let res = app
+        .as_user(Method::GET, "/api/user/self", &s)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }

@@ -13,11 +13,17 @@ async fn redeeming_credits_the_quota_once_and_data_is_the_amount() {
     let key = app.code(&root, 500_000).await;
 
     let reply = app.redeem(&s, &key).await;
-    assert_eq!(reply, json!({"success": true, "message": "", "data": 500_000}));
+    assert_eq!(
+        reply,
+        json!({"success": true, "message": "", "data": 500_000})
+    );
     assert_eq!(app.get_self(&s).await["data"]["quota"], 500_000);
 
     let again = app.redeem(&s, &key).await;
-    assert_eq!(again, json!({"success": false, "message": "兑换失败，该兑换码已被使用"}));
+    assert_eq!(
+        again,
+        json!({"success": false, "message": "兑换失败，该兑换码已被使用"})
+    );
     assert_eq!(app.get_self(&s).await["data"]["quota"], 500_000);
 }
 
@@ -28,8 +34,14 @@ async fn each_unusable_code_state_has_its_own_message_and_changes_nothing() {
     let s = app.user("alice").await;
     let expired = app.code(&root, 10).await;
     let disabled = app.code(&root, 10).await;
-    app.exec(&format!("UPDATE redemptions SET expires_at = 1 WHERE code = '{expired}'")).await;
-    app.exec(&format!("UPDATE redemptions SET status = 2 WHERE code = '{disabled}'")).await;
+    app.exec(&format!(
+        "UPDATE redemptions SET expires_at = 1 WHERE code = '{expired}'"
+    ))
+    .await;
+    app.exec(&format!(
+        "UPDATE redemptions SET status = 2 WHERE code = '{disabled}'"
+    ))
+    .await;
 
     let cases = [
         (expired.as_str(), "兑换失败，该兑换码已过期"),
@@ -59,14 +71,20 @@ async fn a_credit_that_would_overflow_the_balance_is_refused_and_the_code_stays_
     let root = app.root().await;
     let s = app.user("alice").await;
     let key = app.code(&root, 10).await;
-    app.exec(&format!("UPDATE users SET quota = {} WHERE id = {}", i64::MAX - 5, s.id))
-        .await;
+    app.exec(&format!(
+        "UPDATE users SET quota = {} WHERE id = {}",
+        i64::MAX - 5,
+        s.id
+    ))
+    .await;
     assert_eq!(
         app.redeem(&s, &key).await,
         json!({"success": false, "message": "兑换失败，额度超出上限"})
     );
     let unused = app
-        .query_i64(&format!("SELECT status FROM redemptions WHERE code = '{key}'"))
+        .query_i64(&format!(
+            "SELECT status FROM redemptions WHERE code = '{key}'"
+        ))
         .await;
     assert_eq!(unused[0][0], 1);
 }
@@ -121,9 +139,15 @@ async fn concurrent_redemptions_of_one_code(scratch: ScratchDb) {
         assert_eq!(r["message"], "兑换失败，该兑换码已被使用", "{r}");
     }
     let owner = app
-        .query_i64(&format!("SELECT used_by, status FROM redemptions WHERE code = '{key}'"))
+        .query_i64(&format!(
+            "SELECT used_by, status FROM redemptions WHERE code = '{key}'"
+        ))
         .await;
-    assert_eq!(owner[0], vec![winners[0], 3], "the code belongs to the winner");
+    assert_eq!(
+        owner[0],
+        vec![winners[0], 3],
+        "the code belongs to the winner"
+    );
 
     for (id, quota, ledger) in app.quota_vs_ledger().await {
         assert_eq!(quota, ledger, "user {id}: balance differs from its ledger");

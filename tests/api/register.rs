@@ -57,17 +57,35 @@ async fn a_new_user_gets_the_configured_quota_through_the_ledger_and_default_sid
 async fn bad_input_gets_a_clear_message_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let cases = [
-        (json!({"username": "carol", "password": "short"}), "密码长度必须为8-128个字符"),
-        (json!({"username": "", "password": PASSWORD}), "用户名长度必须为1-20个字符"),
-        (json!({"username": "   ", "password": PASSWORD}), "用户名长度必须为1-20个字符"),
-        (json!({"username": "a".repeat(21), "password": PASSWORD}), "用户名长度必须为1-20个字符"),
-        (json!({"username": "carol", "password": "p".repeat(129)}), "密码长度必须为8-128个字符"),
+        (
+            json!({"username": "carol", "password": "short"}),
+            "密码长度必须为8-128个字符",
+        ),
+        (
+            json!({"username": "", "password": PASSWORD}),
+            "用户名长度必须为1-20个字符",
+        ),
+        (
+            json!({"username": "   ", "password": PASSWORD}),
+            "用户名长度必须为1-20个字符",
+        ),
+        (
+            json!({"username": "a".repeat(21), "password": PASSWORD}),
+            "用户名长度必须为1-20个字符",
+        ),
+        (
+            json!({"username": "carol", "password": "p".repeat(129)}),
+            "密码长度必须为8-128个字符",
+        ),
         (json!({"username": "carol"}), "密码长度必须为8-128个字符"),
     ];
     for (body, expected) in cases {
         let reply = post_register(&app, body.clone()).await;
         assert_eq!(reply["success"], false, "{body}");
-        assert!(reply["message"].as_str().unwrap().contains(expected), "{body}: {reply}");
+        assert!(
+            reply["message"].as_str().unwrap().contains(expected),
+            "{body}: {reply}"
+        );
     }
     // Malformed JSON is "invalid parameters" at HTTP 200, as New API answers.
     let res = app
@@ -89,7 +107,11 @@ async fn bad_input_gets_a_clear_message_and_creates_nothing() {
 async fn passwords_are_counted_in_characters_and_names_of_20_characters_fit() {
     let app = TestApp::spawn().await;
     // 8 characters, 24 bytes.
-    let reply = post_register(&app, json!({"username": "名".repeat(20), "password": "密码密码密码密码"})).await;
+    let reply = post_register(
+        &app,
+        json!({"username": "名".repeat(20), "password": "密码密码密码密码"}),
+    )
+    .await;
     assert_eq!(reply["success"], true, "{reply}");
     app.login(&"名".repeat(20), "密码密码密码密码").await;
 }
@@ -140,7 +162,10 @@ async fn role_quota_and_other_privileged_fields_in_the_body_are_ignored() {
     assert_eq!(reply["success"], true);
     let s = app.login("mallory", PASSWORD).await;
     let d = app.get_self(&s).await["data"].clone();
-    assert_eq!((d["role"].as_i64(), d["quota"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (d["role"].as_i64(), d["quota"].as_i64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(d["group"], "default");
     assert_eq!(d["aff_quota"], 0);
 }

@@ -15,7 +15,11 @@ use crate::startup::{self, Application};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, about = "Account, quota and payment service for AI API gateways")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Account, quota and payment service for AI API gateways"
+)]
 pub struct Cli {
     /// Configuration file (default: $TOLLGATE_CONFIG, else ./tollgate.toml if present).
     #[arg(long, global = true)]
@@ -131,7 +135,10 @@ async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<(
         .reset_password(username, &password)
         .await
         .context("resetting the password")?;
-    println!("password of `{}` changed; their sessions were revoked", user.username);
+    println!(
+        "password of `{}` changed; their sessions were revoked",
+        user.username
+    );
     Ok(())
 }
 

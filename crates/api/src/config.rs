@@ -183,7 +183,10 @@ impl Settings {
             self.database_max_connections >= 1,
             "database_max_connections must be at least 1"
         );
-        anyhow::ensure!(self.session.ttl_days >= 1, "session.ttl_days must be at least 1");
+        anyhow::ensure!(
+            self.session.ttl_days >= 1,
+            "session.ttl_days must be at least 1"
+        );
         anyhow::ensure!(
             self.registration.quota_for_new_user >= 0,
             "registration.quota_for_new_user must not be negative"
@@ -239,7 +242,11 @@ mod tests {
         let s = Settings::default();
         s.validate().unwrap();
         assert_eq!(s.addr, "127.0.0.1:3000");
-        assert!(s.database_url.expose_secret().contains("./data/tollgate.db"));
+        assert!(
+            s.database_url
+                .expose_secret()
+                .contains("./data/tollgate.db")
+        );
         assert_eq!(s.session_ttl_secs(), 30 * 86_400);
     }
 
@@ -252,7 +259,10 @@ mod tests {
             ..Settings::default()
         };
         let dbg = format!("{s:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains("s3cret-pass"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("s3cret-pass"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -261,9 +271,17 @@ mod tests {
             database_url: SecretString::from("redis://x"),
             ..Settings::default()
         };
-        assert!(bad_url.validate().unwrap_err().to_string().contains("database_url"));
-        let mut half_root = Settings::default();
-        half_root.root_username = Some("root".into());
+        assert!(
+            bad_url
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database_url")
+        );
+        let half_root = Settings {
+            root_username: Some("root".into()),
+            ..Settings::default()
+        };
         assert!(half_root.validate().is_err());
         let mut negative = Settings::default();
         negative.registration.quota_for_new_user = -1;

@@ -163,13 +163,31 @@ impl Msg {
                 "Unauthorized, insufficient privileges",
             ),
             UserDeleted => ("用户已注销", "User has been deleted"),
-            TokenGenerationFailed => ("生成令牌失败，请重试", "Failed to generate token, please retry"),
-            RedeemFailed => ("兑换失败，请稍后重试", "Redemption failed, please try again later"),
-            RedeemNoCode => ("兑换失败，未提供兑换码", "Redemption failed: no code provided"),
+            TokenGenerationFailed => (
+                "生成令牌失败，请重试",
+                "Failed to generate token, please retry",
+            ),
+            RedeemFailed => (
+                "兑换失败，请稍后重试",
+                "Redemption failed, please try again later",
+            ),
+            RedeemNoCode => (
+                "兑换失败，未提供兑换码",
+                "Redemption failed: no code provided",
+            ),
             RedeemInvalidCode => ("兑换失败，无效的兑换码", "Redemption failed: invalid code"),
-            RedeemUsed => ("兑换失败，该兑换码已被使用", "Redemption failed: code already used"),
-            RedeemDisabled => ("兑换失败，该兑换码已被禁用", "Redemption failed: code is disabled"),
-            RedeemExpired => ("兑换失败，该兑换码已过期", "Redemption failed: code has expired"),
+            RedeemUsed => (
+                "兑换失败，该兑换码已被使用",
+                "Redemption failed: code already used",
+            ),
+            RedeemDisabled => (
+                "兑换失败，该兑换码已被禁用",
+                "Redemption failed: code is disabled",
+            ),
+            RedeemExpired => (
+                "兑换失败，该兑换码已过期",
+                "Redemption failed: code has expired",
+            ),
             RedeemOverflow => (
                 "兑换失败，额度超出上限",
                 "Redemption failed: the balance would exceed its limit",
@@ -204,7 +222,10 @@ mod tests {
         let zh = Locale::ZhCn;
         assert_eq!(Locale::negotiate(None, zh), zh);
         assert_eq!(Locale::negotiate(Some("en-US,en;q=0.9"), zh), Locale::En);
-        assert_eq!(Locale::negotiate(Some("fr-FR, en;q=0.5, zh;q=0.8"), Locale::En), zh);
+        assert_eq!(
+            Locale::negotiate(Some("fr-FR, en;q=0.5, zh;q=0.8"), Locale::En),
+            zh
+        );
         assert_eq!(Locale::negotiate(Some("fr, de"), Locale::En), Locale::En);
         assert_eq!(Locale::negotiate(Some("en;q=0"), zh), zh);
         assert_eq!(Locale::negotiate(Some("zh-CN"), Locale::En), zh);
@@ -213,7 +234,13 @@ mod tests {
     #[test]
     fn every_message_has_both_languages() {
         use Msg::*;
-        for m in [InvalidParams, NotLoggedIn, RedeemUsed, RedemptionCountTooLarge, Internal] {
+        for m in [
+            InvalidParams,
+            NotLoggedIn,
+            RedeemUsed,
+            RedemptionCountTooLarge,
+            Internal,
+        ] {
             assert!(!m.text(Locale::ZhCn).is_empty() && !m.text(Locale::En).is_empty());
             assert_ne!(m.text(Locale::ZhCn), m.text(Locale::En));
         }

@@ -118,7 +118,10 @@ mod tests {
             .hash(&Password::parse("correct horse").unwrap())
             .await
             .unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
     }
 
     #[tokio::test]
@@ -128,7 +131,12 @@ mod tests {
             .hash(&Password::parse("correct horse").unwrap())
             .await
             .unwrap();
-        assert!(hasher.verify("correct horse", Some(hash.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify("correct horse", Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("correct horsf", Some(hash)).await.unwrap());
     }
 
@@ -144,6 +152,9 @@ mod tests {
     async fn salts_differ_between_hashes_of_the_same_password() {
         let hasher = cheap();
         let p = Password::parse("same password").unwrap();
-        assert_ne!(hasher.hash(&p).await.unwrap(), hasher.hash(&p).await.unwrap());
+        assert_ne!(
+            hasher.hash(&p).await.unwrap(),
+            hasher.hash(&p).await.unwrap()
+        );
     }
 }

@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(tokens.len(), 100);
         for t in &tokens {
             assert_eq!(t.len(), 43);
-            assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            assert!(
+                t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            );
         }
     }
 
@@ -102,6 +105,9 @@ mod tests {
     fn redemption_codes_are_32_lowercase_hex() {
         let c = OsSecrets.redemption_code();
         assert_eq!(c.len(), 32);
-        assert!(c.chars().all(|ch| ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase()));
+        assert!(
+            c.chars()
+                .all(|ch| ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase())
+        );
     }
 }

@@ -64,9 +64,14 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
                 .foreign_keys(true)
         });
     }
-    Database::connect(options)
-        .await
-        .with_context(|| format!("failed to connect to the {backend} database"))
+    // The driver's error text can quote the whole URL (sea-orm does for an unparsable one),
+    // so it is redacted and not kept as a source error.
+    Database::connect(options).await.map_err(|e| {
+        anyhow::anyhow!(
+            "failed to connect to the {backend} database: {}",
+            redact(&e.to_string(), url)
+        )
+    })
 }
 
 /// Applies every pending migration of [`migration::Migrator`].
@@ -90,6 +95,50 @@ fn backend_name(url: &str) -> &'static str {
     } else {
         "unknown"
     }
+}
+
+/// `text` with the URL and its password, raw or percent-decoded, replaced by a placeholder.
+fn redact(text: &str, url: &str) -> String {
+    let mut out = text.replace(url, "<database url>");
+    if let Some(password) = url_password(url) {
+        for secret in [percent_decode(password), password.to_owned()] {
+            if !secret.is_empty() {
+                out = out.replace(&secret, "<redacted>");
+            }
+        }
+    }
+    out
+}
+
+/// The password of `scheme://user:password@host/...`, if any.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = &authority[..authority.rfind('@')?];
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// SQLite creates the file but not its directory, so `sqlite://data/tollgate.db` would fail on
@@ -120,4 +169,26 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
         ..Default::default()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_the_url_and_the_password() {
+        let url = "postgres://app:p%40ss@db:5432/tollgate";
+        let text = format!("cannot parse '{url}'; auth failed for p@ss and p%40ss");
+        let out = redact(&text, url);
+        assert!(!out.contains("p@ss") && !out.contains("p%40ss"), "{out}");
+        assert!(out.contains("<database url>"), "{out}");
+    }
+
+    #[test]
+    fn password_is_found_only_in_the_userinfo() {
+        assert_eq!(url_password("mysql://root:pw@h:3306/db"), Some("pw"));
+        assert_eq!(url_password("mysql://root@h:3306/db"), None);
+        assert_eq!(url_password("postgres://h/db?user=a:b@c"), None);
+        assert_eq!(url_password("sqlite://data/t.db"), None);
+    }
 }

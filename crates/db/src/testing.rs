@@ -42,8 +42,67 @@ pub struct ScratchDb {
     pub backend: Backend,
     /// Keeps the SQLite file's directory alive; deleted on drop.
     _dir: Option<tempfile::TempDir>,
-    /// For server databases: the URL the database was created from, and its name.
-    server: Option<(String, String)>,
+    /// For server databases: where it was created from; dropped with the [`ScratchDb`].
+    server: Option<ServerDb>,
+}
+
+#[derive(Debug)]
+struct ServerDb {
+    backend: Backend,
+    admin_url: String,
+    name: String,
+}
+
+impl ServerDb {
+    async fn drop_database(&self) -> anyhow::Result<()> {
+        let sql = match self.backend {
+            // FORCE (PostgreSQL 13+) ends the sessions of pools still open on it.
+            Backend::Postgres => format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_postgres(&self.name)
+            ),
+            Backend::MySql => format!("DROP DATABASE IF EXISTS {}", quote_mysql(&self.name)),
+            Backend::Sqlite => return Ok(()),
+        };
+        let admin = crate::connect(&self.admin_url, 1).await?;
+        if self.backend == Backend::MySql {
+            // DROP waits for the metadata locks of open transactions, by default for a year:
+            // a test that panicked mid-transaction must not hang the process. (The pool has
+            // one connection, so the session setting applies to the DROP.)
+            let _ = admin
+                .execute_unprepared("SET SESSION lock_wait_timeout = 5")
+                .await;
+        }
+        let dropped = admin
+            .execute_unprepared(&sql)
+            .await
+            .with_context(|| format!("failed to drop a scratch {} database", self.backend));
+        let _ = admin.close().await;
+        dropped.map(|_| ())
+    }
+}
+
+/// Drops a server database that [`ScratchDb::drop_database`] did not. Best effort: it never
+/// panics, and it runs on its own thread and runtime because `Drop` cannot await.
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        let dropper = std::thread::Builder::new()
+            .name("scratch-db-drop".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    let _ = runtime.block_on(server.drop_database());
+                }
+            });
+        if let Ok(handle) = dropper {
+            let _ = handle.join();
+        }
+    }
 }
 
 /// The environment variable naming the PostgreSQL server for tests.
@@ -68,6 +127,11 @@ impl ScratchDb {
         let Some(path) = file.to_str() else {
             bail!("the temporary directory's path is not UTF-8");
         };
+        // sqlx percent-decodes the path; encode what would end it early.
+        let path = path
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
         Ok(Self {
             url: format!("sqlite://{path}?mode=rwc"),
             backend: Backend::Sqlite,
@@ -109,6 +173,7 @@ impl ScratchDb {
             ),
             Backend::Sqlite => bail!("SQLite has no server"),
         };
+        let url = with_database(&admin_url, &name)?;
         let admin = crate::connect(&admin_url, 1)
             .await
             .with_context(|| format!("failed to reach the server of {var}"))?;
@@ -119,10 +184,14 @@ impl ScratchDb {
         let _ = admin.close().await;
         created?;
         Ok(Some(Self {
-            url: with_database(&admin_url, &name)?,
+            url,
             backend,
             _dir: None,
-            server: Some((admin_url, name)),
+            server: Some(ServerDb {
+                backend,
+                admin_url,
+                name,
+            }),
         }))
     }
 
@@ -140,31 +209,16 @@ impl ScratchDb {
         Ok(db)
     }
 
-    /// Drops a server database (SQLite's file goes with its directory). Close every pool on
-    /// it first. Best effort: callers may ignore the error.
+    /// Drops a server database now (SQLite's file goes with its directory); dropping the
+    /// [`ScratchDb`] does the same, from a helper thread. Close every pool on it first.
     ///
     /// # Errors
     /// Fails when the server cannot be reached or refuses `DROP DATABASE`.
-    pub async fn drop_database(self) -> anyhow::Result<()> {
-        let Some((admin_url, name)) = &self.server else {
-            return Ok(());
-        };
-        let sql = match self.backend {
-            // FORCE (PostgreSQL 13+) ends sessions a test leaked.
-            Backend::Postgres => format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote_postgres(name)
-            ),
-            Backend::MySql => format!("DROP DATABASE IF EXISTS {}", quote_mysql(name)),
-            Backend::Sqlite => return Ok(()),
-        };
-        let admin = crate::connect(admin_url, 1).await?;
-        let dropped = admin
-            .execute_unprepared(&sql)
-            .await
-            .with_context(|| format!("failed to drop a scratch {} database", self.backend));
-        let _ = admin.close().await;
-        dropped.map(|_| ())
+    pub async fn drop_database(mut self) -> anyhow::Result<()> {
+        match self.server.take() {
+            Some(server) => server.drop_database().await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -2,6 +2,9 @@
 //! fresh, migrated database of every backend from `tollgate_db::testing::all_from_env()`:
 //! SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set, MySQL when `TEST_MYSQL_URL` is.
 
+// Stories are helper fns, not `#[test]`s, so clippy's allow-unwrap-in-tests does not reach them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::future::Future;
 
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
@@ -44,7 +47,9 @@ where
             .unwrap_or_else(|e| panic!("{backend}: {e:#}"));
         let outcome = tokio::spawn(story(db.clone())).await;
         let _ = db.close().await;
-        let _ = scratch.drop_database().await;
+        if let Err(e) = scratch.drop_database().await {
+            eprintln!("could not drop the scratch {backend} database: {e:#}");
+        }
         if let Err(e) = outcome {
             failures.push(format!("{backend}: {}", panic_message(e)));
         }
@@ -263,6 +268,25 @@ async fn duplicate_username_is_username_taken(db: DatabaseConnection) {
     // Nothing of the refused users was kept: one user, one ledger row.
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM users").await, [1]);
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+}
+
+/// Text compares byte for byte on every backend (MySQL's default collation would fold case).
+async fn usernames_and_codes_are_case_sensitive_everywhere(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let lower = users.create(&new_user("alice", "abcd", 0)).await.unwrap();
+    let upper = users.create(&new_user("Alice", "ABCD", 0)).await.unwrap();
+    assert_ne!(lower.id, upper.id);
+    let found = users.find_by_username("ALICE").await.unwrap();
+    assert!(found.is_none(), "{found:?}");
+    let codes = SeaRedemptionRepository::new(db);
+    codes
+        .create_batch(&[code("cafe", 1, None), code("CAFE", 1, None)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        codes.redeem("Cafe", lower.id, NOW).await,
+        Err(RedeemError::NotFound)
+    ));
 }
 
 async fn duplicate_aff_code_is_aff_code_taken(db: DatabaseConnection) {
@@ -940,6 +964,7 @@ mod on_every_backend {
         user_is_created_and_found_by_id_username_and_credentials,
         unicode_username_round_trips,
         duplicate_username_is_username_taken,
+        usernames_and_codes_are_case_sensitive_everywhere,
         duplicate_aff_code_is_aff_code_taken,
         signup_bonus_is_a_ledger_entry_and_imbalances_are_reported,
         root_exists_only_for_a_live_root,
@@ -992,9 +1017,52 @@ async fn connect_creates_a_missing_sqlite_directory() {
 
 #[tokio::test]
 async fn connect_errors_do_not_echo_the_url() {
-    let url = "postgres://user:s3cret-pw@127.0.0.1:1/db";
+    let url = "postgres://user:s3cret-pw@127.0.0.1:notaport/db";
     let err = tollgate_db::connect(url, 1).await.unwrap_err();
     let text = format!("{err:#} {err:?}");
     assert!(!text.contains("s3cret-pw"), "{text}");
     assert!(text.contains("PostgreSQL"), "{text}");
+}
+
+/// Dropping a server [`ScratchDb`] (without `drop_database`) removes its database too, so test
+/// suites that only hold the guard do not pile up databases on the server.
+#[tokio::test]
+async fn server_scratch_databases_are_dropped_with_their_guard() {
+    use tollgate_db::testing::{Backend, ScratchDb};
+    let servers = [
+        ScratchDb::postgres_from_env().await.unwrap(),
+        ScratchDb::mysql_from_env().await.unwrap(),
+    ];
+    for scratch in servers.into_iter().flatten() {
+        let name = scratch
+            .url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let admin_var = match scratch.backend {
+            Backend::Postgres => "TEST_DATABASE_URL",
+            _ => "TEST_MYSQL_URL",
+        };
+        let sql = match scratch.backend {
+            Backend::Postgres => {
+                format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'")
+            }
+            _ => format!(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{name}'"
+            ),
+        };
+        let admin = tollgate_db::connect(&std::env::var(admin_var).unwrap(), 1)
+            .await
+            .unwrap();
+        let db = scratch.connect_migrated(2).await.unwrap();
+        assert_eq!(query_i64(&admin, &sql).await, [1], "{name} exists");
+        drop(scratch); // with the pool still open: PostgreSQL needs FORCE
+        assert_eq!(query_i64(&admin, &sql).await, [0], "{name} dropped");
+        drop(db);
+        admin.close().await.unwrap();
+    }
 }

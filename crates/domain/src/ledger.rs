@@ -163,7 +163,9 @@ impl LedgerEntry {
 
     /// Pure form of the rule the adapter enforces in SQL.
     pub fn apply_to(&self, balance: i64) -> Result<i64, MoneyError> {
-        let next = balance.checked_add(self.delta).ok_or(MoneyError::Overflow)?;
+        let next = balance
+            .checked_add(self.delta)
+            .ok_or(MoneyError::Overflow)?;
         if next < 0 {
             return Err(MoneyError::Insufficient);
         }
@@ -185,14 +187,28 @@ mod tests {
     use super::*;
 
     fn entry(delta: i64) -> LedgerEntry {
-        LedgerEntry::new(UserId(1), Account::Quota, delta, LedgerKind::Redemption, "1", None)
-            .unwrap()
+        LedgerEntry::new(
+            UserId(1),
+            Account::Quota,
+            delta,
+            LedgerKind::Redemption,
+            "1",
+            None,
+        )
+        .unwrap()
     }
 
     #[test]
     fn zero_delta_is_refused() {
         assert_eq!(
-            LedgerEntry::new(UserId(1), Account::Quota, 0, LedgerKind::Redemption, "1", None),
+            LedgerEntry::new(
+                UserId(1),
+                Account::Quota,
+                0,
+                LedgerKind::Redemption,
+                "1",
+                None
+            ),
             Err(MoneyError::ZeroDelta)
         );
     }
@@ -200,7 +216,14 @@ mod tests {
     #[test]
     fn minimum_i64_delta_is_refused() {
         assert_eq!(
-            LedgerEntry::new(UserId(1), Account::Quota, i64::MIN, LedgerKind::Redemption, "1", None),
+            LedgerEntry::new(
+                UserId(1),
+                Account::Quota,
+                i64::MIN,
+                LedgerKind::Redemption,
+                "1",
+                None
+            ),
             Err(MoneyError::Overflow)
         );
     }

@@ -63,8 +63,11 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// - MUST return [`SetAccessTokenError::Collision`] when another user holds the same hash.
-    async fn set_access_token(&self, id: UserId, hash: &TokenHash)
-    -> Result<(), SetAccessTokenError>;
+    async fn set_access_token(
+        &self,
+        id: UserId,
+        hash: &TokenHash,
+    ) -> Result<(), SetAccessTokenError>;
 
     /// Replaces the password hash.
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), RepoError>;
@@ -79,8 +82,11 @@ pub trait SessionRepository: Send + Sync {
     async fn create(&self, session: &NewSession) -> Result<(), RepoError>;
 
     /// The user of the session with this hash if it is neither revoked nor expired at `now`.
-    async fn find_active_user(&self, hash: &TokenHash, now: i64)
-    -> Result<Option<UserId>, RepoError>;
+    async fn find_active_user(
+        &self,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<UserId>, RepoError>;
 
     /// Revokes one session; returns whether an active session was revoked.
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError>;

@@ -231,7 +231,10 @@ mod tests {
     #[test]
     fn valid_batch_parses_and_zero_expiry_means_never() {
         let b = NewRedemptionBatch::parse(" promo ", 500_000, 3, Some(0), NOW).unwrap();
-        assert_eq!((b.name(), b.quota(), b.count(), b.expires_at()), ("promo", 500_000, 3, None));
+        assert_eq!(
+            (b.name(), b.quota(), b.count(), b.expires_at()),
+            ("promo", 500_000, 3, None)
+        );
     }
 
     #[test]

@@ -120,8 +120,14 @@ async fn authenticate(req: &HttpRequest, min: Role, locale: Locale) -> Result<Us
 /// `Bearer ` is stripped (New API removed the first occurrence anywhere, spec §10.3).
 fn access_token(req: &HttpRequest) -> Option<&str> {
     let raw = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = match raw.get(..7) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => raw[7..].trim_start(),
+    let token = match raw.get(..6) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer") => {
+            match raw[6..].strip_prefix(char::is_whitespace) {
+                Some(rest) => rest.trim_start(),
+                None if raw.len() == 6 => "",
+                None => raw,
+            }
+        }
         _ => raw,
     };
     (!token.is_empty()).then_some(token)
@@ -162,6 +168,8 @@ mod tests {
         assert_eq!(token("abc").as_deref(), Some("abc"));
         assert_eq!(token("xBearer abc").as_deref(), Some("xBearer abc"));
         assert_eq!(token("Bearer ").as_deref(), None);
+        assert_eq!(token("Bearer").as_deref(), None);
+        assert_eq!(token("Bearerabc").as_deref(), Some("Bearerabc"));
         assert_eq!(token("   ").as_deref(), None);
     }
 }

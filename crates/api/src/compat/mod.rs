@@ -18,8 +18,8 @@ const JSON_LIMIT: usize = 64 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let json = web::JsonConfig::default()
         .limit(JSON_LIMIT)
-        .error_handler(|err, req| bad_input(err, req));
-    let query = web::QueryConfig::default().error_handler(|err, req| bad_input(err, req));
+        .error_handler(bad_input);
+    let query = web::QueryConfig::default().error_handler(bad_input);
     cfg.app_data(json).app_data(query).service(
         web::scope("/api")
             .route("/status", web::get().to(status::status))

@@ -208,7 +208,12 @@ impl AccountService {
         let username = Username::parse(&input.username)?;
         let password = Password::parse(&input.password)?;
         let user = self
-            .create_user(username, &password, Role::User, self.policy.quota_for_new_user)
+            .create_user(
+                username,
+                &password,
+                Role::User,
+                self.policy.quota_for_new_user,
+            )
             .await?;
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)

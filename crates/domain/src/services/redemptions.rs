@@ -128,9 +128,9 @@ mod tests {
             .times(1)
             .withf(|codes: &[NewRedemption]| {
                 codes.len() == 3
-                    && codes.iter().all(|c| {
-                        c.quota == 500 && c.name == "promo" && c.created_by == UserId(1)
-                    })
+                    && codes
+                        .iter()
+                        .all(|c| c.quota == 500 && c.name == "promo" && c.created_by == UserId(1))
             })
             .returning(|_| Ok(()));
         let keys = service(repo)

@@ -133,7 +133,8 @@ async fn short_password_and_long_username_are_refused_before_hashing() {
         Err(RegisterError::InvalidInput(_))
     ));
     assert!(matches!(
-        svc.register(register_input(&"a".repeat(21), "password1")).await,
+        svc.register(register_input(&"a".repeat(21), "password1"))
+            .await,
         Err(RegisterError::InvalidInput(_))
     ));
 }
@@ -192,7 +193,11 @@ async fn an_invitation_code_collision_is_retried() {
         }
     });
     let svc = m.service(RegistrationPolicy::default());
-    assert!(svc.register(register_input("bob", "password1")).await.is_ok());
+    assert!(
+        svc.register(register_input("bob", "password1"))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -270,7 +275,10 @@ async fn successful_login_stores_only_the_token_hash_with_the_configured_ttl() {
         .returning(|_, _| Ok(()));
     let svc = m.service(RegistrationPolicy::default());
 
-    let out = svc.login(login_input(" alice ", "password1")).await.unwrap();
+    let out = svc
+        .login(login_input(" alice ", "password1"))
+        .await
+        .unwrap();
 
     assert_eq!(out.session_token, "plain-token");
     assert_eq!(out.user.last_login_at, Some(NOW));
@@ -358,7 +366,10 @@ async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_onc
             }
         });
     let svc = m.service(RegistrationPolicy::default());
-    assert_eq!(svc.rotate_access_token(UserId(4)).await.unwrap(), "plain-token");
+    assert_eq!(
+        svc.rotate_access_token(UserId(4)).await.unwrap(),
+        "plain-token"
+    );
 }
 
 #[tokio::test]
