@@ -11,6 +11,7 @@ mod m20261121_000001_create_users_table;
 mod m20261121_000002_create_sessions_table;
 mod m20261121_000003_create_redemptions_table;
 mod m20261121_000004_create_ledger_table;
+mod m20261121_000005_create_app_secrets_table;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_sessions_table::Migration),
             Box::new(m20261121_000003_create_redemptions_table::Migration),
             Box::new(m20261121_000004_create_ledger_table::Migration),
+            Box::new(m20261121_000005_create_app_secrets_table::Migration),
         ]
     }
 }

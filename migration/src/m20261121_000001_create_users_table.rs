@@ -24,6 +24,8 @@ enum Users {
     InviterId,
     Setting,
     AccessTokenHash,
+    Phone,
+    Avatar,
     CreatedAt,
     UpdatedAt,
     LastLoginAt,
@@ -124,6 +126,8 @@ impl MigrationTrait for Migration {
                         .null()
                         .unique_key(),
                 )
+                .col(ColumnDef::new(Users::Phone).string_len(32).null())
+                .col(ColumnDef::new(Users::Avatar).string_len(512).null())
                 .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
                 .col(ColumnDef::new(Users::UpdatedAt).big_integer().not_null())
                 .col(ColumnDef::new(Users::LastLoginAt).big_integer().null())
@@ -133,10 +137,12 @@ impl MigrationTrait for Migration {
         .await?;
         manager
             .create_index(
+                // Unique, deleted accounts included; NULL (unset) may repeat on every backend.
                 Index::create()
-                    .name("idx_users_email")
+                    .name("uq_users_email")
                     .table(Users::Table)
                     .col(Users::Email)
+                    .unique()
                     .to_owned(),
             )
             .await?;

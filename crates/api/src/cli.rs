@@ -115,7 +115,7 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
 
 async fn create_root(settings: &Settings, username: &str) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings)?;
+    let services = startup::build_services(&db, settings).await?;
     let password = read_password("Password for the new root user")?;
     let user = services
         .accounts
@@ -128,7 +128,7 @@ async fn create_root(settings: &Settings, username: &str) -> anyhow::Result<()> 
 
 async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings)?;
+    let services = startup::build_services(&db, settings).await?;
     let password = read_password(&format!("New password for `{username}`"))?;
     let user = services
         .accounts
@@ -144,7 +144,7 @@ async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<(
 
 async fn check_ledger(settings: &Settings) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings)?;
+    let services = startup::build_services(&db, settings).await?;
     let imbalances = services.ledger.imbalances().await?;
     if imbalances.is_empty() {
         println!("ledger ok: every balance equals the sum of its entries");

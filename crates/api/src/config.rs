@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tollgate_domain::groups::GroupSettings;
 use tollgate_domain::services::RegistrationPolicy;
 
 use crate::i18n::Locale;
@@ -37,6 +38,38 @@ pub struct Settings {
     pub session: SessionSettings,
     pub registration: RegistrationSettings,
     pub quota: QuotaSettings,
+    pub jwt: JwtSettings,
+    /// Groups, their ratios, the groups users may pick, and the models of each group.
+    pub groups: GroupSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct JwtSettings {
+    /// HS256 signing key (at least 32 bytes). When unset, a random key is generated once and
+    /// kept in the database, shared by every instance.
+    pub secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of an access token.
+    pub access_ttl_secs: i64,
+    /// Lifetime of a refresh token (each refresh starts it again).
+    pub refresh_ttl_days: u32,
+    /// Clock skew tolerated when checking `exp` and `iat`.
+    pub leeway_secs: i64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            issuer: "tollgate".into(),
+            audience: "tollgate-api".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            leeway_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
@@ -71,6 +104,10 @@ pub struct RegistrationSettings {
     pub password_login_enabled: bool,
     /// Quota units granted to each new account (through the ledger).
     pub quota_for_new_user: i64,
+    /// Credited to an inviter's invitation balance per invitee (`QuotaForInviter`).
+    pub quota_for_inviter: i64,
+    /// Credited to a new user who registers with an invitation code (`QuotaForInvitee`).
+    pub quota_for_invitee: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +135,8 @@ impl Default for Settings {
             session: SessionSettings::default(),
             registration: RegistrationSettings::default(),
             quota: QuotaSettings::default(),
+            jwt: JwtSettings::default(),
+            groups: GroupSettings::default(),
         }
     }
 }
@@ -127,6 +166,8 @@ impl Default for RegistrationSettings {
             password_register_enabled: true,
             password_login_enabled: true,
             quota_for_new_user: 0,
+            quota_for_inviter: 0,
+            quota_for_invitee: 0,
         }
     }
 }
@@ -187,10 +228,34 @@ impl Settings {
             self.session.ttl_days >= 1,
             "session.ttl_days must be at least 1"
         );
+        for (key, value) in [
+            ("quota_for_new_user", self.registration.quota_for_new_user),
+            ("quota_for_inviter", self.registration.quota_for_inviter),
+            ("quota_for_invitee", self.registration.quota_for_invitee),
+        ] {
+            anyhow::ensure!(value >= 0, "registration.{key} must not be negative");
+        }
         anyhow::ensure!(
-            self.registration.quota_for_new_user >= 0,
-            "registration.quota_for_new_user must not be negative"
+            self.jwt.access_ttl_secs >= 60 && self.jwt.access_ttl_secs <= 86_400,
+            "jwt.access_ttl_secs must be 60 to 86400"
         );
+        anyhow::ensure!(
+            self.jwt.refresh_ttl_days >= 1,
+            "jwt.refresh_ttl_days must be at least 1"
+        );
+        anyhow::ensure!(
+            (0..=300).contains(&self.jwt.leeway_secs),
+            "jwt.leeway_secs must be 0 to 300"
+        );
+        if let Some(secret) = &self.jwt.secret {
+            anyhow::ensure!(
+                secret.expose_secret().len() >= 32,
+                "jwt.secret must be at least 32 bytes"
+            );
+        }
+        self.groups
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid groups configuration: {e}"))?;
         anyhow::ensure!(self.quota.per_unit > 0, "quota.per_unit must be positive");
         anyhow::ensure!(
             ["USD", "CNY", "TOKENS", "CUSTOM"].contains(&self.quota.display_type.as_str()),
@@ -213,11 +278,17 @@ impl Settings {
             password_register_enabled: self.registration.password_register_enabled,
             password_login_enabled: self.registration.password_login_enabled,
             quota_for_new_user: self.registration.quota_for_new_user,
+            quota_for_inviter: self.registration.quota_for_inviter,
+            quota_for_invitee: self.registration.quota_for_invitee,
         }
     }
 
     pub fn session_ttl_secs(&self) -> i64 {
         i64::from(self.session.ttl_days) * 86_400
+    }
+
+    pub fn refresh_ttl_secs(&self) -> i64 {
+        i64::from(self.jwt.refresh_ttl_days) * 86_400
     }
 
     pub fn locale(&self) -> Locale {
@@ -248,6 +319,38 @@ mod tests {
                 .contains("./data/tollgate.db")
         );
         assert_eq!(s.session_ttl_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn a_toml_file_configures_groups_models_and_rewards() {
+        let dir = std::env::temp_dir().join(format!("tollgate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        std::fs::write(
+            &path,
+            r#"
+[registration]
+quota_for_inviter = 300
+[groups.ratios]
+default = 1
+vip = 0.8
+[groups.usable]
+default = "Default"
+vip = "VIP"
+[groups.models]
+default = ["gpt-4o-mini"]
+vip = ["gpt-4o", "claude-3-5-sonnet"]
+"#,
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path)).unwrap();
+        assert_eq!(s.registration.quota_for_inviter, 300);
+        assert_eq!(s.groups.ratios.get("vip"), Some(&0.8));
+        assert_eq!(
+            s.groups.models_for("vip"),
+            ["claude-3-5-sonnet", "gpt-4o", "gpt-4o-mini"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -284,7 +387,30 @@ mod tests {
         };
         assert!(half_root.validate().is_err());
         let mut negative = Settings::default();
-        negative.registration.quota_for_new_user = -1;
-        assert!(negative.validate().is_err());
+        negative.registration.quota_for_inviter = -1;
+        assert!(
+            negative
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("quota_for_inviter")
+        );
+        let mut weak = Settings::default();
+        weak.jwt.secret = Some(SecretString::from("short"));
+        assert!(
+            weak.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("jwt.secret")
+        );
+        let mut groups = Settings::default();
+        groups.groups.ratios.insert("vip".into(), -1.0);
+        assert!(
+            groups
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("groups")
+        );
     }
 }

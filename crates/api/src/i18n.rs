@@ -81,6 +81,47 @@ pub enum Msg {
     RedemptionGenerateFailed,
     NotFound,
     Internal,
+    // Self-service (compat).
+    SidebarUpdated,
+    InvalidSidebar,
+    DisplayNameLength,
+    WrongOriginalPassword,
+    CannotDeleteRoot,
+    TransferSucceeded,
+    TransferInsufficient,
+    TransferOverflow,
+    SettingsUpdated,
+    InvalidNotifyType,
+    ThresholdNotPositive,
+    WebhookUrlEmpty,
+    WebhookUrlInvalid,
+    EmailInvalid,
+    BarkUrlEmpty,
+    BarkUrlInvalid,
+    BarkUrlScheme,
+    GotifyUrlEmpty,
+    GotifyTokenEmpty,
+    GotifyUrlInvalid,
+    GotifyUrlScheme,
+    UrlForbidden,
+    // REST surface.
+    RestOk,
+    RestUpdated,
+    RestRegistered,
+    RestLoggedIn,
+    RestRefreshed,
+    RestLoggedOut,
+    RestPasswordChanged,
+    RestUnauthenticated,
+    RestAuthFailed,
+    RestBadRequest,
+    RestForbidden,
+    RestNotFound,
+    RestUsernameTaken,
+    RestEmailTaken,
+    RestOldPasswordWrong,
+    RestPasswordMismatch,
+    RestAccountDisabled,
 }
 
 impl Msg {
@@ -209,13 +250,134 @@ impl Msg {
             RedemptionGenerateFailed => ("生成失败", "Generation failed"),
             NotFound => ("未找到该接口", "Not found"),
             Internal => ("服务器内部错误", "Internal server error"),
+            SidebarUpdated => ("设置更新成功", "Settings updated successfully"),
+            InvalidSidebar => (
+                "输入不合法 侧边栏配置无效",
+                "Invalid input: invalid sidebar configuration",
+            ),
+            DisplayNameLength => (
+                "输入不合法 显示名称长度必须为1-20个字符",
+                "Invalid input: display name must be 1 to 20 characters",
+            ),
+            WrongOriginalPassword => ("原密码错误", "Original password is incorrect"),
+            CannotDeleteRoot => (
+                "不能删除超级管理员账户",
+                "Cannot delete super administrator account",
+            ),
+            TransferSucceeded => ("划转成功", "Transfer successful"),
+            TransferInsufficient => (
+                "划转失败 邀请额度不足！",
+                "Transfer failed: invitation quota is insufficient!",
+            ),
+            TransferOverflow => (
+                "划转失败 额度超出上限",
+                "Transfer failed: the balance would exceed its limit",
+            ),
+            SettingsUpdated => ("设置已更新", "Settings updated"),
+            InvalidNotifyType => ("无效的预警类型", "Invalid warning type"),
+            ThresholdNotPositive => (
+                "预警阈值必须大于0",
+                "Warning threshold must be greater than 0",
+            ),
+            WebhookUrlEmpty => ("Webhook地址不能为空", "Webhook URL cannot be empty"),
+            WebhookUrlInvalid => ("无效的Webhook地址", "Invalid Webhook URL"),
+            EmailInvalid => ("无效的邮箱地址", "Invalid email address"),
+            BarkUrlEmpty => ("Bark推送URL不能为空", "Bark URL cannot be empty"),
+            BarkUrlInvalid => ("无效的Bark推送URL", "Invalid Bark URL"),
+            BarkUrlScheme => (
+                "Bark推送URL必须以http://或https://开头",
+                "Bark URL must start with http:// or https://",
+            ),
+            GotifyUrlEmpty => (
+                "Gotify服务器地址不能为空",
+                "Gotify server URL cannot be empty",
+            ),
+            GotifyTokenEmpty => ("Gotify令牌不能为空", "Gotify token cannot be empty"),
+            GotifyUrlInvalid => ("无效的Gotify服务器地址", "Invalid Gotify server URL"),
+            GotifyUrlScheme => (
+                "Gotify服务器地址必须以http://或https://开头",
+                "Gotify server URL must start with http:// or https://",
+            ),
+            UrlForbidden => (
+                "地址不能指向内网、本机或云元数据服务，且必须可以解析",
+                "The URL must resolve and must not point to a private, local or metadata address",
+            ),
+            RestOk => ("获取成功", "OK"),
+            RestUpdated => ("更新成功", "Updated"),
+            RestRegistered => ("注册成功", "Registered"),
+            RestLoggedIn => ("登录成功", "Logged in"),
+            RestRefreshed => ("令牌已刷新", "Tokens refreshed"),
+            RestLoggedOut => ("已退出登录", "Logged out"),
+            RestPasswordChanged => ("密码修改成功", "Password changed"),
+            RestUnauthenticated => ("未认证", "Unauthenticated"),
+            RestAuthFailed => ("认证失败", "Authentication failed"),
+            RestBadRequest => ("请求参数错误", "Bad request"),
+            RestForbidden => ("无权限", "Forbidden"),
+            RestNotFound => ("资源不存在", "Not found"),
+            RestUsernameTaken => ("用户名已存在", "Username already exists"),
+            RestEmailTaken => ("邮箱已被注册", "Email already registered"),
+            RestOldPasswordWrong => ("旧密码错误", "Old password is incorrect"),
+            RestPasswordMismatch => ("两次输入的新密码不一致", "The new passwords do not match"),
+            RestAccountDisabled => ("账户已被禁用", "Account disabled"),
         }
+    }
+}
+
+/// A quota amount as New API's messages show it (`LogQuota`): dollars with six decimals for
+/// the USD display, otherwise whole quota points. Exact integer arithmetic, no floats.
+pub fn format_quota(quota: i64, per_unit: i64, display_type: &str, locale: Locale) -> String {
+    if display_type == "USD" && per_unit > 0 {
+        let micros = i128::from(quota) * 1_000_000 / i128::from(per_unit);
+        let sign = if micros < 0 { "-" } else { "" };
+        let micros = micros.unsigned_abs();
+        let amount = format!("{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        match locale {
+            Locale::ZhCn => format!("＄{amount} 额度"),
+            Locale::En => format!("${amount} quota"),
+        }
+    } else {
+        match locale {
+            Locale::ZhCn => format!("{quota} 点额度"),
+            Locale::En => format!("{quota} quota points"),
+        }
+    }
+}
+
+/// `划转失败 转移额度最小为{X}！` (spec §3.16).
+pub fn transfer_minimum(min: &str, locale: Locale) -> String {
+    match locale {
+        Locale::ZhCn => format!("划转失败 转移额度最小为{min}！"),
+        Locale::En => format!("Transfer failed: minimum transfer quota is {min}!"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quota_formats_exactly_in_dollars_or_points() {
+        assert_eq!(
+            format_quota(500_000, 500_000, "USD", Locale::ZhCn),
+            "＄1.000000 额度"
+        );
+        assert_eq!(
+            format_quota(1, 500_000, "USD", Locale::En),
+            "$0.000002 quota"
+        );
+        assert_eq!(
+            format_quota(-750_000, 500_000, "USD", Locale::En),
+            "$-1.500000 quota"
+        );
+        assert_eq!(
+            format_quota(i64::MAX, 500_000, "USD", Locale::En),
+            "$18446744073709.551614 quota"
+        );
+        assert_eq!(
+            format_quota(42, 500_000, "TOKENS", Locale::ZhCn),
+            "42 点额度"
+        );
+    }
 
     #[test]
     fn accept_language_picks_the_best_supported_tag() {

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod config;
 pub mod i18n;
 mod ops;
+pub mod rest;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

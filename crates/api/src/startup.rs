@@ -10,20 +10,30 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Logger, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
+use base64::Engine as _;
 use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tollgate_auth::{Argon2Hasher, OsSecrets, SystemClock};
+use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock};
 use tollgate_db::{
     SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository, SeaSessionRepository,
     SeaUserRepository,
 };
-use tollgate_domain::ports::{Clock, LedgerRepository, SecretGenerator, SessionRepository};
-use tollgate_domain::services::{AccountService, BootstrapOutcome, RedemptionService};
+use tollgate_domain::ports::{
+    Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
+};
+use tollgate_domain::services::{
+    AccountService, AffiliateService, BootstrapOutcome, CorePorts, ProfileService,
+    RedemptionService, SessionTtl,
+};
+use tollgate_notify::DnsResolver;
 
 use crate::config::Settings;
 use crate::state::{AppState, CookiePolicy, InstanceInfo};
-use crate::{compat, ops};
+use crate::{compat, ops, rest};
+
+/// Name of the JWT signing key in the database's shared secrets.
+const JWT_SECRET_NAME: &str = "jwt_hs256";
 
 /// How often expired and revoked sessions are deleted.
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -46,6 +56,8 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
 /// The services of one instance, over one database.
 pub struct Services {
     pub accounts: AccountService,
+    pub profile: ProfileService,
+    pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
     pub sessions: Arc<dyn SessionRepository>,
     pub ledger: Arc<dyn LedgerRepository>,
@@ -53,20 +65,49 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
 }
 
-pub fn build_services(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Services> {
-    let users = Arc::new(SeaUserRepository::new(db.clone()));
+pub async fn build_services(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<Services> {
+    let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
     let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
     let secrets: Arc<dyn SecretGenerator> = Arc::new(OsSecrets);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let hasher = Arc::new(Argon2Hasher::new().context("initialising the password hasher")?);
+    let ports = CorePorts {
+        users: users.clone(),
+        sessions: sessions.clone(),
+        hasher: Arc::new(Argon2Hasher::new().context("initialising the password hasher")?),
+        secrets: secrets.clone(),
+        clock: clock.clone(),
+    };
+    let jwt_key = jwt_secret(db, settings).await?;
+    let codec = JwtCodec::new(
+        jwt_key.as_bytes(),
+        &settings.jwt.issuer,
+        &settings.jwt.audience,
+        settings.jwt.access_ttl_secs,
+        settings.jwt.leeway_secs,
+    )
+    .context("initialising the JWT codec")?;
     let accounts = AccountService::new(
+        ports.clone(),
+        Arc::new(codec),
+        settings.registration_policy(),
+        SessionTtl {
+            web_secs: settings.session_ttl_secs(),
+            refresh_secs: settings.refresh_ttl_secs(),
+        },
+    );
+    let profile = ProfileService::new(
+        ports,
+        Arc::new(DnsResolver::default()),
+        settings.groups.clone(),
+    );
+    let affiliate = AffiliateService::new(
         users,
-        sessions.clone(),
-        hasher,
         secrets.clone(),
         clock.clone(),
-        settings.registration_policy(),
-        settings.session_ttl_secs(),
+        settings.quota.per_unit,
     );
     let redemptions = RedemptionService::new(
         Arc::new(SeaRedemptionRepository::new(db.clone())),
@@ -75,12 +116,26 @@ pub fn build_services(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
     );
     Ok(Services {
         accounts,
+        profile,
+        affiliate,
         redemptions,
         sessions,
         ledger: Arc::new(SeaLedgerRepository::new(db.clone())),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
     })
+}
+
+/// The configured JWT key, else the installation's generated one (shared by all instances
+/// through the database, so tokens survive restarts and verify everywhere).
+async fn jwt_secret(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<String> {
+    if let Some(secret) = &settings.jwt.secret {
+        return Ok(secret.expose_secret().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("os rng failed: {e}"))?;
+    let candidate = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    tollgate_db::shared_secret(db, JWT_SECRET_NAME, &candidate).await
 }
 
 /// A built server, bound and ready to run.
@@ -92,7 +147,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = open_database(&settings).await?;
-        let services = build_services(&db, &settings)?;
+        let services = build_services(&db, &settings).await?;
         bootstrap_root(&services.accounts, &settings).await?;
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
 
@@ -111,6 +166,8 @@ impl Application {
             },
             default_locale: settings.locale(),
             accounts: services.accounts,
+            profile: services.profile,
+            affiliate: services.affiliate,
             redemptions: services.redemptions,
             readiness: services.readiness,
         });
@@ -128,6 +185,8 @@ impl Application {
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
                 .configure(ops::configure)
+                // `/api/v1` before `/api`: scopes match in registration order.
+                .configure(rest::configure)
                 .configure(compat::configure)
                 .default_service(web::to(compat::not_found))
         })

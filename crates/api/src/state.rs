@@ -3,12 +3,16 @@
 use std::sync::Arc;
 
 use tollgate_domain::ports::Readiness;
-use tollgate_domain::services::{AccountService, RedemptionService};
+use tollgate_domain::services::{
+    AccountService, AffiliateService, ProfileService, RedemptionService,
+};
 
 use crate::i18n::Locale;
 
 pub struct AppState {
     pub accounts: AccountService,
+    pub profile: ProfileService,
+    pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
     pub readiness: Arc<dyn Readiness>,
     pub info: InstanceInfo,

@@ -251,7 +251,9 @@ fn migrate_status_down_and_up_work_from_the_command_line() {
             .unwrap()
             .stdout,
     );
-    assert_eq!(status.matches("Applied").count(), 4, "{status}");
+    let migrations = status.lines().count();
+    assert!(migrations >= 5, "{status}");
+    assert_eq!(status.matches("Applied").count(), migrations, "{status}");
     let out = tollgate(&dir)
         .args(["migrate", "down", "--steps", "1"])
         .output()

@@ -14,6 +14,7 @@ mod error;
 mod ledger;
 mod readiness;
 mod redemptions;
+mod secrets;
 mod sessions;
 mod users;
 
@@ -33,6 +34,7 @@ use sea_orm::{
 pub use ledger::SeaLedgerRepository;
 pub use readiness::SeaReadiness;
 pub use redemptions::SeaRedemptionRepository;
+pub use secrets::shared_secret;
 pub use sessions::SeaSessionRepository;
 pub use users::SeaUserRepository;
 

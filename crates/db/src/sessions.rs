@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect as _,
 };
 use tollgate_domain::ports::SessionRepository;
-use tollgate_domain::{NewSession, RepoError, TokenHash, UserId};
+use tollgate_domain::{ActiveSession, NewSession, RepoError, SessionKind, TokenHash, UserId};
 
 use crate::entities::session;
 use crate::error::unexpected;
@@ -25,6 +25,29 @@ impl SeaSessionRepository {
     }
 }
 
+impl SeaSessionRepository {
+    async fn find_one(
+        &self,
+        key: sea_orm::sea_query::SimpleExpr,
+        now: i64,
+    ) -> Result<Option<ActiveSession>, RepoError> {
+        let row: Option<(i64, i64)> = session::Entity::find()
+            .select_only()
+            .column(session::Column::Id)
+            .column(session::Column::UserId)
+            .filter(key)
+            .filter(active_at(now))
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to read a session"))?;
+        Ok(row.map(|(id, user_id)| ActiveSession {
+            id,
+            user_id: UserId(user_id),
+        }))
+    }
+}
+
 /// Neither revoked nor expired at `now`.
 fn active_at(now: i64) -> Condition {
     Condition::all()
@@ -35,7 +58,7 @@ fn active_at(now: i64) -> Condition {
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
-    async fn create(&self, new: &NewSession) -> Result<(), RepoError> {
+    async fn create(&self, new: &NewSession) -> Result<i64, RepoError> {
         let row = session::ActiveModel {
             id: NotSet,
             token_hash: Set(new.token_hash.as_str().to_owned()),
@@ -47,28 +70,53 @@ impl SessionRepository for SeaSessionRepository {
             ip: Set(new.ip.clone()),
             user_agent: Set(new.user_agent.clone()),
         };
-        session::Entity::insert(row)
-            .exec_without_returning(&self.db)
+        let res = session::Entity::insert(row)
+            .exec(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to insert a session"))?;
-        Ok(())
+        Ok(res.last_insert_id)
     }
 
-    async fn find_active_user(
+    async fn find_active(
         &self,
         hash: &TokenHash,
         now: i64,
-    ) -> Result<Option<UserId>, RepoError> {
-        let user_id: Option<i64> = session::Entity::find()
-            .select_only()
-            .column(session::Column::UserId)
-            .filter(session::Column::TokenHash.eq(hash.as_str()))
-            .filter(active_at(now))
-            .into_tuple()
-            .one(&self.db)
+    ) -> Result<Option<ActiveSession>, RepoError> {
+        self.find_one(session::Column::TokenHash.eq(hash.as_str()), now)
             .await
-            .map_err(|e| unexpected(e, "failed to read a session"))?;
-        Ok(user_id.map(UserId))
+    }
+
+    async fn find_active_by_id(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<ActiveSession>, RepoError> {
+        self.find_one(session::Column::Id.eq(id), now).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<ActiveSession>, RepoError> {
+        // One conditional statement: of two concurrent rotations of the same token, the
+        // second matches no row.
+        let res = session::Entity::update_many()
+            .col_expr(session::Column::TokenHash, Expr::value(new.as_str()))
+            .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+            .filter(session::Column::TokenHash.eq(old.as_str()))
+            .filter(session::Column::Kind.eq(SessionKind::Refresh.as_str()))
+            .filter(active_at(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to rotate a refresh token"))?;
+        if res.rows_affected != 1 {
+            return Ok(None);
+        }
+        self.find_active(new, now).await
     }
 
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError> {
@@ -82,12 +130,32 @@ impl SessionRepository for SeaSessionRepository {
         Ok(res.rows_affected > 0)
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    async fn revoke_all_for_user(&self, user_id: UserId, now: i64) -> Result<u64, RepoError> {
+    async fn revoke_by_id(&self, id: i64, now: i64) -> Result<bool, RepoError> {
         let res = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
-            .filter(session::Column::UserId.eq(user_id.get()))
+            .filter(session::Column::Id.eq(id))
             .filter(active_at(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to revoke a session"))?;
+        Ok(res.rows_affected > 0)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<i64>,
+        now: i64,
+    ) -> Result<u64, RepoError> {
+        let mut update = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user_id.get()))
+            .filter(active_at(now));
+        if let Some(keep) = keep {
+            update = update.filter(session::Column::Id.ne(keep));
+        }
+        let res = update
             .exec(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to revoke the sessions of a user"))?;

@@ -2,14 +2,19 @@
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, DatabaseConnection, DatabaseTransaction, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Select,
 };
-use tollgate_domain::ports::{CreateUserError, SetAccessTokenError, UserRepository};
-use tollgate_domain::{LedgerEntry, NewUser, RepoError, Role, TokenHash, User, UserId, UserStatus};
+use tollgate_domain::ports::{
+    AffTransferError, AffTransferred, CreateUserError, SetAccessTokenError, UpdateProfileError,
+    UserRepository,
+};
+use tollgate_domain::{
+    LedgerEntry, NewUser, ProfileChanges, RepoError, Role, TokenHash, User, UserId, UserStatus,
+};
 
 use crate::begin_write;
 use crate::entities::user;
@@ -42,7 +47,10 @@ impl TryFrom<user::Model> for User {
             aff_history_quota: m.aff_history_quota,
             inviter_id: m.inviter_id.map(UserId),
             setting: m.setting,
+            phone: m.phone,
+            avatar: m.avatar,
             created_at: m.created_at,
+            updated_at: m.updated_at,
             last_login_at: m.last_login_at,
             deleted_at: m.deleted_at,
         })
@@ -94,7 +102,7 @@ impl SeaUserRepository {
             display_name: Set(new.display_name.clone()),
             role: Set(new.role.code()),
             status: Set(UserStatus::Enabled.code()),
-            email: Set(None),
+            email: Set(new.email.clone()),
             user_group: Set(new.group.clone()),
             quota: Set(0),
             used_quota: Set(0),
@@ -103,9 +111,11 @@ impl SeaUserRepository {
             aff_count: Set(0),
             aff_quota: Set(0),
             aff_history_quota: Set(0),
-            inviter_id: Set(None),
+            inviter_id: Set(new.invitation.map(|i| i.inviter_id.get())),
             setting: Set(new.setting.clone()),
             access_token_hash: Set(None),
+            phone: Set(None),
+            avatar: Set(None),
             created_at: Set(new.created_at),
             updated_at: Set(now),
             last_login_at: Set(None),
@@ -121,15 +131,59 @@ impl SeaUserRepository {
                 )));
             }
         };
-        if new.initial_quota > 0 {
-            let entry = LedgerEntry::signup_bonus(UserId(id), new.initial_quota)
-                .map_err(|e| InsertFailure::Other(anyhow::Error::new(e)))?;
+        let apply = |entry: Result<LedgerEntry, _>| async move {
+            let entry = entry.map_err(|e| InsertFailure::Other(anyhow::Error::new(e)))?;
             apply_entry(txn, &entry, new.created_at)
                 .await
                 .map_err(|e| match e {
                     ApplyError::Db(e) => InsertFailure::Other(e),
-                    other => InsertFailure::Other(anyhow!("signup bonus refused: {other:?}")),
-                })?;
+                    other => {
+                        InsertFailure::Other(anyhow!("registration credit refused: {other:?}"))
+                    }
+                })
+        };
+        let invitee = UserId(id);
+        if new.initial_quota > 0 {
+            apply(LedgerEntry::signup_bonus(invitee, new.initial_quota)).await?;
+        }
+        if let Some(inv) = new.invitation {
+            // Nobody can invite themselves (the ids differ by construction; checked anyway).
+            if inv.inviter_id == invitee {
+                return Err(InsertFailure::Other(anyhow!(
+                    "a user cannot invite themselves"
+                )));
+            }
+            if inv.invitee_bonus > 0 {
+                apply(LedgerEntry::invitee_bonus(invitee, inv.invitee_bonus)).await?;
+            }
+            if inv.inviter_reward > 0 {
+                apply(LedgerEntry::inviter_reward(
+                    inv.inviter_id,
+                    invitee,
+                    inv.inviter_reward,
+                ))
+                .await?;
+            }
+            // aff_count counts every invitee; aff_history_quota is lifetime rewards (not a
+            // balance, so it is not a ledger account).
+            let reward = std::cmp::max(inv.inviter_reward, 0);
+            let counted = user::Entity::update_many()
+                .col_expr(
+                    user::Column::AffCount,
+                    Expr::col(user::Column::AffCount).add(1),
+                )
+                .col_expr(
+                    user::Column::AffHistoryQuota,
+                    Expr::col(user::Column::AffHistoryQuota).add(reward),
+                )
+                .filter(user::Column::Id.eq(inv.inviter_id.get()))
+                .filter(user::Column::DeletedAt.is_null())
+                .exec(txn)
+                .await
+                .map_err(|e| InsertFailure::Other(unexpected(e, "failed to count an invitee")))?;
+            if counted.rows_affected != 1 {
+                return Err(InsertFailure::Other(anyhow!("the inviter vanished")));
+            }
         }
         Ok(id)
     }
@@ -146,6 +200,17 @@ impl SeaUserRepository {
             Ok(_) => {}
             Err(e) => return unexpected(e, "failed to classify a duplicate user").into(),
         }
+        if let Some(email) = &new.email {
+            match user::Entity::find()
+                .filter(user::Column::Email.eq(email.as_str()))
+                .count(&self.db)
+                .await
+            {
+                Ok(n) if n > 0 => return CreateUserError::EmailTaken,
+                Ok(_) => {}
+                Err(e) => return unexpected(e, "failed to classify a duplicate user").into(),
+            }
+        }
         let aff_taken = user::Entity::find()
             .filter(user::Column::AffCode.eq(new.aff_code.as_str()))
             .count(&self.db)
@@ -153,7 +218,7 @@ impl SeaUserRepository {
         match aff_taken {
             Ok(n) if n > 0 => CreateUserError::AffCodeTaken,
             Ok(_) => {
-                anyhow!("a user insert broke a unique key that is neither username nor aff code")
+                anyhow!("a user insert broke a unique key other than username, e-mail and aff code")
                     .into()
             }
             Err(e) => unexpected(e, "failed to classify a duplicate user").into(),
@@ -285,5 +350,169 @@ impl UserRepository for SeaUserRepository {
         self.update_column(id, user::Column::LastLoginAt, at.into())
             .await
             .map_err(|e| unexpected(e, "failed to record a login").into())
+    }
+
+    async fn find_password_hash(&self, id: UserId) -> Result<Option<String>, RepoError> {
+        Ok(self
+            .find_model(
+                user::Entity::find_by_id(id.get()).filter(user::Column::DeletedAt.is_null()),
+            )
+            .await?
+            .map(|m| m.password_hash))
+    }
+
+    async fn find_inviter(&self, code: &str) -> Result<Option<User>, RepoError> {
+        self.find_user(
+            user::Entity::find()
+                .filter(user::Column::AffCode.eq(code))
+                .filter(user::Column::DeletedAt.is_null())
+                .filter(user::Column::Status.eq(UserStatus::Enabled.code())),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn set_aff_code_if_missing(
+        &self,
+        id: UserId,
+        code: &str,
+    ) -> Result<String, CreateUserError> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::AffCode, Expr::value(code))
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+            .filter(user::Column::Id.eq(id.get()))
+            .filter(user::Column::AffCode.is_null())
+            .exec(&self.db)
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(CreateUserError::AffCodeTaken),
+            Err(e) => return Err(unexpected(e, "failed to set an invitation code").into()),
+        }
+        // Whoever won (this request or a concurrent one), the stored code is the answer.
+        self.find_model(user::Entity::find_by_id(id.get()))
+            .await
+            .map_err(|RepoError(e)| e)?
+            .and_then(|m| m.aff_code)
+            .ok_or_else(|| anyhow!("user {id} has no invitation code after setting one").into())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<User, UpdateProfileError> {
+        let mut update = user::Entity::update_many()
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+            .filter(user::Column::Id.eq(id.get()))
+            .filter(user::Column::DeletedAt.is_null());
+        if let Some(username) = &changes.username {
+            update = update.col_expr(user::Column::Username, Expr::value(username.as_str()));
+        }
+        if let Some(name) = &changes.display_name {
+            update = update.col_expr(user::Column::DisplayName, Expr::value(name.as_str()));
+        }
+        if let Some(email) = &changes.email {
+            update = update.col_expr(user::Column::Email, Expr::value(email.clone()));
+        }
+        if let Some(phone) = &changes.phone {
+            update = update.col_expr(user::Column::Phone, Expr::value(phone.clone()));
+        }
+        if let Some(avatar) = &changes.avatar {
+            update = update.col_expr(user::Column::Avatar, Expr::value(avatar.clone()));
+        }
+        match update.exec(&self.db).await {
+            Ok(res) if res.rows_affected == 1 => {}
+            Ok(_) => return Err(UpdateProfileError::NotFound),
+            Err(e) if is_unique_violation(&e) => {
+                // Portable classification: which requested value belongs to someone else?
+                if let Some(username) = &changes.username {
+                    let taken = user::Entity::find()
+                        .filter(user::Column::Username.eq(username.as_str()))
+                        .filter(user::Column::Id.ne(id.get()))
+                        .count(&self.db)
+                        .await
+                        .map_err(|e| unexpected(e, "failed to classify a profile conflict"))?;
+                    if taken > 0 {
+                        return Err(UpdateProfileError::UsernameTaken);
+                    }
+                }
+                if matches!(changes.email, Some(Some(_))) {
+                    return Err(UpdateProfileError::EmailTaken);
+                }
+                return Err(unexpected(e, "a profile update broke a unique key").into());
+            }
+            Err(e) => return Err(unexpected(e, "failed to update a profile").into()),
+        }
+        self.find_user(user::Entity::find_by_id(id.get()))
+            .await
+            .map_err(|RepoError(e)| e)?
+            .ok_or(UpdateProfileError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn set_setting(&self, id: UserId, setting: &str) -> Result<(), RepoError> {
+        self.update_column(id, user::Column::Setting, setting.into())
+            .await
+            .map_err(|e| unexpected(e, "failed to save settings").into())
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn soft_delete(&self, id: UserId, now: i64) -> Result<bool, RepoError> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::DeletedAt, Expr::value(now))
+            .col_expr(
+                user::Column::AccessTokenHash,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+            .filter(user::Column::Id.eq(id.get()))
+            .filter(user::Column::DeletedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to delete a user"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id, amount))]
+    async fn transfer_aff_quota(
+        &self,
+        id: UserId,
+        amount: i64,
+        reference: &str,
+        now: i64,
+    ) -> Result<AffTransferred, AffTransferError> {
+        let [out, into] = LedgerEntry::aff_transfer(id, amount, reference)
+            .map_err(|_| AffTransferError::BelowMinimum { min: 1 })?;
+        let txn = begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let aff_quota = apply_entry(&txn, &out, now).await?;
+            let quota = apply_entry(&txn, &into, now).await?;
+            Ok::<_, ApplyError>(AffTransferred { quota, aff_quota })
+        }
+        .await;
+        match outcome {
+            Ok(done) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit a transfer"))?;
+                Ok(done)
+            }
+            Err(e) => {
+                rollback(txn).await;
+                Err(match e {
+                    ApplyError::Insufficient => AffTransferError::Insufficient,
+                    ApplyError::Overflow => AffTransferError::Overflow,
+                    ApplyError::UserMissing => AffTransferError::NotFound,
+                    ApplyError::AlreadyApplied => {
+                        anyhow!("transfer reference {reference} was already used").into()
+                    }
+                    ApplyError::Db(e) => AffTransferError::Unexpected(e),
+                })
+            }
+        }
     }
 }

@@ -14,13 +14,14 @@ use tollgate_db::{
     SeaUserRepository,
 };
 use tollgate_domain::ports::{
-    CreateUserError, LedgerRepository as _, Readiness as _, RedemptionRepository as _,
-    SessionRepository as _, SetAccessTokenError, UserRepository as _,
+    AffTransferError, CreateUserError, LedgerRepository as _, Readiness as _,
+    RedemptionRepository as _, SessionRepository as _, SetAccessTokenError, UpdateProfileError,
+    UserRepository as _,
 };
 use tollgate_domain::{
     Account, CreateRedemptionsError, Imbalance, NewRedemption, NewSession, NewUser, PageRequest,
-    RedeemError, Redemption, RedemptionStatus, Role, SessionKind, TokenHash, User, UserId,
-    UserStatus, Username,
+    ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role, SessionKind, TokenHash, User,
+    UserId, UserStatus, Username,
 };
 
 /// Business "now" of every story.
@@ -79,11 +80,22 @@ fn new_user(name: &str, aff_code: &str, initial_quota: i64) -> NewUser {
         password_hash: format!("hash-of-{name}"),
         role: Role::User,
         group: "default".to_owned(),
+        email: None,
         aff_code: aff_code.to_owned(),
         setting: r#"{"gotify_priority":0}"#.to_owned(),
         initial_quota,
+        invitation: None,
         created_at: NOW,
     }
+}
+
+/// The user of the active session with this hash.
+async fn active_user(
+    sessions: &SeaSessionRepository,
+    hash: &TokenHash,
+    now: i64,
+) -> Result<Option<UserId>, tollgate_domain::RepoError> {
+    Ok(sessions.find_active(hash, now).await?.map(|s| s.user_id))
 }
 
 async fn create_user(db: &DatabaseConnection, name: &str, initial_quota: i64) -> User {
@@ -496,22 +508,19 @@ async fn session_is_active_until_it_expires(db: DatabaseConnection) {
 
     let hash = TokenHash::from_hex("s1");
     assert_eq!(
-        sessions.find_active_user(&hash, NOW).await.unwrap(),
+        active_user(&sessions, &hash, NOW).await.unwrap(),
         Some(alice.id)
     );
     assert_eq!(
-        sessions.find_active_user(&hash, NOW + 99).await.unwrap(),
+        active_user(&sessions, &hash, NOW + 99).await.unwrap(),
         Some(alice.id)
     );
     assert_eq!(
-        sessions.find_active_user(&hash, NOW + 100).await.unwrap(),
+        active_user(&sessions, &hash, NOW + 100).await.unwrap(),
         None
     );
     let unknown = TokenHash::from_hex("nope");
-    assert_eq!(
-        sessions.find_active_user(&unknown, NOW).await.unwrap(),
-        None
-    );
+    assert_eq!(active_user(&sessions, &unknown, NOW).await.unwrap(), None);
 
     // The token hash is unique.
     assert!(
@@ -548,7 +557,7 @@ async fn revoked_sessions_are_inactive(db: DatabaseConnection) {
         !sessions.revoke(&a1, NOW + 1).await.unwrap(),
         "second revoke changes nothing"
     );
-    assert_eq!(sessions.find_active_user(&a1, NOW).await.unwrap(), None);
+    assert_eq!(active_user(&sessions, &a1, NOW).await.unwrap(), None);
     assert!(
         !sessions
             .revoke(&TokenHash::from_hex("nope"), NOW)
@@ -558,20 +567,26 @@ async fn revoked_sessions_are_inactive(db: DatabaseConnection) {
 
     // a2 and a3 are active; a1 is revoked and a-expired expired.
     assert_eq!(
-        sessions.revoke_all_for_user(alice.id, NOW).await.unwrap(),
+        sessions
+            .revoke_all_for_user(alice.id, None, NOW)
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(
-        sessions.revoke_all_for_user(alice.id, NOW).await.unwrap(),
+        sessions
+            .revoke_all_for_user(alice.id, None, NOW)
+            .await
+            .unwrap(),
         0
     );
     for hash in ["a2", "a3"] {
         let hash = TokenHash::from_hex(hash);
-        assert_eq!(sessions.find_active_user(&hash, NOW).await.unwrap(), None);
+        assert_eq!(active_user(&sessions, &hash, NOW).await.unwrap(), None);
     }
     let b1 = TokenHash::from_hex("b1");
     assert_eq!(
-        sessions.find_active_user(&b1, NOW).await.unwrap(),
+        active_user(&sessions, &b1, NOW).await.unwrap(),
         Some(bob.id)
     );
 
@@ -625,7 +640,7 @@ async fn purge_deletes_sessions_expired_or_revoked_before(db: DatabaseConnection
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM sessions").await, [3]);
     let active = TokenHash::from_hex("active");
     assert_eq!(
-        sessions.find_active_user(&active, NOW).await.unwrap(),
+        active_user(&sessions, &active, NOW).await.unwrap(),
         Some(alice.id)
     );
 }
@@ -946,6 +961,321 @@ async fn readiness_answers(db: DatabaseConnection) {
 // One test per story, each on every backend
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// Invitations, transfers, profile, deletion (self-service)
+// ---------------------------------------------------------------------------------------------
+
+fn invited(name: &str, inviter: UserId, reward: i64, bonus: i64, initial: i64) -> NewUser {
+    NewUser {
+        invitation: Some(tollgate_domain::Invitation {
+            inviter_id: inviter,
+            inviter_reward: reward,
+            invitee_bonus: bonus,
+        }),
+        ..new_user(name, &format!("aff-{name}"), initial)
+    }
+}
+
+async fn an_invitation_links_counts_and_rewards_through_the_ledger(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let inviter = create_user(&db, "inviter", 0).await;
+    let invitee = users
+        .create(&invited("invitee", inviter.id, 300, 200, 10))
+        .await
+        .unwrap();
+    assert_eq!((invitee.quota, invitee.inviter_id), (210, Some(inviter.id)));
+    let inviter = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            inviter.aff_count,
+            inviter.aff_quota,
+            inviter.aff_history_quota,
+            inviter.quota
+        ),
+        (1, 300, 300, 0)
+    );
+    // An invitation without rewards is still linked and counted, and writes no ledger row.
+    let rows_before = query_i64(&db, "SELECT COUNT(*) FROM ledger").await;
+    let free = users
+        .create(&invited("free", inviter.id, 0, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(free.inviter_id, Some(inviter.id));
+    assert_eq!(
+        query_i64(&db, "SELECT COUNT(*) FROM ledger").await,
+        rows_before
+    );
+    let inviter = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!((inviter.aff_count, inviter.aff_quota), (2, 300));
+    assert!(imbalances(&db).await.is_empty());
+}
+
+async fn an_inviter_must_be_live_and_enabled(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    create_user(&db, "live", 0).await;
+    create_user(&db, "off", 0).await;
+    create_user(&db, "gone", 0).await;
+    exec(&db, "UPDATE users SET status = 2 WHERE username = 'off'").await;
+    exec(
+        &db,
+        "UPDATE users SET deleted_at = 1 WHERE username = 'gone'",
+    )
+    .await;
+    assert!(users.find_inviter("aff-live").await.unwrap().is_some());
+    assert!(users.find_inviter("aff-off").await.unwrap().is_none());
+    assert!(users.find_inviter("aff-gone").await.unwrap().is_none());
+    assert!(users.find_inviter("nope").await.unwrap().is_none());
+}
+
+async fn an_aff_transfer_moves_quota_atomically_and_conserves_the_total(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let inviter = create_user(&db, "inviter", 0).await;
+    users
+        .create(&invited("a", inviter.id, 300, 0, 0))
+        .await
+        .unwrap();
+    let done = users
+        .transfer_aff_quota(inviter.id, 200, "t1", NOW)
+        .await
+        .unwrap();
+    assert_eq!((done.quota, done.aff_quota), (200, 100));
+    // More than the balance: refused, nothing moves.
+    assert!(matches!(
+        users.transfer_aff_quota(inviter.id, 101, "t2", NOW).await,
+        Err(AffTransferError::Insufficient)
+    ));
+    // A replayed reference is refused too.
+    assert!(
+        users
+            .transfer_aff_quota(inviter.id, 50, "t1", NOW)
+            .await
+            .is_err()
+    );
+    let after = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!((after.quota, after.aff_quota), (200, 100));
+    assert!(imbalances(&db).await.is_empty());
+    assert!(matches!(
+        users
+            .transfer_aff_quota(UserId(999_999), 1, "t3", NOW)
+            .await,
+        Err(AffTransferError::NotFound)
+    ));
+}
+
+async fn concurrent_transfers_of_the_whole_balance_move_it_once(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let inviter = create_user(&db, "inviter", 0).await;
+    users
+        .create(&invited("a", inviter.id, 1000, 0, 0))
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let users = users.clone();
+        let id = inviter.id;
+        tasks.spawn(async move {
+            users
+                .transfer_aff_quota(id, 1000, &format!("c{i}"), NOW)
+                .await
+        });
+    }
+    let results = tasks.join_all().await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(matches!(r, Err(AffTransferError::Insufficient)), "{r:?}");
+    }
+    let after = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!((after.quota, after.aff_quota), (1000, 0));
+    assert!(imbalances(&db).await.is_empty());
+}
+
+async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let bob = create_user(&db, "bob", 0).await;
+    let set_email = ProfileChanges {
+        email: Some(Some("bob@example.com".into())),
+        ..Default::default()
+    };
+    users.update_profile(bob.id, &set_email).await.unwrap();
+    let taken = users
+        .update_profile(
+            alice.id,
+            &ProfileChanges {
+                email: Some(Some("bob@example.com".into())),
+                phone: Some(Some("13800138000".into())),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(UpdateProfileError::EmailTaken)),
+        "{taken:?}"
+    );
+    let rename = ProfileChanges {
+        username: Some(Username::parse("bob").unwrap()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        users.update_profile(alice.id, &rename).await,
+        Err(UpdateProfileError::UsernameTaken)
+    ));
+    let unchanged = users.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (unchanged.username.as_str(), unchanged.phone.as_deref()),
+        ("alice", None)
+    );
+
+    let changed = users
+        .update_profile(
+            alice.id,
+            &ProfileChanges {
+                username: Some(Username::parse("alice2").unwrap()),
+                display_name: Some("Alice".into()),
+                email: Some(Some("alice@example.com".into())),
+                phone: Some(Some("13800138000".into())),
+                avatar: Some(Some("https://example.com/a.png".into())),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.username, "alice2");
+    assert_eq!(changed.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(changed.avatar.as_deref(), Some("https://example.com/a.png"));
+    let cleared = users
+        .update_profile(
+            alice.id,
+            &ProfileChanges {
+                phone: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (cleared.phone, cleared.display_name.as_str()),
+        (None, "Alice")
+    );
+    // Login by e-mail now finds alice.
+    let (found, _) = users
+        .find_credentials("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, alice.id);
+}
+
+async fn a_soft_deleted_user_loses_its_token_and_keeps_its_ledger(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 500).await;
+    let hash = TokenHash::from_hex("tok");
+    users.set_access_token(alice.id, &hash).await.unwrap();
+    assert!(users.soft_delete(alice.id, NOW).await.unwrap());
+    assert!(
+        !users.soft_delete(alice.id, NOW).await.unwrap(),
+        "second delete is a no-op"
+    );
+    assert!(users.find_by_access_token(&hash).await.unwrap().is_none());
+    let gone = users.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(gone.deleted_at, Some(NOW));
+    assert!(users.find_credentials("alice").await.unwrap().is_none());
+    assert!(users.find_password_hash(alice.id).await.unwrap().is_none());
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+    // The name stays reserved.
+    assert!(matches!(
+        users.create(&new_user("alice", "other", 0)).await,
+        Err(CreateUserError::UsernameTaken)
+    ));
+}
+
+async fn a_missing_aff_code_is_set_once(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let a = users.create(&new_user("a", "", 0)).await.unwrap();
+    let b = users.create(&new_user("b", "", 0)).await.unwrap();
+    assert_eq!(a.aff_code, None);
+    assert_eq!(
+        users.set_aff_code_if_missing(a.id, "abc").await.unwrap(),
+        "abc"
+    );
+    assert_eq!(
+        users.set_aff_code_if_missing(a.id, "xyz").await.unwrap(),
+        "abc"
+    );
+    assert!(matches!(
+        users.set_aff_code_if_missing(b.id, "abc").await,
+        Err(CreateUserError::AffCodeTaken)
+    ));
+}
+
+async fn a_refresh_token_rotates_once(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let id = sessions
+        .create(&NewSession {
+            kind: SessionKind::Refresh,
+            ..session("r1", alice.id, NOW + 100)
+        })
+        .await
+        .unwrap();
+    let web = sessions
+        .create(&session("w1", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    let (r1, r2, r3) = (
+        TokenHash::from_hex("r1"),
+        TokenHash::from_hex("r2"),
+        TokenHash::from_hex("r3"),
+    );
+    let rotated = sessions
+        .rotate(&r1, &r2, NOW, NOW + 500)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((rotated.id, rotated.user_id), (id, alice.id));
+    assert!(
+        sessions
+            .rotate(&r1, &r3, NOW, NOW + 500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        sessions
+            .rotate(&TokenHash::from_hex("w1"), &r3, NOW, NOW + 500)
+            .await
+            .unwrap()
+            .is_none(),
+        "a web session is not a refresh token"
+    );
+    // The sliding expiry moved.
+    assert!(
+        sessions
+            .find_active_by_id(id, NOW + 400)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Revoking everything but the web session leaves only it.
+    assert_eq!(
+        sessions
+            .revoke_all_for_user(alice.id, Some(web), NOW)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(sessions.find_active_by_id(id, NOW).await.unwrap().is_none());
+    assert!(
+        sessions
+            .find_active_by_id(web, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(sessions.revoke_by_id(web, NOW).await.unwrap());
+    assert!(!sessions.revoke_by_id(web, NOW).await.unwrap());
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         $(
@@ -981,7 +1311,19 @@ mod on_every_backend {
         overflowing_redeem_applies_nothing,
         redeem_for_a_missing_account_applies_nothing,
         readiness_answers,
+        an_invitation_links_counts_and_rewards_through_the_ledger,
+        an_inviter_must_be_live_and_enabled,
+        an_aff_transfer_moves_quota_atomically_and_conserves_the_total,
+        profile_updates_apply_or_refuse_whole,
+        a_soft_deleted_user_loses_its_token_and_keeps_its_ledger,
+        a_missing_aff_code_is_set_once,
+        a_refresh_token_rotates_once,
     );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_transfers_of_the_whole_balance_move_it_once() {
+        on_every_backend(super::concurrent_transfers_of_the_whole_balance_move_it_once).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_redeemers_have_exactly_one_winner() {

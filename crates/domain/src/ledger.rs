@@ -37,6 +37,14 @@ pub enum LedgerKind {
     SignupBonus,
     /// A redemption code was redeemed; reference = the code's id.
     Redemption,
+    /// The bonus of a user who registered with an invitation code; reference = that user's id.
+    InviteeBonus,
+    /// The inviter's reward (to `aff_quota`); reference = the invitee's id.
+    InviterReward,
+    /// Invitation rewards moved out of `aff_quota`; reference = the transfer's id.
+    AffTransferOut,
+    /// ... and into `quota`; reference = the same transfer id.
+    AffTransferIn,
 }
 
 impl LedgerKind {
@@ -44,6 +52,10 @@ impl LedgerKind {
         match self {
             LedgerKind::SignupBonus => "signup_bonus",
             LedgerKind::Redemption => "redemption",
+            LedgerKind::InviteeBonus => "invitee_bonus",
+            LedgerKind::InviterReward => "inviter_reward",
+            LedgerKind::AffTransferOut => "aff_transfer_out",
+            LedgerKind::AffTransferIn => "aff_transfer_in",
         }
     }
 
@@ -51,6 +63,10 @@ impl LedgerKind {
         match s {
             "signup_bonus" => Some(LedgerKind::SignupBonus),
             "redemption" => Some(LedgerKind::Redemption),
+            "invitee_bonus" => Some(LedgerKind::InviteeBonus),
+            "inviter_reward" => Some(LedgerKind::InviterReward),
+            "aff_transfer_out" => Some(LedgerKind::AffTransferOut),
+            "aff_transfer_in" => Some(LedgerKind::AffTransferIn),
             _ => None,
         }
     }
@@ -129,6 +145,66 @@ impl LedgerEntry {
             code_id.to_string(),
             Some(user_id),
         )
+    }
+
+    /// The new user's invitation bonus; reference = the new user's id.
+    pub fn invitee_bonus(invitee: UserId, quota: i64) -> Result<Self, MoneyError> {
+        Self::new(
+            invitee,
+            Account::Quota,
+            quota,
+            LedgerKind::InviteeBonus,
+            invitee.to_string(),
+            None,
+        )
+    }
+
+    /// The inviter's reward into `aff_quota`; reference = the invitee's id, so one invitee
+    /// rewards once.
+    pub fn inviter_reward(
+        inviter: UserId,
+        invitee: UserId,
+        quota: i64,
+    ) -> Result<Self, MoneyError> {
+        Self::new(
+            inviter,
+            Account::AffQuota,
+            quota,
+            LedgerKind::InviterReward,
+            invitee.to_string(),
+            None,
+        )
+    }
+
+    /// The two entries of moving `amount` from `aff_quota` to `quota` (spec §5.6), sharing
+    /// the transfer's reference. Applied together in one transaction, they conserve
+    /// `quota + aff_quota`.
+    pub fn aff_transfer(
+        user_id: UserId,
+        amount: i64,
+        reference: &str,
+    ) -> Result<[Self; 2], MoneyError> {
+        if amount <= 0 {
+            return Err(MoneyError::ZeroDelta);
+        }
+        Ok([
+            Self::new(
+                user_id,
+                Account::AffQuota,
+                -amount,
+                LedgerKind::AffTransferOut,
+                reference,
+                Some(user_id),
+            )?,
+            Self::new(
+                user_id,
+                Account::Quota,
+                amount,
+                LedgerKind::AffTransferIn,
+                reference,
+                Some(user_id),
+            )?,
+        ])
     }
 
     pub fn user_id(&self) -> UserId {
@@ -214,6 +290,18 @@ mod tests {
     }
 
     #[test]
+    fn an_aff_transfer_is_two_entries_that_conserve_the_total() {
+        let [out, inn] = LedgerEntry::aff_transfer(UserId(3), 700, "t1").unwrap();
+        assert_eq!((out.account(), out.delta()), (Account::AffQuota, -700));
+        assert_eq!((inn.account(), inn.delta()), (Account::Quota, 700));
+        assert_eq!(out.reference(), inn.reference());
+        assert_ne!(out.kind(), inn.kind());
+        for amount in [0, -1, i64::MIN] {
+            assert!(LedgerEntry::aff_transfer(UserId(3), amount, "t").is_err());
+        }
+    }
+
+    #[test]
     fn minimum_i64_delta_is_refused() {
         assert_eq!(
             LedgerEntry::new(
@@ -258,7 +346,14 @@ mod tests {
 
     #[test]
     fn kinds_and_accounts_round_trip_through_their_names() {
-        for k in [LedgerKind::SignupBonus, LedgerKind::Redemption] {
+        for k in [
+            LedgerKind::SignupBonus,
+            LedgerKind::Redemption,
+            LedgerKind::InviteeBonus,
+            LedgerKind::InviterReward,
+            LedgerKind::AffTransferOut,
+            LedgerKind::AffTransferIn,
+        ] {
             assert_eq!(LedgerKind::parse(k.as_str()), Some(k));
         }
         for a in [Account::Quota, Account::AffQuota] {

@@ -5,13 +5,16 @@
 //! [`ports`]; the composition root in `tollgate-api` wires them into the services.
 
 pub mod error;
+pub mod groups;
 pub mod ledger;
 pub mod page;
 pub mod ports;
+pub mod public_url;
 pub mod redemption;
 pub mod services;
 pub mod session;
 pub mod user;
+pub mod user_settings;
 
 pub use error::RepoError;
 pub use ledger::{Account, Imbalance, LedgerEntry, LedgerKind, MoneyError};
@@ -20,5 +23,7 @@ pub use redemption::{
     CreateRedemptionsError, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed, Redemption,
     RedemptionStatus,
 };
-pub use session::{NewSession, SecretToken, SessionKind, TokenHash};
-pub use user::{NewUser, Password, Role, User, UserId, UserStatus, Username};
+pub use session::{ActiveSession, NewSession, SecretToken, SessionKind, TokenHash};
+pub use user::{
+    Invitation, NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username,
+};

@@ -8,18 +8,55 @@ use crate::error::RepoError;
 use crate::ledger::Imbalance;
 use crate::page::{Page, PageRequest};
 use crate::redemption::{CreateRedemptionsError, NewRedemption, RedeemError, Redeemed, Redemption};
-use crate::session::{NewSession, SecretToken, TokenHash};
-use crate::user::{NewUser, Password, User, UserId};
+use crate::session::{ActiveSession, NewSession, SecretToken, TokenHash};
+use crate::user::{NewUser, Password, ProfileChanges, User, UserId};
 
 /// Why inserting a user failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
     #[error("the username is taken")]
     UsernameTaken,
+    #[error("the e-mail address is taken")]
+    EmailTaken,
     #[error("the invitation code is taken")]
     AffCodeTaken,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Why a profile update failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateProfileError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Why moving invitation rewards to quota failed. Nothing was moved.
+#[derive(Debug, thiserror::Error)]
+pub enum AffTransferError {
+    #[error("the amount is below the minimum of {min}")]
+    BelowMinimum { min: i64 },
+    #[error("the invitation balance is insufficient")]
+    Insufficient,
+    #[error("the quota would overflow")]
+    Overflow,
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// The balances after a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AffTransferred {
+    pub quota: i64,
+    pub aff_quota: i64,
 }
 
 /// Why storing an access token failed.
@@ -40,7 +77,12 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// - MUST return [`CreateUserError::UsernameTaken`] when the username exists, deleted users
     ///   included (their names stay reserved).
+    /// - MUST return [`CreateUserError::EmailTaken`] when `new.email` is set and exists.
     /// - MUST return [`CreateUserError::AffCodeTaken`] when `new.aff_code` exists.
+    /// - With `new.invitation`, MUST link the inviter, raise its `aff_count` by one, and apply
+    ///   the non-zero rewards ([`crate::LedgerEntry::invitee_bonus`],
+    ///   [`crate::LedgerEntry::inviter_reward`], the latter also added to
+    ///   `aff_history_quota`) in the same transaction.
     async fn create(&self, new: &NewUser) -> Result<User, CreateUserError>;
 
     /// Any user row with this id, soft-deleted ones included.
@@ -69,30 +111,108 @@ pub trait UserRepository: Send + Sync {
         hash: &TokenHash,
     ) -> Result<(), SetAccessTokenError>;
 
+    /// The password hash of a non-deleted user (empty for accounts without a password).
+    async fn find_password_hash(&self, id: UserId) -> Result<Option<String>, RepoError>;
+
     /// Replaces the password hash.
     async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<(), RepoError>;
 
     /// Records the time of a successful login.
     async fn record_login(&self, id: UserId, at: i64) -> Result<(), RepoError>;
+
+    /// The non-deleted, enabled user whose invitation code is `code`.
+    async fn find_inviter(&self, code: &str) -> Result<Option<User>, RepoError>;
+
+    /// Sets the invitation code only if the user has none; returns the code the user has
+    /// afterwards (the stored one when another request won).
+    ///
+    /// # Errors
+    /// - MUST return [`CreateUserError::AffCodeTaken`] when another user holds `code`.
+    async fn set_aff_code_if_missing(
+        &self,
+        id: UserId,
+        code: &str,
+    ) -> Result<String, CreateUserError>;
+
+    /// Applies the changes to a non-deleted user and returns it.
+    ///
+    /// # Errors
+    /// - MUST return [`UpdateProfileError::UsernameTaken`] / [`UpdateProfileError::EmailTaken`]
+    ///   on a conflict (deleted users' names and addresses stay reserved), and
+    ///   [`UpdateProfileError::NotFound`] for a missing or deleted user.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        changes: &ProfileChanges,
+    ) -> Result<User, UpdateProfileError>;
+
+    /// Replaces the settings JSON of a non-deleted user.
+    async fn set_setting(&self, id: UserId, setting: &str) -> Result<(), RepoError>;
+
+    /// Soft-deletes the user and clears its access token; returns whether a live user was
+    /// deleted. Ledger history stays.
+    async fn soft_delete(&self, id: UserId, now: i64) -> Result<bool, RepoError>;
+
+    /// In ONE transaction, moves `amount` from `aff_quota` to `quota` through the two ledger
+    /// entries of [`crate::LedgerEntry::aff_transfer`] (reference `reference`).
+    ///
+    /// # Errors
+    /// - [`AffTransferError::Insufficient`] when `aff_quota < amount` at that moment,
+    ///   [`AffTransferError::Overflow`], [`AffTransferError::NotFound`]; nothing is applied.
+    async fn transfer_aff_quota(
+        &self,
+        id: UserId,
+        amount: i64,
+        reference: &str,
+        now: i64,
+    ) -> Result<AffTransferred, AffTransferError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    async fn create(&self, session: &NewSession) -> Result<(), RepoError>;
+    /// Stores a session and returns its id.
+    async fn create(&self, session: &NewSession) -> Result<i64, RepoError>;
 
-    /// The user of the session with this hash if it is neither revoked nor expired at `now`.
-    async fn find_active_user(
+    /// The session with this token hash if it is neither revoked nor expired at `now`.
+    async fn find_active(
         &self,
         hash: &TokenHash,
         now: i64,
-    ) -> Result<Option<UserId>, RepoError>;
+    ) -> Result<Option<ActiveSession>, RepoError>;
+
+    /// The session with this id if it is neither revoked nor expired at `now`.
+    async fn find_active_by_id(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<ActiveSession>, RepoError>;
+
+    /// Rotates a refresh token: replaces the hash of the active refresh session holding
+    /// `old` by `new` and moves its expiry to `expires_at`, in one conditional update.
+    /// `None` when no active refresh session holds `old` (unknown, used, revoked, expired).
+    async fn rotate(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Option<ActiveSession>, RepoError>;
 
     /// Revokes one session; returns whether an active session was revoked.
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError>;
 
-    /// Revokes every active session of the user; returns how many were revoked.
-    async fn revoke_all_for_user(&self, user_id: UserId, now: i64) -> Result<u64, RepoError>;
+    /// Revokes the session with this id; returns whether an active session was revoked.
+    async fn revoke_by_id(&self, id: i64, now: i64) -> Result<bool, RepoError>;
+
+    /// Revokes every active session of the user except `keep` (when given); returns how
+    /// many were revoked.
+    async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<i64>,
+        now: i64,
+    ) -> Result<u64, RepoError>;
 
     /// Deletes sessions that expired or were revoked before `before`; returns how many.
     async fn purge(&self, before: i64) -> Result<u64, RepoError>;
@@ -165,4 +285,44 @@ pub trait SecretGenerator: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
+}
+
+/// The claims of a verified `/api/v1` access token (a JWT in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    /// The id of the session (refresh-token row) the token was issued for; revoking that
+    /// session kills the token on its next use.
+    pub session_id: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// Why a presented access token was refused. Deliberately coarse: clients learn nothing
+/// about which check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    #[error("the token is expired")]
+    Expired,
+    #[error("the token is invalid")]
+    Invalid,
+}
+
+/// Issues and verifies short-lived access tokens for the REST surface.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AccessTokenCodec: Send + Sync {
+    /// A token for `user_id` in session `session_id`, valid from `now` for [`Self::ttl_secs`].
+    fn issue(&self, user_id: UserId, session_id: i64, now: i64) -> anyhow::Result<String>;
+    /// Verifies signature, algorithm, issuer, audience and expiry against `now`.
+    fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejected>;
+    fn ttl_secs(&self) -> i64;
+}
+
+/// Resolves a host name to its addresses, for the check that user-supplied URLs do not point
+/// into private networks.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HostResolver: Send + Sync {
+    /// Every address `host` resolves to; an error when it does not resolve.
+    async fn resolve(&self, host: &str) -> anyhow::Result<Vec<std::net::IpAddr>>;
 }

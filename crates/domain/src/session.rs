@@ -44,12 +44,15 @@ impl fmt::Debug for SecretToken {
 pub enum SessionKind {
     /// The compat surface's `session` cookie.
     Web,
+    /// A `/api/v1` refresh token; its id is the `sid` of the access tokens issued for it.
+    Refresh,
 }
 
 impl SessionKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Web => "web",
+            SessionKind::Refresh => "refresh",
         }
     }
 }
@@ -64,4 +67,11 @@ pub struct NewSession {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// A live (not revoked, not expired) session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveSession {
+    pub id: i64,
+    pub user_id: UserId,
 }

@@ -169,7 +169,10 @@ pub struct User {
     pub inviter_id: Option<UserId>,
     /// The user's settings, a JSON object stored as a string (spec §1.6).
     pub setting: String,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
     pub created_at: i64,
+    pub updated_at: i64,
     pub last_login_at: Option<i64>,
     pub deleted_at: Option<i64>,
 }
@@ -201,10 +204,59 @@ pub struct NewUser {
     pub password_hash: String,
     pub role: Role,
     pub group: String,
+    /// Stored unverified only where a surface allows it; `None` otherwise.
+    pub email: Option<String>,
     pub aff_code: String,
     pub setting: String,
     pub initial_quota: i64,
+    /// The inviter and the rewards of this registration, when an invitation code was used.
+    pub invitation: Option<Invitation>,
     pub created_at: i64,
+}
+
+/// An accepted invitation (spec §3.1, §5.6): the adapter links the inviter, raises its
+/// `aff_count` by one whatever the rewards are, and applies each non-zero reward through the
+/// ledger, all in the transaction that inserts the new user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invitation {
+    pub inviter_id: UserId,
+    /// Credited to the inviter's `aff_quota` (and `aff_history_quota`).
+    pub inviter_reward: i64,
+    /// Credited to the new user's `quota`.
+    pub invitee_bonus: i64,
+}
+
+/// Changes to a user's profile; `None` leaves a field as it is. For the optional contact
+/// fields, `Some(None)` clears the value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub username: Option<Username>,
+    pub display_name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub avatar: Option<Option<String>>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A syntactically valid e-mail address (at most 254 characters, one `@`, a dot in the
+/// domain, no whitespace), trimmed; `None` otherwise.
+pub fn parse_email(raw: &str) -> Option<String> {
+    let email = raw.trim();
+    let (local, domain) = email.split_once('@')?;
+    let ok = email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| email.to_owned())
 }
 
 /// The group every new user starts in.
@@ -268,6 +320,17 @@ mod tests {
     fn password_debug_is_redacted() {
         let p = Password::parse("correct horse").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn email_syntax_is_checked() {
+        assert_eq!(parse_email(" a@b.co ").as_deref(), Some("a@b.co"));
+        for bad in [
+            "", "a", "a@", "@b.co", "a@b", "a@@b.co", "a b@c.co", "a@b.co.", "a@.b",
+        ] {
+            assert_eq!(parse_email(bad), None, "{bad}");
+        }
+        assert_eq!(parse_email(&format!("{}@b.co", "a".repeat(65))), None);
     }
 
     #[test]

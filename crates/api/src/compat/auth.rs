@@ -12,7 +12,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use tollgate_domain::services::{AccountService, AuthError};
+use tollgate_domain::services::{AccountService, AuthError, Authenticated};
 use tollgate_domain::{Role, User};
 
 use super::respond::{CompatError, locale_of};
@@ -44,6 +44,8 @@ impl MinRole for RootRole {
 /// An authenticated, enabled user whose role is at least `R::ROLE`.
 pub struct Authed<R: MinRole> {
     pub user: User,
+    /// The cookie session that authenticated the request (`None` for an access token).
+    pub session_id: Option<i64>,
     pub locale: Locale,
     _role: PhantomData<R>,
 }
@@ -61,9 +63,10 @@ impl<R: MinRole> FromRequest for Authed<R> {
         let req = req.clone();
         Box::pin(async move {
             let locale = locale_of(&req);
-            let user = authenticate(&req, R::ROLE, locale).await?;
+            let auth = authenticate(&req, R::ROLE, locale).await?;
             Ok(Self {
-                user,
+                user: auth.user,
+                session_id: auth.session_id,
                 locale,
                 _role: PhantomData,
             })
@@ -75,7 +78,11 @@ fn internal(e: &AuthError, locale: Locale) -> CompatError {
     CompatError::internal(e, locale)
 }
 
-async fn authenticate(req: &HttpRequest, min: Role, locale: Locale) -> Result<User, CompatError> {
+async fn authenticate(
+    req: &HttpRequest,
+    min: Role,
+    locale: Locale,
+) -> Result<Authenticated, CompatError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| CompatError::internal(&"application state missing", locale))?;
@@ -90,7 +97,7 @@ async fn authenticate(req: &HttpRequest, min: Role, locale: Locale) -> Result<Us
             Err(e) => return Err(internal(&e, locale)),
         }
     }
-    let user = match user {
+    let auth = match user {
         Some(u) => u,
         None => {
             let token = access_token(req)
@@ -105,15 +112,28 @@ async fn authenticate(req: &HttpRequest, min: Role, locale: Locale) -> Result<Us
         }
     };
 
-    check_new_api_user(req, &user, locale)?;
+    check_new_api_user(req, &auth.user, locale)?;
 
-    AccountService::authorize(&user, min).map_err(|e| match e {
+    AccountService::authorize(&auth.user, min).map_err(|e| match e {
         AuthError::Disabled => CompatError::fail(Msg::UserBanned, locale),
         AuthError::UserDeleted => CompatError::fail(Msg::UserDeleted, locale),
         AuthError::Forbidden => CompatError::fail(Msg::InsufficientPrivileges, locale),
         other => internal(&other, locale),
     })?;
-    Ok(user)
+    Ok(auth)
+}
+
+/// The user of a valid session cookie, if any: for public routes that adapt to a logged-in
+/// caller without requiring one.
+pub async fn optional_session_user(req: &HttpRequest) -> Option<User> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let cookie = req.cookie(SESSION_COOKIE)?;
+    let auth = state
+        .accounts
+        .authenticate_session(cookie.value())
+        .await
+        .ok()?;
+    auth.user.is_enabled().then_some(auth.user)
 }
 
 /// The token of `Authorization: Bearer <t>` or `Authorization: <t>`. Only a leading

@@ -4,6 +4,7 @@ pub mod auth;
 mod dto;
 mod redemptions;
 pub mod respond;
+mod self_service;
 mod status;
 mod users;
 
@@ -25,10 +26,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/status", web::get().to(status::status))
             .service(
                 web::scope("/user")
+                    .route("/groups", web::get().to(self_service::public_groups))
                     .route("/register", web::post().to(users::register))
                     .route("/login", web::post().to(users::login))
                     .route("/logout", web::get().to(users::logout))
                     .route("/self", web::get().to(users::get_self))
+                    .route("/self", web::put().to(self_service::update_self))
+                    .route("/self", web::delete().to(self_service::delete_self))
+                    .route("/self/groups", web::get().to(self_service::self_groups))
+                    .route("/models", web::get().to(self_service::models))
+                    .route("/aff", web::get().to(self_service::aff_code))
+                    .route("/aff_transfer", web::post().to(self_service::aff_transfer))
+                    .route("/setting", web::put().to(self_service::update_setting))
                     .route("/token", web::get().to(users::rotate_token))
                     .route("/topup", web::post().to(users::redeem)),
             )

@@ -1,6 +1,8 @@
 //! The compat envelope (spec §0.2): HTTP 200 `{success, message, data}` for business outcomes,
 //! 401 only from the auth layer, opaque 500 for failures.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::ACCEPT_LANGUAGE;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -13,6 +15,11 @@ use crate::state::AppState;
 /// `{success: true, message: "", data}`.
 pub fn ok(data: impl Serialize) -> HttpResponse {
     HttpResponse::Ok().json(json!({"success": true, "message": "", "data": data}))
+}
+
+/// `{success: true, message}` without `data`.
+pub fn ok_message(message: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"success": true, "message": message}))
 }
 
 /// `{success: true, message: ""}` without `data`.
@@ -36,7 +43,7 @@ pub fn locale_of(req: &HttpRequest) -> Locale {
 #[derive(Debug)]
 pub struct CompatError {
     status: StatusCode,
-    message: &'static str,
+    message: Cow<'static, str>,
 }
 
 impl CompatError {
@@ -44,7 +51,7 @@ impl CompatError {
     pub fn fail(msg: Msg, locale: Locale) -> Self {
         Self {
             status: StatusCode::OK,
-            message: msg.text(locale),
+            message: Cow::Borrowed(msg.text(locale)),
         }
     }
 
@@ -52,7 +59,7 @@ impl CompatError {
     pub fn unauthorized(msg: Msg, locale: Locale) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
-            message: msg.text(locale),
+            message: Cow::Borrowed(msg.text(locale)),
         }
     }
 
@@ -61,21 +68,29 @@ impl CompatError {
         tracing::error!(error = ?cause, "request failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: Msg::DatabaseError.text(locale),
+            message: Cow::Borrowed(Msg::DatabaseError.text(locale)),
+        }
+    }
+
+    /// A business refusal with a formatted message.
+    pub fn fail_text(message: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            message: Cow::Owned(message),
         }
     }
 
     pub fn not_found(locale: Locale) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
-            message: Msg::NotFound.text(locale),
+            message: Cow::Borrowed(Msg::NotFound.text(locale)),
         }
     }
 }
 
 impl std::fmt::Display for CompatError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message)
+        f.write_str(&self.message)
     }
 }
 

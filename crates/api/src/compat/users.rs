@@ -46,6 +46,9 @@ pub async fn register(
     let input = RegisterInput {
         username: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
+        // Not stored: see `RegisterBody::email`.
+        email: None,
+        aff_code: body.aff_code,
     };
     match state.accounts.register(input).await {
         Ok(_) => Ok(ok_empty()),

@@ -1,5 +1,6 @@
 //! Private sea-orm entities mirroring `migration/`. They never appear in a public signature.
 
+pub(crate) mod app_secret;
 pub(crate) mod ledger;
 pub(crate) mod redemption;
 pub(crate) mod session;

@@ -25,6 +25,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub setting: String,
     pub access_token_hash: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use crate::error::RepoError;
 use crate::ports::{
-    Clock, CreateUserError, PasswordHasher, SecretGenerator, SessionRepository,
-    SetAccessTokenError, UserRepository,
+    AccessTokenCodec, Clock, CreateUserError, PasswordHasher, SecretGenerator, SessionRepository,
+    UserRepository,
 };
 use crate::session::{NewSession, SessionKind};
 use crate::user::{
-    CredentialRuleError, DEFAULT_GROUP, NewUser, Password, Role, User, UserId, Username,
+    CredentialRuleError, DEFAULT_GROUP, Invitation, NewUser, Password, Role, User, Username,
     default_setting,
 };
 
@@ -19,7 +19,26 @@ const AFF_CODE_LEN: usize = 8;
 /// Length of a generated root password.
 const GENERATED_PASSWORD_LEN: usize = 24;
 /// How many times a randomly generated unique value is retried after a collision.
-const COLLISION_RETRIES: usize = 3;
+pub(super) const COLLISION_RETRIES: usize = 3;
+
+/// The ports every account use case needs, shared by the services.
+#[derive(Clone)]
+pub struct CorePorts {
+    pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub secrets: Arc<dyn SecretGenerator>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTtl {
+    /// The compat surface's cookie session.
+    pub web_secs: i64,
+    /// A `/api/v1` refresh token (sliding: each refresh starts it again).
+    pub refresh_secs: i64,
+}
 
 /// Registration and login switches, and the quota a new account starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +47,10 @@ pub struct RegistrationPolicy {
     pub password_register_enabled: bool,
     pub password_login_enabled: bool,
     pub quota_for_new_user: i64,
+    /// Credited to the inviter's `aff_quota` per invitee (`QuotaForInviter`).
+    pub quota_for_inviter: i64,
+    /// Credited to a new user who registers with an invitation code (`QuotaForInvitee`).
+    pub quota_for_invitee: i64,
 }
 
 impl Default for RegistrationPolicy {
@@ -37,8 +60,23 @@ impl Default for RegistrationPolicy {
             password_register_enabled: true,
             password_login_enabled: true,
             quota_for_new_user: 0,
+            quota_for_inviter: 0,
+            quota_for_invitee: 0,
         }
     }
+}
+
+/// The invitation a registration gets (spec §3.1, §5.6). An unknown code, or one of a
+/// disabled or deleted account, is silently no invitation, as in New API; a known inviter is
+/// always linked and counted, whatever the rewards are (New API counted only paid invitations,
+/// spec §10.27).
+pub fn invitation_for(policy: &RegistrationPolicy, inviter: Option<&User>) -> Option<Invitation> {
+    let inviter = inviter.filter(|u| u.is_enabled())?;
+    Some(Invitation {
+        inviter_id: inviter.id,
+        inviter_reward: policy.quota_for_inviter,
+        invitee_bonus: policy.quota_for_invitee,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +89,10 @@ pub enum RegisterError {
     InvalidInput(#[from] CredentialRuleError),
     #[error("the username is taken")]
     UsernameTaken,
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    #[error("the e-mail address is invalid")]
+    InvalidEmail,
     #[error("a root user already exists")]
     RootExists,
     #[error(transparent)]
@@ -66,30 +108,6 @@ pub enum LoginError {
     /// Unknown user, wrong password, disabled or deleted account: one variant, one message.
     #[error("invalid credentials")]
     InvalidCredentials,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error("no valid session")]
-    NoSession,
-    #[error("invalid access token")]
-    InvalidAccessToken,
-    #[error("the account no longer exists")]
-    UserDeleted,
-    #[error("the account is disabled")]
-    Disabled,
-    #[error("insufficient role")]
-    Forbidden,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccessTokenError {
-    #[error("could not generate a unique token")]
-    Collision,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -114,11 +132,6 @@ impl From<RepoError> for LoginError {
         Self::Unexpected(e.0)
     }
 }
-impl From<RepoError> for AuthError {
-    fn from(e: RepoError) -> Self {
-        Self::Unexpected(e.0)
-    }
-}
 impl From<RepoError> for ResetPasswordError {
     fn from(e: RepoError) -> Self {
         Self::Unexpected(e.0)
@@ -126,10 +139,14 @@ impl From<RepoError> for ResetPasswordError {
 }
 
 /// Raw registration input (strings as received).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RegisterInput {
     pub username: String,
     pub password: String,
+    /// Stored only where the surface allows an unverified address (`/api/v1`).
+    pub email: Option<String>,
+    /// The inviter's invitation code.
+    pub aff_code: Option<String>,
 }
 
 /// Raw login input. `login` is a username or an e-mail address.
@@ -162,33 +179,32 @@ pub enum BootstrapOutcome {
 }
 
 pub struct AccountService {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    hasher: Arc<dyn PasswordHasher>,
-    secrets: Arc<dyn SecretGenerator>,
-    clock: Arc<dyn Clock>,
-    policy: RegistrationPolicy,
-    session_ttl_secs: i64,
+    pub(super) users: Arc<dyn UserRepository>,
+    pub(super) sessions: Arc<dyn SessionRepository>,
+    pub(super) hasher: Arc<dyn PasswordHasher>,
+    pub(super) secrets: Arc<dyn SecretGenerator>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) codec: Arc<dyn AccessTokenCodec>,
+    pub(super) policy: RegistrationPolicy,
+    pub(super) ttl: SessionTtl,
 }
 
 impl AccountService {
     pub fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        secrets: Arc<dyn SecretGenerator>,
-        clock: Arc<dyn Clock>,
+        ports: CorePorts,
+        codec: Arc<dyn AccessTokenCodec>,
         policy: RegistrationPolicy,
-        session_ttl_secs: i64,
+        ttl: SessionTtl,
     ) -> Self {
         Self {
-            users,
-            sessions,
-            hasher,
-            secrets,
-            clock,
+            users: ports.users,
+            sessions: ports.sessions,
+            hasher: ports.hasher,
+            secrets: ports.secrets,
+            clock: ports.clock,
+            codec,
             policy,
-            session_ttl_secs,
+            ttl,
         }
     }
 
@@ -207,36 +223,43 @@ impl AccountService {
         }
         let username = Username::parse(&input.username)?;
         let password = Password::parse(&input.password)?;
+        let email = match input.email.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(e) => Some(crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?),
+        };
+        let inviter = match input.aff_code.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(code) => self.users.find_inviter(code).await?,
+        };
+        let invitation = invitation_for(&self.policy, inviter.as_ref());
         let user = self
-            .create_user(
+            .create_user(NewAccount {
                 username,
-                &password,
-                Role::User,
-                self.policy.quota_for_new_user,
-            )
+                password: &password,
+                role: Role::User,
+                email,
+                initial_quota: self.policy.quota_for_new_user,
+                invitation,
+            })
             .await?;
-        tracing::info!(user_id = %user.id, "user registered");
+        tracing::info!(user_id = %user.id, invited = invitation.is_some(), "user registered");
         Ok(user)
     }
 
     /// Inserts a user, retrying the random invitation code on the rare collision.
-    async fn create_user(
-        &self,
-        username: Username,
-        password: &Password,
-        role: Role,
-        initial_quota: i64,
-    ) -> Result<User, RegisterError> {
-        let password_hash = self.hasher.hash(password).await?;
+    async fn create_user(&self, account: NewAccount<'_>) -> Result<User, RegisterError> {
+        let password_hash = self.hasher.hash(account.password).await?;
         let mut new = NewUser {
-            display_name: username.as_str().to_owned(),
-            username,
+            display_name: account.username.as_str().to_owned(),
+            username: account.username,
             password_hash,
-            role,
+            role: account.role,
             group: DEFAULT_GROUP.to_owned(),
+            email: account.email,
             aff_code: String::new(),
-            setting: default_setting(role),
-            initial_quota,
+            setting: default_setting(account.role),
+            initial_quota: account.initial_quota,
+            invitation: account.invitation,
             created_at: self.clock.now(),
         };
         for _ in 0..COLLISION_RETRIES {
@@ -245,6 +268,7 @@ impl AccountService {
                 Ok(user) => return Ok(user),
                 Err(CreateUserError::AffCodeTaken) => continue,
                 Err(CreateUserError::UsernameTaken) => return Err(RegisterError::UsernameTaken),
+                Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
                 Err(CreateUserError::Unexpected(e)) => return Err(RegisterError::Unexpected(e)),
             }
         }
@@ -257,6 +281,23 @@ impl AccountService {
     /// the same path through the hasher and give the same error.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
+        let user = self.check_credentials(&input).await?;
+        let (token, expires_at, _) = self
+            .start_session(&user, SessionKind::Web, self.ttl.web_secs, &input)
+            .await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok(LoginOutcome {
+            user: User {
+                last_login_at: Some(self.clock.now()),
+                ..user
+            },
+            session_token: token,
+            expires_at,
+        })
+    }
+
+    /// The user behind a login, or the one generic refusal.
+    pub(super) async fn check_credentials(&self, input: &LoginInput) -> Result<User, LoginError> {
         if !self.policy.password_login_enabled {
             return Err(LoginError::PasswordLoginDisabled);
         }
@@ -270,104 +311,41 @@ impl AccountService {
             None => (None, None),
         };
         let password_ok = self.hasher.verify(&input.password, hash).await?;
-        let user = match user {
-            Some(user) if password_ok && user.is_enabled() => user,
+        match user {
+            Some(user) if password_ok && user.is_enabled() => Ok(user),
             _ => {
                 tracing::info!("login refused");
-                return Err(LoginError::InvalidCredentials);
+                Err(LoginError::InvalidCredentials)
             }
-        };
+        }
+    }
 
+    /// Stores a new session of `kind`; returns its token (shown once), expiry and id, and
+    /// records the login time on the user.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        kind: SessionKind,
+        ttl_secs: i64,
+        input: &LoginInput,
+    ) -> Result<(String, i64, i64), RepoError> {
         let now = self.clock.now();
         let token = self.secrets.token();
-        let expires_at = now.saturating_add(self.session_ttl_secs);
-        self.sessions
+        let expires_at = now.saturating_add(ttl_secs);
+        let id = self
+            .sessions
             .create(&NewSession {
                 token_hash: token.hash,
                 user_id: user.id,
-                kind: SessionKind::Web,
+                kind,
                 created_at: now,
                 expires_at,
-                ip: input.ip,
-                user_agent: input.user_agent,
+                ip: input.ip.clone(),
+                user_agent: input.user_agent.clone(),
             })
             .await?;
         self.users.record_login(user.id, now).await?;
-        tracing::info!(user_id = %user.id, "login");
-        Ok(LoginOutcome {
-            user: User {
-                last_login_at: Some(now),
-                ..user
-            },
-            session_token: token.plaintext,
-            expires_at,
-        })
-    }
-
-    /// Revokes the session behind a cookie token. Unknown tokens are not an error.
-    pub async fn logout(&self, session_token: &str) -> Result<(), RepoError> {
-        let hash = self.secrets.hash(session_token);
-        self.sessions.revoke(&hash, self.clock.now()).await?;
-        Ok(())
-    }
-
-    /// The live user behind a session token. Role and status come from the store on every
-    /// call, never from the session (spec §10.1).
-    pub async fn authenticate_session(&self, session_token: &str) -> Result<User, AuthError> {
-        let hash = self.secrets.hash(session_token);
-        let user_id = self
-            .sessions
-            .find_active_user(&hash, self.clock.now())
-            .await?
-            .ok_or(AuthError::NoSession)?;
-        match self.users.find_by_id(user_id).await? {
-            Some(user) if !user.is_deleted() => Ok(user),
-            _ => Err(AuthError::UserDeleted),
-        }
-    }
-
-    /// The live user behind an access token.
-    pub async fn authenticate_access_token(&self, token: &str) -> Result<User, AuthError> {
-        if token.is_empty() {
-            return Err(AuthError::InvalidAccessToken);
-        }
-        let hash = self.secrets.hash(token);
-        self.users
-            .find_by_access_token(&hash)
-            .await?
-            .ok_or(AuthError::InvalidAccessToken)
-    }
-
-    /// Whether an authenticated user may use a route that needs `min_role`.
-    pub fn authorize(user: &User, min_role: Role) -> Result<(), AuthError> {
-        if user.is_deleted() {
-            return Err(AuthError::UserDeleted);
-        }
-        if !user.is_enabled() {
-            return Err(AuthError::Disabled);
-        }
-        if user.role < min_role {
-            return Err(AuthError::Forbidden);
-        }
-        Ok(())
-    }
-
-    /// Generates a new access token, replacing the old one; the plaintext is returned once.
-    pub async fn rotate_access_token(&self, user_id: UserId) -> Result<String, AccessTokenError> {
-        for _ in 0..COLLISION_RETRIES {
-            let token = self.secrets.token();
-            match self.users.set_access_token(user_id, &token.hash).await {
-                Ok(()) => {
-                    tracing::info!(user_id = %user_id, "access token rotated");
-                    return Ok(token.plaintext);
-                }
-                Err(SetAccessTokenError::Collision) => continue,
-                Err(SetAccessTokenError::Unexpected(e)) => {
-                    return Err(AccessTokenError::Unexpected(e));
-                }
-            }
-        }
-        Err(AccessTokenError::Collision)
+        Ok((token.plaintext, expires_at, id))
     }
 
     /// Whether the installation has a root user (`/api/status` `setup`).
@@ -382,7 +360,16 @@ impl AccountService {
         if self.users.root_exists().await? {
             return Err(RegisterError::RootExists);
         }
-        let user = self.create_user(username, &password, Role::Root, 0).await?;
+        let user = self
+            .create_user(NewAccount {
+                username,
+                password: &password,
+                role: Role::Root,
+                email: None,
+                initial_quota: 0,
+                invitation: None,
+            })
+            .await?;
         tracing::info!(user_id = %user.id, "root user created");
         Ok(user)
     }
@@ -434,11 +421,21 @@ impl AccountService {
         self.users.set_password_hash(user.id, &hash).await?;
         let revoked = self
             .sessions
-            .revoke_all_for_user(user.id, self.clock.now())
+            .revoke_all_for_user(user.id, None, self.clock.now())
             .await?;
         tracing::info!(user_id = %user.id, revoked, "password reset");
         Ok(user)
     }
+}
+
+/// What `create_user` needs besides the generated parts.
+struct NewAccount<'a> {
+    username: Username,
+    password: &'a Password,
+    role: Role,
+    email: Option<String>,
+    initial_quota: i64,
+    invitation: Option<Invitation>,
 }
 
 #[cfg(test)]

@@ -1,11 +1,21 @@
 //! Use cases. Each service is a concrete struct over `Arc<dyn Port>`s.
 
 mod accounts;
+mod affiliate;
+mod authn;
+mod profile;
 mod redemptions;
 
 pub use accounts::{
-    AccessTokenError, AccountService, AuthError, BootstrapOutcome, LoginError, LoginInput,
-    LoginOutcome, RegisterError, RegisterInput, RegistrationPolicy, ResetPasswordError,
+    AccountService, BootstrapOutcome, CorePorts, LoginError, LoginInput, LoginOutcome,
+    RegisterError, RegisterInput, RegistrationPolicy, ResetPasswordError, SessionTtl,
+    invitation_for,
+};
+pub use affiliate::AffiliateService;
+pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
+pub use profile::{
+    ChangePasswordError, DeleteSelfError, PasswordChange, ProfileError, ProfileInput,
+    ProfileService, SettingsUpdateError,
 };
 pub use redemptions::RedemptionService;
 

@@ -4,10 +4,12 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    MockClock, MockPasswordHasher, MockSecretGenerator, MockSessionRepository, MockUserRepository,
+    AccessClaims, MockAccessTokenCodec, MockClock, MockPasswordHasher, MockSecretGenerator,
+    MockSessionRepository, MockUserRepository, SetAccessTokenError, TokenRejected,
 };
-use crate::session::{SecretToken, TokenHash};
-use crate::user::UserStatus;
+use crate::services::{AuthError, RefreshError};
+use crate::session::{ActiveSession, SecretToken, TokenHash};
+use crate::user::{UserId, UserStatus};
 
 const NOW: i64 = 1_700_000_000;
 const TTL: i64 = 30 * 86_400;
@@ -30,7 +32,10 @@ pub(crate) fn user(id: i64, role: Role) -> User {
         aff_history_quota: 0,
         inviter_id: None,
         setting: default_setting(role),
+        phone: None,
+        avatar: None,
         created_at: NOW,
+        updated_at: NOW,
         last_login_at: None,
         deleted_at: None,
     }
@@ -41,6 +46,7 @@ struct Mocks {
     sessions: MockSessionRepository,
     hasher: MockPasswordHasher,
     secrets: MockSecretGenerator,
+    codec: MockAccessTokenCodec,
 }
 
 impl Mocks {
@@ -61,6 +67,7 @@ impl Mocks {
             sessions: MockSessionRepository::new(),
             hasher: MockPasswordHasher::new(),
             secrets,
+            codec: MockAccessTokenCodec::new(),
         }
     }
 
@@ -68,13 +75,19 @@ impl Mocks {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         AccountService::new(
-            Arc::new(self.users),
-            Arc::new(self.sessions),
-            Arc::new(self.hasher),
-            Arc::new(self.secrets),
-            Arc::new(clock),
+            CorePorts {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                hasher: Arc::new(self.hasher),
+                secrets: Arc::new(self.secrets),
+                clock: Arc::new(clock),
+            },
+            Arc::new(self.codec),
             policy,
-            TTL,
+            SessionTtl {
+                web_secs: TTL,
+                refresh_secs: 2 * TTL,
+            },
         )
     }
 }
@@ -83,6 +96,7 @@ fn register_input(username: &str, password: &str) -> RegisterInput {
     RegisterInput {
         username: username.into(),
         password: password.into(),
+        ..Default::default()
     }
 }
 
@@ -267,7 +281,7 @@ async fn successful_login_stores_only_the_token_hash_with_the_configured_ttl() {
                 && s.expires_at == NOW + TTL
                 && s.ip.as_deref() == Some("127.0.0.1")
         })
-        .returning(|_| Ok(()));
+        .returning(|_| Ok(11));
     m.users
         .expect_record_login()
         .with(eq(UserId(5)), eq(NOW))
@@ -304,9 +318,12 @@ async fn empty_credentials_and_disabled_login_are_refused_before_any_lookup() {
 #[tokio::test]
 async fn a_session_of_a_deleted_user_does_not_authenticate() {
     let mut m = Mocks::new();
-    m.sessions
-        .expect_find_active_user()
-        .returning(|_, _| Ok(Some(UserId(9))));
+    m.sessions.expect_find_active().returning(|_, _| {
+        Ok(Some(ActiveSession {
+            id: 1,
+            user_id: UserId(9),
+        }))
+    });
     m.users.expect_find_by_id().returning(|_| {
         let mut u = user(9, Role::User);
         u.deleted_at = Some(NOW);
@@ -323,7 +340,7 @@ async fn a_session_of_a_deleted_user_does_not_authenticate() {
 async fn an_unknown_or_expired_session_is_no_session() {
     let mut m = Mocks::new();
     m.sessions
-        .expect_find_active_user()
+        .expect_find_active()
         .with(eq(TokenHash::from_hex("h(tok)")), eq(NOW))
         .returning(|_, _| Ok(None));
     let svc = m.service(RegistrationPolicy::default());
@@ -450,9 +467,237 @@ async fn password_reset_revokes_every_session() {
         .returning(|_, _| Ok(()));
     m.sessions
         .expect_revoke_all_for_user()
-        .with(eq(UserId(6)), eq(NOW))
+        .with(eq(UserId(6)), eq(None), eq(NOW))
         .times(1)
-        .returning(|_, _| Ok(2));
+        .returning(|_, _, _| Ok(2));
     let svc = m.service(RegistrationPolicy::default());
     assert!(svc.reset_password("alice", "new-password").await.is_ok());
+}
+
+// --- invitations -------------------------------------------------------------------------
+
+#[test]
+fn invitation_rewards_follow_the_policy_table() {
+    let inviter = user(2, Role::User);
+    let mut disabled = user(3, Role::User);
+    disabled.status = UserStatus::Disabled;
+    let mut deleted = user(4, Role::User);
+    deleted.deleted_at = Some(NOW);
+    // (inviter reward, invitee bonus, inviter) -> expected invitation
+    let cases = [
+        (0, 0, Some(&inviter), Some((0, 0))),
+        (100, 0, Some(&inviter), Some((100, 0))),
+        (0, 50, Some(&inviter), Some((0, 50))),
+        (100, 50, Some(&inviter), Some((100, 50))),
+        (100, 50, Some(&disabled), None),
+        (100, 50, Some(&deleted), None),
+        (100, 50, None, None),
+    ];
+    for (reward, bonus, who, expected) in cases {
+        let policy = RegistrationPolicy {
+            quota_for_inviter: reward,
+            quota_for_invitee: bonus,
+            ..Default::default()
+        };
+        let got = invitation_for(&policy, who).map(|i| (i.inviter_reward, i.invitee_bonus));
+        assert_eq!(got, expected, "{reward} {bonus} {:?}", who.map(|u| u.id));
+        if let Some(i) = invitation_for(&policy, who) {
+            assert_eq!(i.inviter_id, who.unwrap().id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn registering_with_a_known_code_passes_the_invitation_to_the_store() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_inviter()
+        .with(eq("INVITE42"))
+        .returning(|_| Ok(Some(user(2, Role::User))));
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users
+        .expect_create()
+        .withf(|n: &NewUser| {
+            n.invitation
+                == Some(Invitation {
+                    inviter_id: UserId(2),
+                    inviter_reward: 300,
+                    invitee_bonus: 200,
+                })
+                && n.initial_quota == 10
+        })
+        .times(1)
+        .returning(|_| Ok(user(9, Role::User)));
+    let svc = m.service(RegistrationPolicy {
+        quota_for_new_user: 10,
+        quota_for_inviter: 300,
+        quota_for_invitee: 200,
+        ..Default::default()
+    });
+    let input = RegisterInput {
+        aff_code: Some(" INVITE42 ".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(svc.register(input).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_unknown_code_registers_without_an_inviter() {
+    let mut m = Mocks::new();
+    m.users.expect_find_inviter().returning(|_| Ok(None));
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users
+        .expect_create()
+        .withf(|n: &NewUser| n.invitation.is_none())
+        .returning(|_| Ok(user(9, Role::User)));
+    let svc = m.service(RegistrationPolicy::default());
+    let input = RegisterInput {
+        aff_code: Some("nope".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(svc.register(input).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_invalid_email_is_refused_before_anything_is_stored() {
+    let svc = Mocks::new().service(RegistrationPolicy::default());
+    let input = RegisterInput {
+        email: Some("not-an-email".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(matches!(
+        svc.register(input).await,
+        Err(RegisterError::InvalidEmail)
+    ));
+}
+
+// --- /api/v1 tokens ----------------------------------------------------------------------
+
+fn claims(user: i64, session: i64) -> AccessClaims {
+    AccessClaims {
+        user_id: UserId(user),
+        session_id: session,
+        issued_at: NOW,
+        expires_at: NOW + 900,
+    }
+}
+
+#[tokio::test]
+async fn a_jwt_is_refused_once_its_session_is_revoked() {
+    let mut m = Mocks::new();
+    m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
+    m.sessions
+        .expect_find_active_by_id()
+        .with(eq(77), eq(NOW))
+        .returning(|_, _| Ok(None));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_jwt("jwt").await,
+        Err(AuthError::NoSession)
+    ));
+}
+
+#[tokio::test]
+async fn a_jwt_whose_session_belongs_to_someone_else_is_refused() {
+    let mut m = Mocks::new();
+    m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
+    m.sessions.expect_find_active_by_id().returning(|_, _| {
+        Ok(Some(ActiveSession {
+            id: 77,
+            user_id: UserId(6),
+        }))
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_jwt("jwt").await,
+        Err(AuthError::NoSession)
+    ));
+}
+
+#[tokio::test]
+async fn expired_and_invalid_jwts_are_told_apart_only_as_expired_or_invalid() {
+    let mut m = Mocks::new();
+    m.codec.expect_verify().returning(|t, _| match t {
+        "old" => Err(TokenRejected::Expired),
+        _ => Err(TokenRejected::Invalid),
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_jwt("old").await,
+        Err(AuthError::ExpiredAccessToken)
+    ));
+    assert!(matches!(
+        svc.authenticate_jwt("bad").await,
+        Err(AuthError::InvalidAccessToken)
+    ));
+}
+
+#[tokio::test]
+async fn api_login_binds_the_jwt_to_a_new_refresh_session() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_find_credentials()
+        .returning(|_| Ok(Some((user(5, Role::User), "hash".into()))));
+    m.hasher.expect_verify().returning(|_, _| Ok(true));
+    m.sessions
+        .expect_create()
+        .withf(|s: &NewSession| s.kind == SessionKind::Refresh && s.expires_at == NOW + 2 * TTL)
+        .returning(|_| Ok(42));
+    m.users.expect_record_login().returning(|_, _| Ok(()));
+    m.codec
+        .expect_issue()
+        .with(eq(UserId(5)), eq(42), eq(NOW))
+        .returning(|_, _, _| Ok("jwt".into()));
+    m.codec.expect_ttl_secs().return_const(900);
+    let svc = m.service(RegistrationPolicy::default());
+    let tokens = svc
+        .login_api(login_input("alice", "password1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            tokens.access_token.as_str(),
+            tokens.refresh_token.as_str(),
+            tokens.access_expires_in
+        ),
+        ("jwt", "plain-token", 900)
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_that_was_already_rotated_is_invalid() {
+    let mut m = Mocks::new();
+    m.sessions.expect_rotate().returning(|_, _, _, _| Ok(None));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.refresh("used").await,
+        Err(RefreshError::Invalid)
+    ));
+    assert!(matches!(svc.refresh("").await, Err(RefreshError::Invalid)));
+}
+
+#[tokio::test]
+async fn refreshing_for_a_disabled_user_revokes_the_session() {
+    let mut m = Mocks::new();
+    m.sessions.expect_rotate().returning(|_, _, _, _| {
+        Ok(Some(ActiveSession {
+            id: 8,
+            user_id: UserId(5),
+        }))
+    });
+    m.users.expect_find_by_id().returning(|_| {
+        let mut u = user(5, Role::User);
+        u.status = UserStatus::Disabled;
+        Ok(Some(u))
+    });
+    m.sessions
+        .expect_revoke_by_id()
+        .with(eq(8), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.refresh("tok").await,
+        Err(RefreshError::Invalid)
+    ));
 }

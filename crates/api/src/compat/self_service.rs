@@ -1,0 +1,221 @@
+//! `/api/user/*` self-service: profile, deletion, groups, models, invitations, settings
+//! (spec §3.6–3.12, §3.16, §3.17).
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tollgate_domain::groups::{AUTO_RATIO_LABEL, GroupRatio, GroupView};
+use tollgate_domain::ports::AffTransferError;
+use tollgate_domain::services::{
+    DeleteSelfError, PasswordChange, ProfileError, SettingsUpdateError,
+};
+use tollgate_domain::user::CredentialRuleError;
+use tollgate_domain::user_settings::{NotificationSettingsInput, SettingsError};
+
+use super::auth::{SESSION_COOKIE, UserAuth, optional_session_user};
+use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message};
+use crate::i18n::{self, Msg};
+use crate::state::AppState;
+
+/// `PUT /api/user/self` (spec §3.9). With `sidebar_modules` (a JSON string) it stores a
+/// validated sidebar. Otherwise only `display_name` and `password` (with
+/// `original_password`) are writable; every other field (`role`, `quota`, `group`,
+/// `status`, `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
+pub async fn update_self(
+    auth: UserAuth,
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> CompatResult {
+    let locale = auth.locale;
+    let Value::Object(body) = body.into_inner() else {
+        return Err(CompatError::fail(Msg::InvalidParams, locale));
+    };
+    if let Some(sidebar) = body.get("sidebar_modules") {
+        let Value::String(raw) = sidebar else {
+            return Err(CompatError::fail(Msg::InvalidSidebar, locale));
+        };
+        return match state.profile.set_sidebar(&auth.user, raw).await {
+            Ok(()) => Ok(ok_message(Msg::SidebarUpdated.text(locale))),
+            Err(ProfileError::InvalidSidebar) => {
+                Err(CompatError::fail(Msg::InvalidSidebar, locale))
+            }
+            Err(e) => Err(CompatError::internal(&e, locale)),
+        };
+    }
+    let text = |key: &str| -> Result<Option<String>, CompatError> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(CompatError::fail(Msg::InvalidParams, locale)),
+        }
+    };
+    let display_name = text("display_name")?;
+    let password = text("password")?.map(|new| PasswordChange {
+        current: body
+            .get("original_password")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        new,
+    });
+    let result = state
+        .profile
+        .update_self(
+            &auth.user,
+            auth.session_id,
+            display_name.as_deref(),
+            password,
+        )
+        .await;
+    match result {
+        Ok(()) => Ok(ok_empty()),
+        Err(e) => Err(match e {
+            ProfileError::InvalidDisplayName => CompatError::fail(Msg::DisplayNameLength, locale),
+            ProfileError::InvalidCredential(CredentialRuleError::PasswordLength { .. }) => {
+                CompatError::fail(Msg::PasswordLength, locale)
+            }
+            ProfileError::WrongPassword => CompatError::fail(Msg::WrongOriginalPassword, locale),
+            other => CompatError::internal(&other, locale),
+        }),
+    }
+}
+
+/// `DELETE /api/user/self` (spec §3.10): soft delete; sessions and access token revoked at
+/// once; the cookie is cleared.
+pub async fn delete_self(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
+    match state.profile.delete_self(&auth.user).await {
+        Ok(()) => {
+            let mut removal = Cookie::build(SESSION_COOKIE, "")
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .finish();
+            removal.make_removal();
+            Ok(HttpResponse::Ok()
+                .cookie(removal)
+                .json(json!({"success": true, "message": ""})))
+        }
+        Err(DeleteSelfError::Root) => Err(CompatError::fail(Msg::CannotDeleteRoot, auth.locale)),
+        Err(e) => Err(CompatError::internal(&e, auth.locale)),
+    }
+}
+
+/// `{name: {ratio, desc}}` with `auto`'s ratio as the string the console expects.
+fn groups_body(groups: &[GroupView]) -> Value {
+    let mut map = Map::new();
+    for g in groups {
+        let ratio = match g.ratio {
+            GroupRatio::Number(r) => json!(r),
+            GroupRatio::Auto => json!(AUTO_RATIO_LABEL),
+        };
+        map.insert(g.name.clone(), json!({"ratio": ratio, "desc": g.desc}));
+    }
+    Value::Object(map)
+}
+
+/// `GET /api/user/groups` (public, spec §3.6, §9.3): for a logged-in caller (valid session
+/// cookie) the view of their group, otherwise the anonymous view. New API always answered
+/// the anonymous view here (spec §10.30).
+pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let group = optional_session_user(&req)
+        .await
+        .map(|u| u.group)
+        .unwrap_or_default();
+    ok(groups_body(&state.profile.groups(&group)))
+}
+
+/// `GET /api/user/self/groups`: the groups the user may use, with ratios.
+pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> HttpResponse {
+    ok(groups_body(&state.profile.groups(&auth.user.group)))
+}
+
+/// `GET /api/user/models` (spec §3.8): the models of the user's usable groups, sorted.
+pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> HttpResponse {
+    ok(state.profile.models(&auth.user))
+}
+
+/// `GET /api/user/aff` (spec §3.12): the invitation code, created on first request.
+pub async fn aff_code(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
+    match state.affiliate.aff_code(&auth.user).await {
+        Ok(code) => Ok(ok(code)),
+        Err(e) => Err(CompatError::internal(&e, auth.locale)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TransferBody {
+    /// Any JSON; only an integer is accepted.
+    pub quota: Option<Value>,
+}
+
+/// `POST /api/user/aff_transfer` (spec §3.16, §5.6).
+pub async fn aff_transfer(
+    auth: UserAuth,
+    state: web::Data<AppState>,
+    body: web::Json<TransferBody>,
+) -> CompatResult {
+    let locale = auth.locale;
+    let amount = body
+        .into_inner()
+        .quota
+        .as_ref()
+        .and_then(Value::as_i64)
+        .ok_or_else(|| CompatError::fail(Msg::InvalidParams, locale))?;
+    match state.affiliate.transfer(&auth.user, amount).await {
+        Ok(done) => Ok(HttpResponse::Ok().json(json!({
+            "success": true,
+            "message": Msg::TransferSucceeded.text(locale),
+            "data": {"quota": done.quota, "aff_quota": done.aff_quota},
+        }))),
+        Err(e) => Err(match e {
+            AffTransferError::BelowMinimum { min } => {
+                let info = &state.info;
+                let min =
+                    i18n::format_quota(min, info.quota_per_unit, &info.quota_display_type, locale);
+                CompatError::fail_text(i18n::transfer_minimum(&min, locale))
+            }
+            AffTransferError::Insufficient => CompatError::fail(Msg::TransferInsufficient, locale),
+            AffTransferError::Overflow => CompatError::fail(Msg::TransferOverflow, locale),
+            other => CompatError::internal(&other, locale),
+        }),
+    }
+}
+
+fn settings_msg(e: &SettingsError) -> Msg {
+    match e {
+        SettingsError::InvalidNotifyType => Msg::InvalidNotifyType,
+        SettingsError::ThresholdNotPositive => Msg::ThresholdNotPositive,
+        SettingsError::WebhookUrlEmpty => Msg::WebhookUrlEmpty,
+        SettingsError::WebhookUrlInvalid => Msg::WebhookUrlInvalid,
+        SettingsError::EmailInvalid => Msg::EmailInvalid,
+        SettingsError::BarkUrlEmpty => Msg::BarkUrlEmpty,
+        SettingsError::BarkUrlInvalid => Msg::BarkUrlInvalid,
+        SettingsError::BarkUrlScheme => Msg::BarkUrlScheme,
+        SettingsError::GotifyUrlEmpty => Msg::GotifyUrlEmpty,
+        SettingsError::GotifyTokenEmpty => Msg::GotifyTokenEmpty,
+        SettingsError::GotifyUrlInvalid => Msg::GotifyUrlInvalid,
+        SettingsError::GotifyUrlScheme => Msg::GotifyUrlScheme,
+        SettingsError::UrlForbidden => Msg::UrlForbidden,
+    }
+}
+
+/// `PUT /api/user/setting` (spec §3.17): validated; keeps the sidebar, language and stored
+/// secrets the request does not send (spec §10.20); URLs must be public http(s).
+pub async fn update_setting(
+    req: HttpRequest,
+    auth: UserAuth,
+    state: web::Data<AppState>,
+    body: web::Json<NotificationSettingsInput>,
+) -> CompatResult {
+    let locale = locale_of(&req);
+    match state
+        .profile
+        .update_notification_settings(&auth.user, body.into_inner())
+        .await
+    {
+        Ok(()) => Ok(ok_message(Msg::SettingsUpdated.text(locale))),
+        Err(SettingsUpdateError::Invalid(e)) => Err(CompatError::fail(settings_msg(&e), locale)),
+        Err(e) => Err(CompatError::internal(&e, locale)),
+    }
+}

@@ -1,0 +1,73 @@
+//! Bearer-JWT authentication for `/api/v1`: signature, algorithm, issuer, audience and expiry
+//! are checked by the codec; the token's session must still be active and the user live and
+//! enabled, so revocation takes effect on the next request.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use tollgate_domain::User;
+use tollgate_domain::services::{AccountService, AuthError};
+
+use super::envelope::RestError;
+use crate::compat::respond::locale_of;
+use crate::i18n::{Locale, Msg};
+use crate::state::AppState;
+
+/// An authenticated, enabled user of the REST surface and the session of its token.
+pub struct Bearer {
+    pub user: User,
+    pub session_id: i64,
+    pub locale: Locale,
+}
+
+impl FromRequest for Bearer {
+    type Error = RestError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let locale = locale_of(&req);
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| RestError::internal(&"application state missing", locale))?;
+            let token = bearer_token(&req).ok_or_else(|| RestError::unauthenticated(locale))?;
+            let auth = state
+                .accounts
+                .authenticate_jwt(token)
+                .await
+                .map_err(|e| match e {
+                    AuthError::Unexpected(e) => RestError::internal(&e, locale),
+                    _ => RestError::unauthenticated(locale),
+                })?;
+            AccountService::authorize(&auth.user, tollgate_domain::Role::User).map_err(
+                |e| match e {
+                    AuthError::Disabled => RestError::new(
+                        StatusCode::FORBIDDEN,
+                        Msg::RestAccountDisabled,
+                        locale,
+                        "account disabled",
+                    ),
+                    _ => RestError::unauthenticated(locale),
+                },
+            )?;
+            Ok(Self {
+                user: auth.user,
+                session_id: auth.session_id.unwrap_or_default(),
+                locale,
+            })
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <jwt>` (the scheme is required here).
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let raw = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = raw.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

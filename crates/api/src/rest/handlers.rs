@@ -1,0 +1,360 @@
+//! `/api/v1` handlers: authentication, profile and password (seed 003).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::USER_AGENT;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use tollgate_domain::services::{
+    ApiTokens, ChangePasswordError, LoginError, LoginInput, ProfileError, ProfileInput,
+    RefreshError, RegisterError, RegisterInput,
+};
+use tollgate_domain::{User, UserStatus};
+
+use super::auth::Bearer;
+use super::envelope::{RestError, respond};
+use super::time::rfc3339;
+use crate::compat::respond::locale_of;
+use crate::i18n::{Locale, Msg};
+use crate::state::AppState;
+
+type RestResult = Result<HttpResponse, RestError>;
+
+/// The seed's `UserResponse`. `status` is 1 enabled, 0 disabled on this surface.
+#[derive(Debug, Serialize)]
+pub struct UserResponse {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub phone: String,
+    pub avatar: String,
+    pub status: i32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.get(),
+            username: u.username.clone(),
+            email: u.email.clone().unwrap_or_default(),
+            phone: u.phone.clone().unwrap_or_default(),
+            avatar: u.avatar.clone().unwrap_or_default(),
+            status: i32::from(u.status == UserStatus::Enabled),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct TokensResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_at: String,
+    user: UserResponse,
+}
+
+fn tokens(t: ApiTokens) -> TokensResponse {
+    TokensResponse {
+        user: UserResponse::from(&t.user),
+        access_token: t.access_token,
+        token_type: "Bearer",
+        expires_in: t.access_expires_in,
+        refresh_token: t.refresh_token,
+        refresh_expires_at: rfc3339(t.refresh_expires_at),
+    }
+}
+
+fn client(req: &HttpRequest) -> (Option<String>, Option<String>) {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ua = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    (ip, ua)
+}
+
+fn status_error(status: StatusCode, msg: Msg, locale: Locale, error: &str) -> RestError {
+    RestError::new(status, msg, locale, error)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterBody {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub email: Option<String>,
+    pub aff_code: Option<String>,
+}
+
+/// `POST /api/v1/auth/register` → 201 with the new user. Does not log in.
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> RestResult {
+    let locale = locale_of(&req);
+    let body = body.into_inner();
+    let input = RegisterInput {
+        username: body.username.unwrap_or_default(),
+        password: body.password.unwrap_or_default(),
+        email: body.email,
+        aff_code: body.aff_code,
+    };
+    match state.accounts.register(input).await {
+        Ok(user) => Ok(respond(
+            StatusCode::CREATED,
+            Msg::RestRegistered,
+            locale,
+            UserResponse::from(&user),
+        )),
+        Err(e) => Err(match e {
+            RegisterError::RegistrationDisabled | RegisterError::PasswordRegistrationDisabled => {
+                status_error(
+                    StatusCode::FORBIDDEN,
+                    Msg::RegisterDisabled,
+                    locale,
+                    "registration is disabled",
+                )
+            }
+            RegisterError::InvalidInput(rule) => RestError::bad_request(locale, rule.to_string()),
+            RegisterError::InvalidEmail => RestError::bad_request(locale, "invalid e-mail address"),
+            RegisterError::UsernameTaken => status_error(
+                StatusCode::CONFLICT,
+                Msg::RestUsernameTaken,
+                locale,
+                "username already exists",
+            ),
+            RegisterError::EmailTaken => status_error(
+                StatusCode::CONFLICT,
+                Msg::RestEmailTaken,
+                locale,
+                "email already registered",
+            ),
+            other => RestError::internal(&other, locale),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginBody {
+    /// A username or an e-mail address.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token.
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> RestResult {
+    let locale = locale_of(&req);
+    let body = body.into_inner();
+    let (ip, user_agent) = client(&req);
+    let input = LoginInput {
+        login: body.username.unwrap_or_default(),
+        password: body.password.unwrap_or_default(),
+        ip,
+        user_agent,
+    };
+    match state.accounts.login_api(input).await {
+        Ok(t) => Ok(respond(
+            StatusCode::OK,
+            Msg::RestLoggedIn,
+            locale,
+            tokens(t),
+        )),
+        Err(e) => Err(match e {
+            LoginError::PasswordLoginDisabled => status_error(
+                StatusCode::FORBIDDEN,
+                Msg::PasswordLoginDisabled,
+                locale,
+                "password login is disabled",
+            ),
+            LoginError::MissingCredentials => {
+                RestError::bad_request(locale, "username and password are required")
+            }
+            LoginError::InvalidCredentials => status_error(
+                StatusCode::UNAUTHORIZED,
+                Msg::RestAuthFailed,
+                locale,
+                "invalid username or password, or the account is disabled",
+            ),
+            other => RestError::internal(&other, locale),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RefreshBody {
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /api/v1/auth/refresh` → a new pair; the presented refresh token stops working.
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> RestResult {
+    let locale = locale_of(&req);
+    let token = body.into_inner().refresh_token.unwrap_or_default();
+    match state.accounts.refresh(&token).await {
+        Ok(t) => Ok(respond(
+            StatusCode::OK,
+            Msg::RestRefreshed,
+            locale,
+            tokens(t),
+        )),
+        Err(RefreshError::Invalid) => Err(status_error(
+            StatusCode::UNAUTHORIZED,
+            Msg::RestUnauthenticated,
+            locale,
+            "invalid or expired refresh token",
+        )),
+        Err(e) => Err(RestError::internal(&e, locale)),
+    }
+}
+
+/// `POST /api/v1/auth/logout`: ends the session of the bearer token; its refresh token and
+/// every access token issued for it stop working.
+pub async fn logout(auth: Bearer, state: web::Data<AppState>) -> RestResult {
+    state
+        .accounts
+        .logout_session(auth.session_id)
+        .await
+        .map_err(|e| RestError::internal(&e, auth.locale))?;
+    Ok(respond(StatusCode::OK, Msg::RestLoggedOut, auth.locale, ()))
+}
+
+/// `GET /api/v1/users/profile`.
+pub async fn get_profile(auth: Bearer) -> RestResult {
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestOk,
+        auth.locale,
+        UserResponse::from(&auth.user),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProfileBody {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+}
+
+/// `PUT /api/v1/users/profile`: username, email, phone, avatar; every field validated before
+/// any is changed. Other fields (`status`, `role`, `quota`, ...) are ignored.
+pub async fn update_profile(
+    auth: Bearer,
+    state: web::Data<AppState>,
+    body: web::Json<ProfileBody>,
+) -> RestResult {
+    let locale = auth.locale;
+    let body = body.into_inner();
+    let input = ProfileInput {
+        username: body.username,
+        email: body.email,
+        phone: body.phone,
+        avatar: body.avatar,
+    };
+    match state.profile.update_profile(&auth.user, input).await {
+        Ok(user) => Ok(respond(
+            StatusCode::OK,
+            Msg::RestUpdated,
+            locale,
+            UserResponse::from(&user),
+        )),
+        Err(e) => Err(match e {
+            ProfileError::InvalidCredential(rule) => {
+                RestError::bad_request(locale, rule.to_string())
+            }
+            e @ (ProfileError::InvalidEmail
+            | ProfileError::InvalidPhone
+            | ProfileError::InvalidAvatar) => RestError::bad_request(locale, e.to_string()),
+            ProfileError::UsernameTaken => status_error(
+                StatusCode::CONFLICT,
+                Msg::RestUsernameTaken,
+                locale,
+                "username already exists",
+            ),
+            ProfileError::EmailTaken => status_error(
+                StatusCode::CONFLICT,
+                Msg::RestEmailTaken,
+                locale,
+                "email already registered",
+            ),
+            ProfileError::NotFound => RestError::unauthenticated(locale),
+            other => RestError::internal(&other, locale),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordBody {
+    pub old_password: Option<String>,
+    pub new_password: Option<String>,
+    pub confirm_password: Option<String>,
+}
+
+/// `PUT /api/v1/users/password`: wrong old password → 401; mismatch or policy → 400; success
+/// revokes every other session of the user (on both surfaces).
+pub async fn change_password(
+    auth: Bearer,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordBody>,
+) -> RestResult {
+    let locale = auth.locale;
+    let body = body.into_inner();
+    let (Some(old), Some(new), Some(confirm)) =
+        (body.old_password, body.new_password, body.confirm_password)
+    else {
+        return Err(RestError::bad_request(
+            locale,
+            "old_password, new_password and confirm_password are required",
+        ));
+    };
+    match state
+        .profile
+        .change_password(&auth.user, Some(auth.session_id), &old, &new, &confirm)
+        .await
+    {
+        Ok(()) => Ok(respond(
+            StatusCode::OK,
+            Msg::RestPasswordChanged,
+            locale,
+            (),
+        )),
+        Err(e) => Err(match e {
+            ChangePasswordError::Mismatch => status_error(
+                StatusCode::BAD_REQUEST,
+                Msg::RestPasswordMismatch,
+                locale,
+                "new passwords do not match",
+            ),
+            ChangePasswordError::InvalidPassword(rule) => {
+                RestError::bad_request(locale, rule.to_string())
+            }
+            ChangePasswordError::WrongOldPassword => {
+                let detail = Msg::RestOldPasswordWrong.text(locale);
+                status_error(
+                    StatusCode::UNAUTHORIZED,
+                    Msg::RestAuthFailed,
+                    locale,
+                    detail,
+                )
+            }
+            other => RestError::internal(&other, locale),
+        }),
+    }
+}

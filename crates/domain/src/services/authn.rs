@@ -1,0 +1,238 @@
+//! Authentication: cookie sessions and access tokens (compat), JWT access tokens with rotating
+//! refresh tokens (`/api/v1`), and role checks. Role and status are always read live.
+
+use crate::error::RepoError;
+use crate::ports::{SetAccessTokenError, TokenRejected};
+use crate::session::SessionKind;
+use crate::user::{Role, User, UserId};
+
+use super::accounts::{AccountService, COLLISION_RETRIES, LoginError, LoginInput};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no valid session")]
+    NoSession,
+    #[error("invalid access token")]
+    InvalidAccessToken,
+    #[error("the access token has expired")]
+    ExpiredAccessToken,
+    #[error("the account no longer exists")]
+    UserDeleted,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("insufficient role")]
+    Forbidden,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for AuthError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessTokenError {
+    #[error("could not generate a unique token")]
+    Collision,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// An authenticated user and, when a session (not an access token) authenticated it, that
+/// session's id.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub session_id: Option<i64>,
+}
+
+/// What `/api/v1` login and refresh hand out: a short-lived JWT and a refresh token, each
+/// shown once.
+#[derive(Debug)]
+pub struct ApiTokens {
+    pub user: User,
+    pub access_token: String,
+    pub access_expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, already rotated, revoked or expired refresh token, or the account is gone.
+    #[error("invalid refresh token")]
+    Invalid,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for RefreshError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+impl AccountService {
+    /// Revokes the session behind a cookie token. Unknown tokens are not an error.
+    pub async fn logout(&self, session_token: &str) -> Result<(), RepoError> {
+        let hash = self.secrets.hash(session_token);
+        self.sessions.revoke(&hash, self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// The live user behind a session token (spec §10.1: never trust the session's copy).
+    pub async fn authenticate_session(
+        &self,
+        session_token: &str,
+    ) -> Result<Authenticated, AuthError> {
+        let hash = self.secrets.hash(session_token);
+        let session = self
+            .sessions
+            .find_active(&hash, self.clock.now())
+            .await?
+            .ok_or(AuthError::NoSession)?;
+        let user = self.live_user(session.user_id).await?;
+        Ok(Authenticated {
+            user,
+            session_id: Some(session.id),
+        })
+    }
+
+    /// The live user behind a compat access token.
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<Authenticated, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::InvalidAccessToken);
+        }
+        let hash = self.secrets.hash(token);
+        let user = self
+            .users
+            .find_by_access_token(&hash)
+            .await?
+            .ok_or(AuthError::InvalidAccessToken)?;
+        Ok(Authenticated {
+            user,
+            session_id: None,
+        })
+    }
+
+    /// The live user behind a `/api/v1` JWT. The token's session must still be active, so
+    /// revoking a session (logout, password change, disable) kills its tokens at once.
+    pub async fn authenticate_jwt(&self, token: &str) -> Result<Authenticated, AuthError> {
+        let now = self.clock.now();
+        let claims = self.codec.verify(token, now).map_err(|e| match e {
+            TokenRejected::Expired => AuthError::ExpiredAccessToken,
+            TokenRejected::Invalid => AuthError::InvalidAccessToken,
+        })?;
+        let session = self
+            .sessions
+            .find_active_by_id(claims.session_id, now)
+            .await?
+            .filter(|s| s.user_id == claims.user_id)
+            .ok_or(AuthError::NoSession)?;
+        let user = self.live_user(session.user_id).await?;
+        Ok(Authenticated {
+            user,
+            session_id: Some(session.id),
+        })
+    }
+
+    async fn live_user(&self, id: UserId) -> Result<User, AuthError> {
+        match self.users.find_by_id(id).await? {
+            Some(user) if !user.is_deleted() => Ok(user),
+            _ => Err(AuthError::UserDeleted),
+        }
+    }
+
+    /// Whether an authenticated user may use a route that needs `min_role`.
+    pub fn authorize(user: &User, min_role: Role) -> Result<(), AuthError> {
+        if user.is_deleted() {
+            return Err(AuthError::UserDeleted);
+        }
+        if !user.is_enabled() {
+            return Err(AuthError::Disabled);
+        }
+        if user.role < min_role {
+            return Err(AuthError::Forbidden);
+        }
+        Ok(())
+    }
+
+    /// Generates a new access token, replacing the old one; the plaintext is returned once.
+    pub async fn rotate_access_token(&self, user_id: UserId) -> Result<String, AccessTokenError> {
+        for _ in 0..COLLISION_RETRIES {
+            let token = self.secrets.token();
+            match self.users.set_access_token(user_id, &token.hash).await {
+                Ok(()) => {
+                    tracing::info!(user_id = %user_id, "access token rotated");
+                    return Ok(token.plaintext);
+                }
+                Err(SetAccessTokenError::Collision) => continue,
+                Err(SetAccessTokenError::Unexpected(e)) => {
+                    return Err(AccessTokenError::Unexpected(e));
+                }
+            }
+        }
+        Err(AccessTokenError::Collision)
+    }
+
+    /// `/api/v1` login: the same credential check as the compat login, then a refresh
+    /// session and a JWT bound to it.
+    #[tracing::instrument(skip_all)]
+    pub async fn login_api(&self, input: LoginInput) -> Result<ApiTokens, LoginError> {
+        let user = self.check_credentials(&input).await?;
+        let (refresh_token, refresh_expires_at, session_id) = self
+            .start_session(&user, SessionKind::Refresh, self.ttl.refresh_secs, &input)
+            .await?;
+        let access_token = self.codec.issue(user.id, session_id, self.clock.now())?;
+        tracing::info!(user_id = %user.id, session_id, "api login");
+        Ok(ApiTokens {
+            user,
+            access_token,
+            access_expires_in: self.codec.ttl_secs(),
+            refresh_token,
+            refresh_expires_at,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. The old refresh token stops working: the
+    /// rotation is one conditional update, so of two concurrent refreshes only one wins.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<ApiTokens, RefreshError> {
+        if refresh_token.is_empty() {
+            return Err(RefreshError::Invalid);
+        }
+        let now = self.clock.now();
+        let old = self.secrets.hash(refresh_token);
+        let new = self.secrets.token();
+        let expires_at = now.saturating_add(self.ttl.refresh_secs);
+        let session = self
+            .sessions
+            .rotate(&old, &new.hash, now, expires_at)
+            .await?
+            .ok_or(RefreshError::Invalid)?;
+        let user = match self.users.find_by_id(session.user_id).await? {
+            Some(u) if u.is_enabled() => u,
+            _ => {
+                self.sessions.revoke_by_id(session.id, now).await?;
+                return Err(RefreshError::Invalid);
+            }
+        };
+        let access_token = self.codec.issue(user.id, session.id, now)?;
+        Ok(ApiTokens {
+            user,
+            access_token,
+            access_expires_in: self.codec.ttl_secs(),
+            refresh_token: new.plaintext,
+            refresh_expires_at: expires_at,
+        })
+    }
+
+    /// Ends a `/api/v1` session: its refresh token and every JWT issued for it stop working.
+    pub async fn logout_session(&self, session_id: i64) -> Result<(), RepoError> {
+        self.sessions
+            .revoke_by_id(session_id, self.clock.now())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,345 @@
+//! Self-service on one's own account: profile, password, settings, deletion, groups and
+//! models (spec §3.6–3.10, §3.17; seed 003 profile and password).
+
+use std::sync::Arc;
+
+use crate::error::RepoError;
+use crate::groups::{GroupSettings, GroupView};
+use crate::ports::{
+    Clock, HostResolver, PasswordHasher, SessionRepository, UpdateProfileError, UserRepository,
+};
+use crate::user::{
+    CredentialRuleError, Password, ProfileChanges, Role, User, Username, parse_email,
+};
+use crate::user_settings::{
+    NotificationSettingsInput, SettingsError, apply_notification_settings, validate_sidebar_modules,
+};
+
+use super::accounts::CorePorts;
+
+/// Longest display name, in characters (New API's `max=20`).
+pub const DISPLAY_NAME_MAX_CHARS: usize = 20;
+/// Longest avatar URL.
+pub const AVATAR_MAX_CHARS: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("display name must be 1 to {DISPLAY_NAME_MAX_CHARS} characters")]
+    InvalidDisplayName,
+    #[error(transparent)]
+    InvalidCredential(#[from] CredentialRuleError),
+    #[error("the original password is wrong")]
+    WrongPassword,
+    #[error("invalid e-mail address")]
+    InvalidEmail,
+    #[error("invalid phone number")]
+    InvalidPhone,
+    #[error("avatar must be an http(s) URL of at most {AVATAR_MAX_CHARS} characters")]
+    InvalidAvatar,
+    #[error("invalid sidebar configuration")]
+    InvalidSidebar,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the e-mail address is taken")]
+    EmailTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for ProfileError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+impl From<UpdateProfileError> for ProfileError {
+    fn from(e: UpdateProfileError) -> Self {
+        match e {
+            UpdateProfileError::UsernameTaken => Self::UsernameTaken,
+            UpdateProfileError::EmailTaken => Self::EmailTaken,
+            UpdateProfileError::NotFound => Self::NotFound,
+            UpdateProfileError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    #[error("the new passwords differ")]
+    Mismatch,
+    #[error(transparent)]
+    InvalidPassword(#[from] CredentialRuleError),
+    #[error("the old password is wrong")]
+    WrongOldPassword,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for ChangePasswordError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteSelfError {
+    #[error("the root account cannot delete itself")]
+    Root,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsUpdateError {
+    #[error(transparent)]
+    Invalid(#[from] SettingsError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// A password change: the current password (required when the account has one) and the new.
+#[derive(Clone, Default)]
+pub struct PasswordChange {
+    pub current: Option<String>,
+    pub new: String,
+}
+
+/// The contact fields of the REST profile; `None` leaves a field, `Some("")` clears an
+/// optional one.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar: Option<String>,
+}
+
+pub struct ProfileService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    resolver: Arc<dyn HostResolver>,
+    groups: GroupSettings,
+}
+
+impl ProfileService {
+    pub fn new(ports: CorePorts, resolver: Arc<dyn HostResolver>, groups: GroupSettings) -> Self {
+        Self {
+            users: ports.users,
+            sessions: ports.sessions,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            resolver,
+            groups,
+        }
+    }
+
+    /// Compat `PUT /api/user/self` profile mode (spec §3.9): display name and password only;
+    /// empty values leave a field unchanged. The current password is needed only to change
+    /// the password (New API demanded it for any change, spec §10.19). A password change
+    /// revokes every other session of the user.
+    pub async fn update_self(
+        &self,
+        user: &User,
+        current_session: Option<i64>,
+        display_name: Option<&str>,
+        password: Option<PasswordChange>,
+    ) -> Result<(), ProfileError> {
+        let display_name = display_name
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(parse_display_name)
+            .transpose()?;
+        let password = password.filter(|p| !p.new.is_empty());
+        let new_password = password
+            .as_ref()
+            .map(|p| Password::parse(&p.new))
+            .transpose()?;
+        if let (Some(change), Some(_)) = (&password, &new_password) {
+            let stored = self
+                .users
+                .find_password_hash(user.id)
+                .await?
+                .ok_or(ProfileError::NotFound)?;
+            // Accounts without a password (OAuth-only) may set a first one.
+            if !stored.is_empty() {
+                let current = change.current.clone().unwrap_or_default();
+                if !self.hasher.verify(&current, Some(stored)).await? {
+                    return Err(ProfileError::WrongPassword);
+                }
+            }
+        }
+        if let Some(name) = display_name {
+            let changes = ProfileChanges {
+                display_name: Some(name),
+                ..Default::default()
+            };
+            self.users.update_profile(user.id, &changes).await?;
+        }
+        if let Some(new) = new_password {
+            self.set_password(user, &new, current_session).await?;
+        }
+        Ok(())
+    }
+
+    /// REST `PUT /api/v1/users/password`: the old password is always required.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current_session: Option<i64>,
+        old: &str,
+        new: &str,
+        confirm: &str,
+    ) -> Result<(), ChangePasswordError> {
+        if new != confirm {
+            return Err(ChangePasswordError::Mismatch);
+        }
+        let new = Password::parse(new)?;
+        let stored = self.users.find_password_hash(user.id).await?;
+        if !self.hasher.verify(old, stored).await? {
+            return Err(ChangePasswordError::WrongOldPassword);
+        }
+        self.set_password(user, &new, current_session).await?;
+        Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        user: &User,
+        password: &Password,
+        keep_session: Option<i64>,
+    ) -> Result<(), RepoError> {
+        let hash = self.hasher.hash(password).await.map_err(RepoError)?;
+        self.users.set_password_hash(user.id, &hash).await?;
+        let revoked = self
+            .sessions
+            .revoke_all_for_user(user.id, keep_session, self.clock.now())
+            .await?;
+        tracing::info!(user_id = %user.id, revoked, "password changed");
+        Ok(())
+    }
+
+    /// REST `PUT /api/v1/users/profile`: validates every field before changing any.
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        input: ProfileInput,
+    ) -> Result<User, ProfileError> {
+        let changes = ProfileChanges {
+            username: input.username.as_deref().map(Username::parse).transpose()?,
+            display_name: None,
+            email: optional(input.email.as_deref(), |e| {
+                parse_email(e).ok_or(ProfileError::InvalidEmail)
+            })?,
+            phone: optional(input.phone.as_deref(), parse_phone)?,
+            avatar: optional(input.avatar.as_deref(), parse_avatar)?,
+        };
+        if changes.is_empty() {
+            return Ok(user.clone());
+        }
+        Ok(self.users.update_profile(user.id, &changes).await?)
+    }
+
+    /// `PUT /api/user/self {sidebar_modules}`: a validated sidebar, merged into `setting`.
+    pub async fn set_sidebar(&self, user: &User, raw: &str) -> Result<(), ProfileError> {
+        let sidebar = validate_sidebar_modules(raw).map_err(|_| ProfileError::InvalidSidebar)?;
+        let mut setting: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&user.setting).unwrap_or_default();
+        setting.insert("sidebar_modules".into(), serde_json::Value::String(sidebar));
+        let json = serde_json::Value::Object(setting).to_string();
+        self.users.set_setting(user.id, &json).await?;
+        Ok(())
+    }
+
+    /// `PUT /api/user/setting` (spec §3.17), keeping what the request does not own.
+    pub async fn update_notification_settings(
+        &self,
+        user: &User,
+        input: NotificationSettingsInput,
+    ) -> Result<(), SettingsUpdateError> {
+        let json =
+            apply_notification_settings(&user.setting, input, self.resolver.as_ref()).await?;
+        self.users
+            .set_setting(user.id, &json)
+            .await
+            .map_err(|e| SettingsUpdateError::Unexpected(e.0))?;
+        Ok(())
+    }
+
+    /// `DELETE /api/user/self` (spec §3.10): soft delete, every session and the access token
+    /// revoked at once; the ledger stays. Root cannot delete itself.
+    pub async fn delete_self(&self, user: &User) -> Result<(), DeleteSelfError> {
+        if user.role == Role::Root {
+            return Err(DeleteSelfError::Root);
+        }
+        let now = self.clock.now();
+        self.users
+            .soft_delete(user.id, now)
+            .await
+            .map_err(|e| DeleteSelfError::Unexpected(e.0))?;
+        self.sessions
+            .revoke_all_for_user(user.id, None, now)
+            .await
+            .map_err(|e| DeleteSelfError::Unexpected(e.0))?;
+        tracing::info!(user_id = %user.id, "account deleted by its owner");
+        Ok(())
+    }
+
+    /// The group table for a user of `user_group` ("" for an anonymous caller), spec §9.3.
+    pub fn groups(&self, user_group: &str) -> Vec<GroupView> {
+        self.groups.group_view(user_group)
+    }
+
+    /// The models the user's usable groups may use, sorted.
+    pub fn models(&self, user: &User) -> Vec<String> {
+        self.groups.models_for(&user.group)
+    }
+}
+
+/// `None` keeps the field; `Some("")` clears it; anything else must parse.
+fn optional<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, ProfileError>,
+) -> Result<Option<Option<T>>, ProfileError> {
+    match raw.map(str::trim) {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(v) => parse(v).map(|v| Some(Some(v))),
+    }
+}
+
+fn parse_display_name(raw: &str) -> Result<String, ProfileError> {
+    let chars = raw.chars().count();
+    if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS || raw.chars().any(char::is_control) {
+        return Err(ProfileError::InvalidDisplayName);
+    }
+    Ok(raw.to_owned())
+}
+
+/// An optional `+` and 6 to 15 digits (E.164 length), e.g. `13800138000` or `+8613800138000`.
+fn parse_phone(raw: &str) -> Result<String, ProfileError> {
+    let digits = raw.strip_prefix('+').unwrap_or(raw);
+    if (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw.to_owned())
+    } else {
+        Err(ProfileError::InvalidPhone)
+    }
+}
+
+/// An absolute http(s) URL with a host, at most 512 characters. Avatars are fetched by
+/// browsers, not by this server, so no address check is needed.
+fn parse_avatar(raw: &str) -> Result<String, ProfileError> {
+    if raw.chars().count() > AVATAR_MAX_CHARS {
+        return Err(ProfileError::InvalidAvatar);
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(raw.to_owned()),
+        _ => Err(ProfileError::InvalidAvatar),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+use std::sync::Arc;
+
+use mockall::predicate::eq;
+
+use super::*;
+use crate::groups::GroupSettings;
+use crate::ports::{
+    MockClock, MockHostResolver, MockPasswordHasher, MockSecretGenerator, MockSessionRepository,
+    MockUserRepository,
+};
+use crate::services::accounts_test_user as user;
+use crate::user::{Role, UserId};
+
+const NOW: i64 = 1_700_000_000;
+
+#[derive(Default)]
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+    hasher: MockPasswordHasher,
+}
+
+impl Mocks {
+    fn service(self) -> ProfileService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        ProfileService::new(
+            CorePorts {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                hasher: Arc::new(self.hasher),
+                secrets: Arc::new(MockSecretGenerator::new()),
+                clock: Arc::new(clock),
+            },
+            Arc::new(MockHostResolver::new()),
+            GroupSettings::default(),
+        )
+    }
+}
+
+fn change(current: Option<&str>, new: &str) -> Option<PasswordChange> {
+    Some(PasswordChange {
+        current: current.map(str::to_owned),
+        new: new.to_owned(),
+    })
+}
+
+#[tokio::test]
+async fn a_display_name_change_needs_no_password() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_update_profile()
+        .withf(|id, c| {
+            *id == UserId(1)
+                && c.display_name.as_deref() == Some("New Name")
+                && c.username.is_none()
+        })
+        .times(1)
+        .returning(|_, _| Ok(user(1, Role::User)));
+    m.service()
+        .update_self(&user(1, Role::User), Some(3), Some(" New Name "), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn empty_values_change_nothing() {
+    // No expectations: any repository call fails the test.
+    Mocks::default()
+        .service()
+        .update_self(&user(1, Role::User), None, Some("  "), change(None, ""))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_long_display_name_or_short_password_is_refused_before_any_write() {
+    let svc = Mocks::default().service();
+    assert!(matches!(
+        svc.update_self(&user(1, Role::User), None, Some(&"x".repeat(21)), None)
+            .await,
+        Err(ProfileError::InvalidDisplayName)
+    ));
+    assert!(matches!(
+        svc.update_self(
+            &user(1, Role::User),
+            None,
+            None,
+            change(Some("old-password"), "short")
+        )
+        .await,
+        Err(ProfileError::InvalidCredential(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_changes_nothing() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_find_password_hash()
+        .returning(|_| Ok(Some("stored".into())));
+    m.hasher.expect_verify().returning(|_, _| Ok(false));
+    let err = m
+        .service()
+        .update_self(
+            &user(1, Role::User),
+            Some(3),
+            Some("Name"),
+            change(Some("bad"), "new-password"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProfileError::WrongPassword));
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_find_password_hash()
+        .returning(|_| Ok(Some("stored".into())));
+    m.hasher
+        .expect_verify()
+        .withf(|pw, hash| pw == "old-password" && hash.as_deref() == Some("stored"))
+        .returning(|_, _| Ok(true));
+    m.hasher.expect_hash().returning(|_| Ok("new-hash".into()));
+    m.users
+        .expect_set_password_hash()
+        .with(eq(UserId(1)), eq("new-hash"))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.sessions
+        .expect_revoke_all_for_user()
+        .with(eq(UserId(1)), eq(Some(3)), eq(NOW))
+        .times(1)
+        .returning(|_, _, _| Ok(2));
+    m.service()
+        .update_self(
+            &user(1, Role::User),
+            Some(3),
+            None,
+            change(Some("old-password"), "new-password"),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_may_set_a_first_one() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_find_password_hash()
+        .returning(|_| Ok(Some(String::new())));
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users.expect_set_password_hash().returning(|_, _| Ok(()));
+    m.sessions
+        .expect_revoke_all_for_user()
+        .returning(|_, _, _| Ok(0));
+    m.service()
+        .update_self(
+            &user(1, Role::User),
+            None,
+            None,
+            change(None, "first-password"),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_rest_password_change_checks_confirmation_policy_and_old_password() {
+    let svc = Mocks::default().service();
+    let u = user(1, Role::User);
+    assert!(matches!(
+        svc.change_password(&u, None, "old", "new-password", "other-password")
+            .await,
+        Err(ChangePasswordError::Mismatch)
+    ));
+    assert!(matches!(
+        svc.change_password(&u, None, "old", "short", "short").await,
+        Err(ChangePasswordError::InvalidPassword(_))
+    ));
+    let mut m = Mocks::default();
+    m.users
+        .expect_find_password_hash()
+        .returning(|_| Ok(Some("stored".into())));
+    m.hasher.expect_verify().returning(|_, _| Ok(false));
+    assert!(matches!(
+        m.service()
+            .change_password(&u, None, "wrong", "new-password", "new-password")
+            .await,
+        Err(ChangePasswordError::WrongOldPassword)
+    ));
+}
+
+#[tokio::test]
+async fn invalid_profile_fields_are_refused_before_any_write() {
+    let svc = Mocks::default().service();
+    let u = user(1, Role::User);
+    let cases = [
+        (
+            ProfileInput {
+                email: Some("nope".into()),
+                ..Default::default()
+            },
+            "e-mail",
+        ),
+        (
+            ProfileInput {
+                phone: Some("12ab".into()),
+                ..Default::default()
+            },
+            "phone",
+        ),
+        (
+            ProfileInput {
+                phone: Some("+1234".into()),
+                ..Default::default()
+            },
+            "phone",
+        ),
+        (
+            ProfileInput {
+                avatar: Some("javascript:alert(1)".into()),
+                ..Default::default()
+            },
+            "avatar",
+        ),
+        (
+            ProfileInput {
+                avatar: Some("ftp://x.org/a.png".into()),
+                ..Default::default()
+            },
+            "avatar",
+        ),
+        (
+            ProfileInput {
+                avatar: Some(format!("https://x.org/{}", "a".repeat(600))),
+                ..Default::default()
+            },
+            "avatar",
+        ),
+        (
+            ProfileInput {
+                username: Some("".into()),
+                ..Default::default()
+            },
+            "username",
+        ),
+    ];
+    for (input, what) in cases {
+        assert!(svc.update_profile(&u, input).await.is_err(), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn empty_strings_clear_contact_fields_and_absent_fields_stay() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_update_profile()
+        .withf(|_, c| {
+            c.email == Some(None)
+                && c.phone == Some(Some("13800138000".into()))
+                && c.avatar.is_none()
+                && c.username.is_none()
+        })
+        .times(1)
+        .returning(|_, _| Ok(user(1, Role::User)));
+    let input = ProfileInput {
+        email: Some("".into()),
+        phone: Some("13800138000".into()),
+        ..Default::default()
+    };
+    m.service()
+        .update_profile(&user(1, Role::User), input)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_valid_sidebar_is_merged_into_the_settings() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_set_setting()
+        .withf(|_, json| {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            v["gotify_priority"] == 0 && v["sidebar_modules"] == r#"{"chat":{"enabled":false}}"#
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.service()
+        .set_sidebar(&user(1, Role::User), r#"{"chat": {"enabled": false}}"#)
+        .await
+        .unwrap();
+    let svc = Mocks::default().service();
+    assert!(matches!(
+        svc.set_sidebar(&user(1, Role::User), "not json").await,
+        Err(ProfileError::InvalidSidebar)
+    ));
+}
+
+#[tokio::test]
+async fn root_cannot_delete_itself_and_a_user_deletion_revokes_every_session() {
+    let svc = Mocks::default().service();
+    assert!(matches!(
+        svc.delete_self(&user(1, Role::Root)).await,
+        Err(DeleteSelfError::Root)
+    ));
+    let mut m = Mocks::default();
+    m.users
+        .expect_soft_delete()
+        .with(eq(UserId(5)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    m.sessions
+        .expect_revoke_all_for_user()
+        .with(eq(UserId(5)), eq(None), eq(NOW))
+        .times(1)
+        .returning(|_, _, _| Ok(1));
+    m.service().delete_self(&user(5, Role::User)).await.unwrap();
+}
