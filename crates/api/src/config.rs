@@ -354,6 +354,14 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
     }
 
     #[test]
+    fn the_example_configuration_loads_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/tollgate.example.toml");
+        let example = Settings::load(Some(&path)).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn debug_output_never_shows_secrets() {
         let s = Settings {
             database_url: SecretString::from("postgres://u:hunter2@db/x"),

@@ -142,8 +142,8 @@ impl Msg {
                 "Invalid input: username must be 1 to 20 characters",
             ),
             UsernameCharacters => (
-                "输入不合法 用户名不能包含控制字符",
-                "Invalid input: username must not contain control characters",
+                "输入不合法 用户名不能包含控制字符或@",
+                "Invalid input: username must not contain control characters or @",
             ),
             PasswordLength => (
                 "输入不合法 密码长度必须为8-128个字符",

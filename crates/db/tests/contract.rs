@@ -210,26 +210,6 @@ async fn user_is_created_and_found_by_id_username_and_credentials(db: DatabaseCo
     assert_eq!(found.id, alice.id);
     assert_eq!(found.email.as_deref(), Some("alice@example.com"));
 
-    // A username match wins over another user's e-mail.
-    let carol = users
-        .create(&new_user("carol@example.com", "AFF2", 0))
-        .await
-        .unwrap();
-    exec(
-        &db,
-        &format!(
-            "UPDATE users SET email = 'carol@example.com' WHERE id = {}",
-            alice.id
-        ),
-    )
-    .await;
-    let (found, _) = users
-        .find_credentials("carol@example.com")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.id, carol.id);
-
     // Deleted users cannot log in but are still found by id and name.
     exec(
         &db,

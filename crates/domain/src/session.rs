@@ -49,6 +49,14 @@ pub enum SessionKind {
 }
 
 impl SessionKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "web" => Some(SessionKind::Web),
+            "refresh" => Some(SessionKind::Refresh),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SessionKind::Web => "web",
@@ -74,4 +82,5 @@ pub struct NewSession {
 pub struct ActiveSession {
     pub id: i64,
     pub user_id: UserId,
+    pub kind: SessionKind,
 }

@@ -79,13 +79,13 @@ impl UserStatus {
 pub enum CredentialRuleError {
     #[error("username must be 1 to {max} characters")]
     UsernameLength { max: usize },
-    #[error("username must not contain control characters")]
+    #[error("username must not contain control characters or @")]
     UsernameCharacters,
     #[error("password must be {min} to {max} characters")]
     PasswordLength { min: usize, max: usize },
 }
 
-/// A username: 1..=20 Unicode characters after trimming, no control characters.
+/// A username: 1..=20 Unicode characters after trimming, no control characters, no `@`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -100,7 +100,9 @@ impl Username {
                 max: Self::MAX_CHARS,
             });
         }
-        if trimmed.chars().any(char::is_control) {
+        // No `@`: usernames and e-mail addresses stay disjoint, so a user cannot take another
+        // user's address as a name and shadow their login by e-mail.
+        if trimmed.chars().any(|c| c.is_control() || c == '@') {
             return Err(CredentialRuleError::UsernameCharacters);
         }
         Ok(Self(trimmed.to_owned()))
@@ -244,9 +246,11 @@ impl ProfileChanges {
 }
 
 /// A syntactically valid e-mail address (at most 254 characters, one `@`, a dot in the
-/// domain, no whitespace), trimmed; `None` otherwise.
+/// domain, no whitespace), trimmed and lowercased so that uniqueness and login by e-mail
+/// ignore case; `None` otherwise.
 pub fn parse_email(raw: &str) -> Option<String> {
-    let email = raw.trim();
+    let email = raw.trim().to_lowercase();
+    let email = email.as_str();
     let (local, domain) = email.split_once('@')?;
     let ok = email.len() <= 254
         && !local.is_empty()
@@ -304,6 +308,10 @@ mod tests {
             Username::parse("al\u{0}ice"),
             Err(CredentialRuleError::UsernameCharacters)
         );
+        assert_eq!(
+            Username::parse("alice@example.com"),
+            Err(CredentialRuleError::UsernameCharacters)
+        );
     }
 
     #[test]
@@ -325,6 +333,10 @@ mod tests {
     #[test]
     fn email_syntax_is_checked() {
         assert_eq!(parse_email(" a@b.co ").as_deref(), Some("a@b.co"));
+        assert_eq!(
+            parse_email("Alice@Example.COM").as_deref(),
+            Some("alice@example.com")
+        );
         for bad in [
             "", "a", "a@", "@b.co", "a@b", "a@@b.co", "a b@c.co", "a@b.co.", "a@.b",
         ] {

@@ -305,7 +305,13 @@ impl AccountService {
         if login.is_empty() || input.password.is_empty() {
             return Err(LoginError::MissingCredentials);
         }
-        let found = self.users.find_credentials(login).await?;
+        // E-mail addresses are stored lowercased; usernames never contain `@`.
+        let login = if login.contains('@') {
+            login.to_lowercase()
+        } else {
+            login.to_owned()
+        };
+        let found = self.users.find_credentials(&login).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),

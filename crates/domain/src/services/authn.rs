@@ -129,7 +129,8 @@ impl AccountService {
             .sessions
             .find_active_by_id(claims.session_id, now)
             .await?
-            .filter(|s| s.user_id == claims.user_id)
+            // Only a refresh session backs a JWT; a cookie session's id is not a valid `sid`.
+            .filter(|s| s.user_id == claims.user_id && s.kind == SessionKind::Refresh)
             .ok_or(AuthError::NoSession)?;
         let user = self.live_user(session.user_id).await?;
         Ok(Authenticated {

@@ -322,6 +322,7 @@ async fn a_session_of_a_deleted_user_does_not_authenticate() {
         Ok(Some(ActiveSession {
             id: 1,
             user_id: UserId(9),
+            kind: SessionKind::Web,
         }))
     });
     m.users.expect_find_by_id().returning(|_| {
@@ -605,6 +606,25 @@ async fn a_jwt_whose_session_belongs_to_someone_else_is_refused() {
         Ok(Some(ActiveSession {
             id: 77,
             user_id: UserId(6),
+            kind: SessionKind::Refresh,
+        }))
+    });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.authenticate_jwt("jwt").await,
+        Err(AuthError::NoSession)
+    ));
+}
+
+#[tokio::test]
+async fn a_jwt_naming_a_cookie_session_is_refused() {
+    let mut m = Mocks::new();
+    m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
+    m.sessions.expect_find_active_by_id().returning(|_, _| {
+        Ok(Some(ActiveSession {
+            id: 77,
+            user_id: UserId(5),
+            kind: SessionKind::Web,
         }))
     });
     let svc = m.service(RegistrationPolicy::default());
@@ -683,6 +703,7 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
         Ok(Some(ActiveSession {
             id: 8,
             user_id: UserId(5),
+            kind: SessionKind::Refresh,
         }))
     });
     m.users.expect_find_by_id().returning(|_| {
