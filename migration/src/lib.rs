@@ -12,6 +12,9 @@ mod m20261121_000002_create_sessions_table;
 mod m20261121_000003_create_redemptions_table;
 mod m20261121_000004_create_ledger_table;
 mod m20261121_000005_create_app_secrets_table;
+mod m20261121_000006_create_user_search_indexes;
+mod m20261121_000007_create_audit_table;
+mod m20261121_000008_create_options_table;
 
 pub struct Migrator;
 
@@ -39,6 +42,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_create_redemptions_table::Migration),
             Box::new(m20261121_000004_create_ledger_table::Migration),
             Box::new(m20261121_000005_create_app_secrets_table::Migration),
+            Box::new(m20261121_000006_create_user_search_indexes::Migration),
+            Box::new(m20261121_000007_create_audit_table::Migration),
+            Box::new(m20261121_000008_create_options_table::Migration),
         ]
     }
 }

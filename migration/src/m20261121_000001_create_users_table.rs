@@ -26,6 +26,7 @@ enum Users {
     AccessTokenHash,
     Phone,
     Avatar,
+    Remark,
     CreatedAt,
     UpdatedAt,
     LastLoginAt,
@@ -128,6 +129,8 @@ impl MigrationTrait for Migration {
                 )
                 .col(ColumnDef::new(Users::Phone).string_len(32).null())
                 .col(ColumnDef::new(Users::Avatar).string_len(512).null())
+                // An admin's note about the user (New API's `remark`).
+                .col(ColumnDef::new(Users::Remark).string_len(255).null())
                 .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
                 .col(ColumnDef::new(Users::UpdatedAt).big_integer().not_null())
                 .col(ColumnDef::new(Users::LastLoginAt).big_integer().null())

@@ -16,14 +16,14 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock};
 use tollgate_db::{
-    SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository, SeaSessionRepository,
-    SeaUserRepository,
+    SeaAuditRepository, SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository,
+    SeaSessionRepository, SeaUserRepository,
 };
 use tollgate_domain::ports::{
     Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
 };
 use tollgate_domain::services::{
-    AccountService, AffiliateService, BootstrapOutcome, CorePorts, ProfileService,
+    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, ProfileService,
     RedemptionService, SessionTtl,
 };
 use tollgate_notify::DnsResolver;
@@ -56,6 +56,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
 /// The services of one instance, over one database.
 pub struct Services {
     pub accounts: AccountService,
+    pub admin: AdminService,
     pub profile: ProfileService,
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
@@ -79,7 +80,15 @@ pub async fn build_services(
         hasher: Arc::new(Argon2Hasher::new().context("initialising the password hasher")?),
         secrets: secrets.clone(),
         clock: clock.clone(),
+        audit: Arc::new(SeaAuditRepository::new(db.clone())),
     };
+    let admin = AdminService::new(
+        users.clone(),
+        ports.audit.clone(),
+        ports.hasher.clone(),
+        clock.clone(),
+        settings.groups.clone(),
+    );
     let jwt_key = jwt_secret(db, settings).await?;
     let codec = JwtCodec::new(
         jwt_key.as_bytes(),
@@ -116,6 +125,7 @@ pub async fn build_services(
     );
     Ok(Services {
         accounts,
+        admin,
         profile,
         affiliate,
         redemptions,
@@ -166,6 +176,7 @@ impl Application {
             },
             default_locale: settings.locale(),
             accounts: services.accounts,
+            admin: services.admin,
             profile: services.profile,
             affiliate: services.affiliate,
             redemptions: services.redemptions,

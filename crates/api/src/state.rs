@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use tollgate_domain::ports::Readiness;
 use tollgate_domain::services::{
-    AccountService, AffiliateService, ProfileService, RedemptionService,
+    AccountService, AdminService, AffiliateService, ProfileService, RedemptionService,
 };
 
 use crate::i18n::Locale;
 
 pub struct AppState {
     pub accounts: AccountService,
+    pub admin: AdminService,
     pub profile: ProfileService,
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,

@@ -9,13 +9,16 @@
 //! Every change of `users.quota` / `users.aff_quota` goes through one private function,
 //! `ledger::apply_entry`, which records a ledger row in the same transaction.
 
+mod audit;
 mod entities;
 mod error;
 mod ledger;
 mod readiness;
 mod redemptions;
 mod secrets;
+pub mod seed;
 mod sessions;
+mod user_search;
 mod users;
 
 #[cfg(feature = "testing")]
@@ -31,6 +34,7 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+pub use audit::SeaAuditRepository;
 pub use ledger::SeaLedgerRepository;
 pub use readiness::SeaReadiness;
 pub use redemptions::SeaRedemptionRepository;

@@ -56,6 +56,23 @@ impl SeaSessionRepository {
     }
 }
 
+/// Revokes every active session of a user except `keep`, inside the caller's transaction.
+pub(crate) async fn revoke_all_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    keep: Option<i64>,
+    now: i64,
+) -> Result<u64, sea_orm::DbErr> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::UserId.eq(user_id.get()))
+        .filter(active_at(now));
+    if let Some(keep) = keep {
+        update = update.filter(session::Column::Id.ne(keep));
+    }
+    Ok(update.exec(conn).await?.rows_affected)
+}
+
 /// Neither revoked nor expired at `now`.
 fn active_at(now: i64) -> Condition {
     Condition::all()
@@ -67,6 +84,10 @@ fn active_at(now: i64) -> Condition {
 impl SessionRepository for SeaSessionRepository {
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
     async fn create(&self, new: &NewSession) -> Result<i64, RepoError> {
+        // The session and its audit record (the login) commit together.
+        let txn = crate::begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
         let row = session::ActiveModel {
             id: NotSet,
             token_hash: Set(new.token_hash.as_str().to_owned()),
@@ -78,11 +99,29 @@ impl SessionRepository for SeaSessionRepository {
             ip: Set(new.ip.clone()),
             user_agent: Set(new.user_agent.clone()),
         };
-        let res = session::Entity::insert(row)
-            .exec(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to insert a session"))?;
-        Ok(res.last_insert_id)
+        let outcome = async {
+            let id = session::Entity::insert(row)
+                .exec(&txn)
+                .await?
+                .last_insert_id;
+            if let Some(entry) = &new.audit {
+                crate::audit::insert(&txn, entry).await?;
+            }
+            Ok::<_, sea_orm::DbErr>(id)
+        }
+        .await;
+        match outcome {
+            Ok(id) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit a session"))?;
+                Ok(id)
+            }
+            Err(e) => {
+                crate::error::rollback(txn).await;
+                Err(unexpected(e, "failed to insert a session").into())
+            }
+        }
     }
 
     async fn find_active(
@@ -156,18 +195,9 @@ impl SessionRepository for SeaSessionRepository {
         keep: Option<i64>,
         now: i64,
     ) -> Result<u64, RepoError> {
-        let mut update = session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(now))
-            .filter(session::Column::UserId.eq(user_id.get()))
-            .filter(active_at(now));
-        if let Some(keep) = keep {
-            update = update.filter(session::Column::Id.ne(keep));
-        }
-        let res = update
-            .exec(&self.db)
+        revoke_all_in(&self.db, user_id, keep, now)
             .await
-            .map_err(|e| unexpected(e, "failed to revoke the sessions of a user"))?;
-        Ok(res.rows_affected)
+            .map_err(|e| unexpected(e, "failed to revoke the sessions of a user").into())
     }
 
     async fn purge(&self, before: i64) -> Result<u64, RepoError> {

@@ -6,14 +6,16 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, DatabaseConnection, DatabaseTransaction, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, Select,
+    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Select,
 };
+use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::{
-    AffTransferError, AffTransferred, CreateUserError, SetAccessTokenError, UpdateProfileError,
-    UserRepository,
+    AdminChanges, AdminUpdateError, AffTransferError, AffTransferred, CreateUserError,
+    SetAccessTokenError, UpdateProfileError, UserQuery, UserRepository,
 };
 use tollgate_domain::{
-    LedgerEntry, NewUser, ProfileChanges, RepoError, Role, TokenHash, User, UserId, UserStatus,
+    LedgerEntry, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role, TokenHash, User,
+    UserId, UserStatus,
 };
 
 use crate::begin_write;
@@ -49,6 +51,7 @@ impl TryFrom<user::Model> for User {
             setting: m.setting,
             phone: m.phone,
             avatar: m.avatar,
+            remark: m.remark,
             created_at: m.created_at,
             updated_at: m.updated_at,
             last_login_at: m.last_login_at,
@@ -60,7 +63,7 @@ impl TryFrom<user::Model> for User {
 /// [`UserRepository`] over sea-orm.
 #[derive(Debug, Clone)]
 pub struct SeaUserRepository {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
 }
 
 /// Why the insert transaction of [`SeaUserRepository::create`] failed.
@@ -116,6 +119,7 @@ impl SeaUserRepository {
             access_token_hash: Set(None),
             phone: Set(None),
             avatar: Set(None),
+            remark: Set(None),
             created_at: Set(new.created_at),
             updated_at: Set(now),
             last_login_at: Set(None),
@@ -143,6 +147,15 @@ impl SeaUserRepository {
                 })
         };
         let invitee = UserId(id);
+        if let Some(entry) = &new.audit {
+            let entry = AuditEntry {
+                target_id: Some(invitee),
+                ..entry.clone()
+            };
+            crate::audit::insert(txn, &entry)
+                .await
+                .map_err(|e| InsertFailure::Other(unexpected(e, "failed to audit a new user")))?;
+        }
         if new.initial_quota > 0 {
             apply(LedgerEntry::signup_bonus(invitee, new.initial_quota)).await?;
         }
@@ -514,5 +527,284 @@ impl UserRepository for SeaUserRepository {
                 })
             }
         }
+    }
+
+    async fn search(&self, query: &UserQuery, page: PageRequest) -> Result<Page<User>, RepoError> {
+        self.search_users(query, page).await
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn admin_update(
+        &self,
+        id: UserId,
+        changes: &AdminChanges,
+        actor: UserId,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> Result<User, AdminUpdateError> {
+        let txn = begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        match self
+            .admin_update_in(&txn, id, changes, actor, audit, now)
+            .await
+        {
+            Ok(()) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit an admin update"))?;
+            }
+            Err(e) => {
+                rollback(txn).await;
+                return Err(e);
+            }
+        }
+        self.find_user(user::Entity::find_by_id(id.get()))
+            .await
+            .map_err(|RepoError(e)| e)?
+            .ok_or(AdminUpdateError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn admin_set_state(
+        &self,
+        id: UserId,
+        role: Role,
+        status: UserStatus,
+        delete: bool,
+        revoke: bool,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<User, RepoError> {
+        let txn = begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let mut update = user::Entity::update_many()
+                .col_expr(user::Column::Role, Expr::value(role.code()))
+                .col_expr(user::Column::Status, Expr::value(status.code()))
+                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+                .filter(user::Column::Id.eq(id.get()))
+                .filter(user::Column::DeletedAt.is_null());
+            if delete {
+                update = update.col_expr(user::Column::DeletedAt, Expr::value(now));
+            }
+            if revoke {
+                update = update.col_expr(
+                    user::Column::AccessTokenHash,
+                    Expr::value(Option::<String>::None),
+                );
+            }
+            let res = update.exec(&txn).await?;
+            if res.rows_affected != 1 {
+                return Ok(false);
+            }
+            if revoke {
+                crate::sessions::revoke_all_in(&txn, id, None, now).await?;
+            }
+            crate::audit::insert(&txn, audit).await?;
+            Ok::<_, sea_orm::DbErr>(true)
+        }
+        .await;
+        match outcome {
+            Ok(true) => txn
+                .commit()
+                .await
+                .map_err(|e| unexpected(e, "failed to commit a state change"))?,
+            Ok(false) => {
+                rollback(txn).await;
+                return Err(RepoError::msg(format!(
+                    "user {id} vanished during a state change"
+                )));
+            }
+            Err(e) => {
+                rollback(txn).await;
+                return Err(unexpected(e, "failed to change a user's state").into());
+            }
+        }
+        self.find_user(user::Entity::find_by_id(id.get()))
+            .await?
+            .ok_or_else(|| RepoError::msg(format!("user {id} vanished after a state change")))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn hard_delete(&self, id: UserId, audit: &AuditEntry) -> Result<bool, RepoError> {
+        let txn = begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            crate::entities::session::Entity::delete_many()
+                .filter(crate::entities::session::Column::UserId.eq(id.get()))
+                .exec(&txn)
+                .await?;
+            let res = user::Entity::delete_by_id(id.get()).exec(&txn).await?;
+            if res.rows_affected == 1 {
+                crate::audit::insert(&txn, audit).await?;
+            }
+            Ok::<_, sea_orm::DbErr>(res.rows_affected == 1)
+        }
+        .await;
+        match outcome {
+            Ok(deleted) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit a deletion"))?;
+                Ok(deleted)
+            }
+            Err(e) => {
+                rollback(txn).await;
+                Err(unexpected(e, "failed to delete a user").into())
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<i64>,
+        revoke_token: bool,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        let txn = begin_write(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let mut update = user::Entity::update_many()
+                .col_expr(user::Column::PasswordHash, Expr::value(hash))
+                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+                .filter(user::Column::Id.eq(id.get()))
+                .filter(user::Column::DeletedAt.is_null());
+            if revoke_token {
+                update = update.col_expr(
+                    user::Column::AccessTokenHash,
+                    Expr::value(Option::<String>::None),
+                );
+            }
+            if update.exec(&txn).await?.rows_affected != 1 {
+                return Ok(false);
+            }
+            crate::sessions::revoke_all_in(&txn, id, keep, now).await?;
+            crate::audit::insert(&txn, audit).await?;
+            Ok::<_, sea_orm::DbErr>(true)
+        }
+        .await;
+        match outcome {
+            Ok(true) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit a password change"))?;
+                Ok(())
+            }
+            Ok(false) => {
+                rollback(txn).await;
+                Err(RepoError::msg(format!(
+                    "user {id} not found for a password change"
+                )))
+            }
+            Err(e) => {
+                rollback(txn).await;
+                Err(unexpected(e, "failed to change a password").into())
+            }
+        }
+    }
+}
+
+impl SeaUserRepository {
+    /// The body of [`UserRepository::admin_update`], inside its transaction.
+    async fn admin_update_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: UserId,
+        changes: &AdminChanges,
+        actor: UserId,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> Result<(), AdminUpdateError> {
+        let db_err = |e: sea_orm::DbErr| {
+            AdminUpdateError::Unexpected(unexpected(e, "failed to update a user"))
+        };
+        let mut update = user::Entity::update_many()
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+            .filter(user::Column::Id.eq(id.get()))
+            .filter(user::Column::DeletedAt.is_null());
+        if let Some(u) = &changes.username {
+            update = update.col_expr(user::Column::Username, Expr::value(u.as_str()));
+        }
+        if let Some(d) = &changes.display_name {
+            update = update.col_expr(user::Column::DisplayName, Expr::value(d.as_str()));
+        }
+        if let Some(g) = &changes.group {
+            update = update.col_expr(user::Column::UserGroup, Expr::value(g.as_str()));
+        }
+        if let Some(r) = &changes.remark {
+            update = update.col_expr(user::Column::Remark, Expr::value(r.as_str()));
+        }
+        if let Some(h) = &changes.password_hash {
+            update = update
+                .col_expr(user::Column::PasswordHash, Expr::value(h.as_str()))
+                .col_expr(
+                    user::Column::AccessTokenHash,
+                    Expr::value(Option::<String>::None),
+                );
+        }
+        match update.exec(txn).await {
+            Ok(res) if res.rows_affected == 1 => {}
+            Ok(_) => return Err(AdminUpdateError::NotFound),
+            Err(e) if is_unique_violation(&e) => return Err(AdminUpdateError::UsernameTaken),
+            Err(e) => return Err(db_err(e)),
+        }
+        if changes.password_hash.is_some() {
+            crate::sessions::revoke_all_in(txn, id, None, now)
+                .await
+                .map_err(db_err)?;
+        }
+        // The stored quota at this moment (locked), not the one the admin saw: concurrent
+        // spending between the admin's read and this write is never overwritten, and the
+        // audit records the real old value.
+        let current_quota = match changes.quota {
+            Some(_) => Some(
+                user::Entity::find_by_id(id.get())
+                    .lock_exclusive()
+                    .one(txn)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(AdminUpdateError::NotFound)?
+                    .quota,
+            ),
+            None => None,
+        };
+        let mut quota_audit_id = None;
+        for entry in audit {
+            let mut entry = entry.clone();
+            let is_quota = entry.action == tollgate_domain::audit::AuditAction::QuotaChanged;
+            if let (true, Some(current)) = (is_quota, current_quota) {
+                entry.before = Some(serde_json::json!({ "quota": current }));
+            }
+            let audit_id = crate::audit::insert(txn, &entry).await.map_err(db_err)?;
+            if is_quota {
+                quota_audit_id = Some(audit_id);
+            }
+        }
+        if let (Some(new_quota), Some(current)) = (changes.quota, current_quota) {
+            let audit_id = quota_audit_id.ok_or_else(|| {
+                AdminUpdateError::Unexpected(anyhow!("a quota change needs its audit record"))
+            })?;
+            let delta = new_quota
+                .checked_sub(current)
+                .ok_or(AdminUpdateError::QuotaOutOfRange)?;
+            if delta != 0 {
+                let entry = LedgerEntry::admin_adjustment(id, delta, actor, audit_id)
+                    .map_err(|_| AdminUpdateError::QuotaOutOfRange)?;
+                apply_entry(txn, &entry, now).await.map_err(|e| match e {
+                    ApplyError::Db(e) => AdminUpdateError::Unexpected(e),
+                    ApplyError::UserMissing => AdminUpdateError::NotFound,
+                    _ => AdminUpdateError::QuotaOutOfRange,
+                })?;
+            }
+        }
+        Ok(())
     }
 }

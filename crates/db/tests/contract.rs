@@ -85,6 +85,7 @@ fn new_user(name: &str, aff_code: &str, initial_quota: i64) -> NewUser {
         setting: r#"{"gotify_priority":0}"#.to_owned(),
         initial_quota,
         invitation: None,
+        audit: None,
         created_at: NOW,
     }
 }
@@ -125,6 +126,7 @@ fn session(hash: &str, user_id: UserId, expires_at: i64) -> NewSession {
         expires_at,
         ip: Some("127.0.0.1".to_owned()),
         user_agent: Some("contract-test".to_owned()),
+        audit: None,
     }
 }
 

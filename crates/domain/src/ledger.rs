@@ -45,6 +45,8 @@ pub enum LedgerKind {
     AffTransferOut,
     /// ... and into `quota`; reference = the same transfer id.
     AffTransferIn,
+    /// An admin set a user's quota; reference = the id of the audit record of that change.
+    AdminAdjustment,
 }
 
 impl LedgerKind {
@@ -56,6 +58,7 @@ impl LedgerKind {
             LedgerKind::InviterReward => "inviter_reward",
             LedgerKind::AffTransferOut => "aff_transfer_out",
             LedgerKind::AffTransferIn => "aff_transfer_in",
+            LedgerKind::AdminAdjustment => "admin_adjustment",
         }
     }
 
@@ -67,6 +70,7 @@ impl LedgerKind {
             "inviter_reward" => Some(LedgerKind::InviterReward),
             "aff_transfer_out" => Some(LedgerKind::AffTransferOut),
             "aff_transfer_in" => Some(LedgerKind::AffTransferIn),
+            "admin_adjustment" => Some(LedgerKind::AdminAdjustment),
             _ => None,
         }
     }
@@ -205,6 +209,23 @@ impl LedgerEntry {
                 Some(user_id),
             )?,
         ])
+    }
+
+    /// An admin's change of a user's quota by `delta`; reference = the audit record's id.
+    pub fn admin_adjustment(
+        user_id: UserId,
+        delta: i64,
+        admin: UserId,
+        audit_id: i64,
+    ) -> Result<Self, MoneyError> {
+        Self::new(
+            user_id,
+            Account::Quota,
+            delta,
+            LedgerKind::AdminAdjustment,
+            format!("audit:{audit_id}"),
+            Some(admin),
+        )
     }
 
     pub fn user_id(&self) -> UserId {
@@ -353,6 +374,7 @@ mod tests {
             LedgerKind::InviterReward,
             LedgerKind::AffTransferOut,
             LedgerKind::AffTransferIn,
+            LedgerKind::AdminAdjustment,
         ] {
             assert_eq!(LedgerKind::parse(k.as_str()), Some(k));
         }

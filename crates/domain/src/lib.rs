@@ -4,8 +4,10 @@
 //! lettre, config). CI enforces that with `cargo tree`. Adapters implement the traits in
 //! [`ports`]; the composition root in `tollgate-api` wires them into the services.
 
+pub mod audit;
 pub mod error;
 pub mod groups;
+pub mod hierarchy;
 pub mod ledger;
 pub mod page;
 pub mod ports;

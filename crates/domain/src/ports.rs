@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::error::RepoError;
 use crate::ledger::Imbalance;
 use crate::page::{Page, PageRequest};
 use crate::redemption::{CreateRedemptionsError, NewRedemption, RedeemError, Redeemed, Redemption};
 use crate::session::{ActiveSession, NewSession, SecretToken, TokenHash};
-use crate::user::{NewUser, Password, ProfileChanges, User, UserId};
+use crate::user::{NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
 /// Why inserting a user failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,57 @@ pub enum AffTransferError {
 pub struct AffTransferred {
     pub quota: i64,
     pub aff_quota: i64,
+}
+
+/// How an admin search keyword matches text columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatchMode {
+    /// `column LIKE 'kw%'`: served by the indexes.
+    #[default]
+    Prefix,
+    /// `column LIKE '%kw%'` (New API's search): a scan of the visible rows.
+    Contains,
+}
+
+/// An admin listing or search of users (spec §3.18, §3.19; seed 003 admin list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Matches username, display name or e-mail (case-sensitive), and the id when numeric.
+    pub keyword: Option<String>,
+    pub match_mode: MatchMode,
+    /// Exact group filter.
+    pub group: Option<String>,
+    pub status: Option<UserStatus>,
+    /// Hierarchy scope: only users whose role is strictly below this one are listed...
+    pub visible_below: Role,
+    /// ...plus this user (the actor may always see itself).
+    pub also: Option<UserId>,
+}
+
+/// Admin changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AdminChanges {
+    pub username: Option<Username>,
+    pub display_name: Option<String>,
+    pub group: Option<String>,
+    pub remark: Option<String>,
+    /// A new password hash; the user's sessions and access token are revoked with it.
+    pub password_hash: Option<String>,
+    /// A new quota, applied as one ledger entry of the difference, with the admin as actor.
+    pub quota: Option<i64>,
+}
+
+/// Why an admin update failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminUpdateError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error("the quota must stay within 0..=i64::MAX")]
+    QuotaOutOfRange,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 /// Why storing an access token failed.
@@ -119,6 +171,50 @@ pub trait UserRepository: Send + Sync {
 
     /// Records the time of a successful login.
     async fn record_login(&self, id: UserId, at: i64) -> Result<(), RepoError>;
+
+    /// Users matching `query`, newest id first (a stable order), soft-deleted ones included.
+    async fn search(&self, query: &UserQuery, page: PageRequest) -> Result<Page<User>, RepoError>;
+
+    /// Applies the admin's changes in ONE transaction with `audit`; a quota change is one
+    /// ledger entry (kind `admin_adjustment`, actor = the admin) of the difference between
+    /// the stored and the requested quota; a password change revokes the user's sessions and
+    /// access token.
+    async fn admin_update(
+        &self,
+        id: UserId,
+        changes: &AdminChanges,
+        actor: UserId,
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> Result<User, AdminUpdateError>;
+
+    /// Sets role and status in ONE transaction with `audit`; with `revoke`, also revokes every
+    /// session and the access token of the user. `delete` soft-deletes at the same time.
+    async fn admin_set_state(
+        &self,
+        id: UserId,
+        role: Role,
+        status: UserStatus,
+        delete: bool,
+        revoke: bool,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<User, RepoError>;
+
+    /// Deletes the user row (sessions go with it; ledger and audit rows stay) with `audit`.
+    async fn hard_delete(&self, id: UserId, audit: &AuditEntry) -> Result<bool, RepoError>;
+
+    /// Sets the password hash and revokes every session of the user except `keep` (and the
+    /// access token when `revoke_token`), with `audit`, in ONE transaction.
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &str,
+        keep: Option<i64>,
+        revoke_token: bool,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<(), RepoError>;
 
     /// The non-deleted, enabled user whose invitation code is `code`.
     async fn find_inviter(&self, code: &str) -> Result<Option<User>, RepoError>;
@@ -247,6 +343,20 @@ pub trait RedemptionRepository: Send + Sync {
 pub trait LedgerRepository: Send + Sync {
     /// Every (user, account) whose stored balance differs from the sum of its entries.
     async fn imbalances(&self) -> Result<Vec<Imbalance>, RepoError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    /// Writes one entry on its own (for events with no other write, such as a failed login).
+    async fn record(&self, entry: &AuditEntry) -> Result<(), RepoError>;
+
+    /// Entries matching the filter, newest first.
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditRecord>, RepoError>;
 }
 
 /// Whether the backing store answers; used by `/readyz`.

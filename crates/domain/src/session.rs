@@ -75,6 +75,8 @@ pub struct NewSession {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Written in the same transaction (the login's audit record).
+    pub audit: Option<crate::audit::AuditEntry>,
 }
 
 /// A live (not revoked, not expired) session.

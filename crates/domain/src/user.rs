@@ -173,6 +173,8 @@ pub struct User {
     pub setting: String,
     pub phone: Option<String>,
     pub avatar: Option<String>,
+    /// An admin's note (New API's `remark`); never shown to the user.
+    pub remark: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
@@ -213,6 +215,8 @@ pub struct NewUser {
     pub initial_quota: i64,
     /// The inviter and the rewards of this registration, when an invitation code was used.
     pub invitation: Option<Invitation>,
+    /// Written in the same transaction (an admin's creation of the user).
+    pub audit: Option<crate::audit::AuditEntry>,
     pub created_at: i64,
 }
 

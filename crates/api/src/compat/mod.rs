@@ -1,5 +1,6 @@
 //! The New API compatible surface, `/api/*` (spec `newapi-user-module.md`).
 
+mod admin;
 pub mod auth;
 mod dto;
 mod redemptions;
@@ -21,11 +22,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .limit(JSON_LIMIT)
         .error_handler(bad_input);
     let query = web::QueryConfig::default().error_handler(bad_input);
-    cfg.app_data(json).app_data(query).service(
+    let path = web::PathConfig::default()
+        .error_handler(|_, req| CompatError::not_found(locale_of(req)).into());
+    cfg.app_data(json).app_data(query).app_data(path).service(
         web::scope("/api")
             .route("/status", web::get().to(status::status))
             .service(
                 web::scope("/user")
+                    // Admin routes; `{id}` only matches digits, so `/self` etc. stay distinct.
+                    .route("", web::get().to(admin::list))
+                    .route("/", web::get().to(admin::list))
+                    .route("/", web::post().to(admin::create))
+                    .route("", web::post().to(admin::create))
+                    .route("/", web::put().to(admin::update))
+                    .route("", web::put().to(admin::update))
+                    .route("/search", web::get().to(admin::search))
+                    .route("/manage", web::post().to(admin::manage))
+                    .route("/{id:\\d+}", web::get().to(admin::get))
+                    .route("/{id:\\d+}", web::delete().to(admin::hard_delete))
                     .route("/groups", web::get().to(self_service::public_groups))
                     .route("/register", web::post().to(users::register))
                     .route("/login", web::post().to(users::login))
@@ -41,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route("/token", web::get().to(users::rotate_token))
                     .route("/topup", web::post().to(users::redeem)),
             )
+            .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
             .service(
                 web::resource(["/redemption", "/redemption/"])
                     .route(web::get().to(redemptions::list))

@@ -1,10 +1,13 @@
 //! The REST surface, `/api/v1/*` (seed 003): real HTTP status codes and the envelope
 //! `{code, message, data, timestamp}` (plus `error` on failures). JWT bearer authentication.
 
+mod admin;
 mod auth;
 mod envelope;
 mod handlers;
 mod time;
+
+pub use time::rfc3339;
 
 use actix_web::{HttpRequest, web};
 
@@ -22,6 +25,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .app_data(json)
             .app_data(web::QueryConfig::default().error_handler(|err, req| bad_request(&err, req)))
+            .app_data(web::PathConfig::default().error_handler(|_, req| {
+                RestError::new(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    Msg::RestNotFound,
+                    locale_of(req),
+                    "no such resource",
+                )
+                .into()
+            }))
             .route("/auth/register", web::post().to(handlers::register))
             .route("/auth/login", web::post().to(handlers::login))
             .route("/auth/refresh", web::post().to(handlers::refresh))
@@ -29,6 +41,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/profile", web::get().to(handlers::get_profile))
             .route("/users/profile", web::put().to(handlers::update_profile))
             .route("/users/password", web::put().to(handlers::change_password))
+            .route("/admin/users", web::get().to(admin::list_users))
+            .route("/admin/users/{id}/status", web::put().to(admin::set_status))
+            .route("/admin/audit", web::get().to(admin::audit))
             .default_service(web::to(not_found)),
     );
 }

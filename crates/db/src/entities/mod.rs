@@ -1,6 +1,7 @@
 //! Private sea-orm entities mirroring `migration/`. They never appear in a public signature.
 
 pub(crate) mod app_secret;
+pub(crate) mod audit;
 pub(crate) mod ledger;
 pub(crate) mod redemption;
 pub(crate) mod session;

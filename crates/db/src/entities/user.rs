@@ -27,6 +27,7 @@ pub struct Model {
     pub access_token_hash: Option<String>,
     pub phone: Option<String>,
     pub avatar: Option<String>,
+    pub remark: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,

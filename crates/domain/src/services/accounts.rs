@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::ports::{
-    AccessTokenCodec, Clock, CreateUserError, PasswordHasher, SecretGenerator, SessionRepository,
-    UserRepository,
+    AccessTokenCodec, AuditRepository, Clock, CreateUserError, PasswordHasher, SecretGenerator,
+    SessionRepository, UserRepository,
 };
 use crate::session::{NewSession, SessionKind};
 use crate::user::{
@@ -29,6 +30,7 @@ pub struct CorePorts {
     pub hasher: Arc<dyn PasswordHasher>,
     pub secrets: Arc<dyn SecretGenerator>,
     pub clock: Arc<dyn Clock>,
+    pub audit: Arc<dyn AuditRepository>,
 }
 
 /// How long sessions live.
@@ -138,6 +140,38 @@ impl From<RepoError> for ResetPasswordError {
     }
 }
 
+/// An admin's request to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct AdminCreateInput {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    /// Role code; default 1.
+    pub role: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminCreateError {
+    #[error(transparent)]
+    Hierarchy(#[from] crate::hierarchy::HierarchyError),
+    #[error(transparent)]
+    InvalidCredential(#[from] CredentialRuleError),
+    #[error("display name must be 1 to 20 characters")]
+    InvalidDisplayName,
+    #[error("unknown role")]
+    InvalidRole,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for AdminCreateError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
 /// Raw registration input (strings as received).
 #[derive(Debug, Clone, Default)]
 pub struct RegisterInput {
@@ -184,6 +218,7 @@ pub struct AccountService {
     pub(super) hasher: Arc<dyn PasswordHasher>,
     pub(super) secrets: Arc<dyn SecretGenerator>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) audit: Arc<dyn AuditRepository>,
     pub(super) codec: Arc<dyn AccessTokenCodec>,
     pub(super) policy: RegistrationPolicy,
     pub(super) ttl: SessionTtl,
@@ -202,6 +237,7 @@ impl AccountService {
             hasher: ports.hasher,
             secrets: ports.secrets,
             clock: ports.clock,
+            audit: ports.audit,
             codec,
             policy,
             ttl,
@@ -240,6 +276,7 @@ impl AccountService {
                 email,
                 initial_quota: self.policy.quota_for_new_user,
                 invitation,
+                audit: None,
             })
             .await?;
         tracing::info!(user_id = %user.id, invited = invitation.is_some(), "user registered");
@@ -260,6 +297,7 @@ impl AccountService {
             setting: default_setting(account.role),
             initial_quota: account.initial_quota,
             invitation: account.invitation,
+            audit: account.audit,
             created_at: self.clock.now(),
         };
         for _ in 0..COLLISION_RETRIES {
@@ -319,8 +357,21 @@ impl AccountService {
         let password_ok = self.hasher.verify(&input.password, hash).await?;
         match user {
             Some(user) if password_ok && user.is_enabled() => Ok(user),
-            _ => {
+            user => {
                 tracing::info!("login refused");
+                let attempted: String = login.chars().take(64).collect();
+                let entry = AuditEntry::new(
+                    AuditAction::LoginFailed,
+                    None,
+                    user.map(|u| u.id),
+                    self.clock.now(),
+                )
+                .change(
+                    serde_json::Value::Null,
+                    serde_json::json!({ "login": attempted }),
+                )
+                .from_ip(input.ip.clone());
+                self.audit.record(&entry).await?;
                 Err(LoginError::InvalidCredentials)
             }
         }
@@ -348,10 +399,82 @@ impl AccountService {
                 expires_at,
                 ip: input.ip.clone(),
                 user_agent: input.user_agent.clone(),
+                audit: Some(
+                    AuditEntry::new(
+                        AuditAction::LoginSucceeded,
+                        Some(user.id),
+                        Some(user.id),
+                        now,
+                    )
+                    .change(
+                        serde_json::Value::Null,
+                        serde_json::json!({ "via": kind.as_str() }),
+                    )
+                    .from_ip(input.ip.clone()),
+                ),
             })
             .await?;
         self.users.record_login(user.id, now).await?;
         Ok((token.plaintext, expires_at, id))
+    }
+
+    /// `POST /api/user/` (spec §3.21): an admin creates a user with a role strictly below its
+    /// own; the same insert effects as registration (new-user quota through the ledger,
+    /// invitation code, default sidebar), no inviter, and the creation audited in the same
+    /// transaction.
+    pub async fn create_by_admin(
+        &self,
+        actor: &User,
+        input: AdminCreateInput,
+    ) -> Result<User, AdminCreateError> {
+        let role = Role::from_code(input.role.unwrap_or(1)).ok_or(AdminCreateError::InvalidRole)?;
+        crate::hierarchy::check_grant(actor, role)?;
+        let username = Username::parse(&input.username)?;
+        let password = Password::parse(&input.password)?;
+        let display_name = input
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+        if display_name
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 20 || d.chars().any(char::is_control))
+        {
+            return Err(AdminCreateError::InvalidDisplayName);
+        }
+        let now = self.clock.now();
+        let audit = AuditEntry::new(AuditAction::UserCreated, Some(actor.id), None, now).change(
+            serde_json::Value::Null,
+            serde_json::json!({"username": username.as_str(), "role": role.code()}),
+        );
+        let mut user = self
+            .create_user(NewAccount {
+                username,
+                password: &password,
+                role,
+                email: None,
+                initial_quota: self.policy.quota_for_new_user,
+                invitation: None,
+                audit: Some(audit),
+            })
+            .await
+            .map_err(|e| match e {
+                RegisterError::UsernameTaken => AdminCreateError::UsernameTaken,
+                RegisterError::InvalidInput(rule) => AdminCreateError::InvalidCredential(rule),
+                other => AdminCreateError::Unexpected(anyhow::anyhow!(other)),
+            })?;
+        if let Some(name) = display_name.filter(|d| *d != user.display_name) {
+            let changes = crate::user::ProfileChanges {
+                display_name: Some(name),
+                ..Default::default()
+            };
+            user = self
+                .users
+                .update_profile(user.id, &changes)
+                .await
+                .map_err(|e| AdminCreateError::Unexpected(anyhow::anyhow!(e)))?;
+        }
+        tracing::info!(actor = %actor.id, user_id = %user.id, "user created by admin");
+        Ok(user)
     }
 
     /// Whether the installation has a root user (`/api/status` `setup`).
@@ -374,6 +497,7 @@ impl AccountService {
                 email: None,
                 initial_quota: 0,
                 invitation: None,
+                audit: None,
             })
             .await?;
         tracing::info!(user_id = %user.id, "root user created");
@@ -424,12 +548,15 @@ impl AccountService {
             .filter(|u| !u.is_deleted())
             .ok_or(ResetPasswordError::UserNotFound)?;
         let hash = self.hasher.hash(&password).await?;
-        self.users.set_password_hash(user.id, &hash).await?;
-        let revoked = self
-            .sessions
-            .revoke_all_for_user(user.id, None, self.clock.now())
+        let now = self.clock.now();
+        // An operator's reset ends every session and the access token, with its audit record,
+        // in one transaction.
+        let audit = AuditEntry::new(AuditAction::PasswordReset, None, Some(user.id), now)
+            .change(serde_json::Value::Null, serde_json::json!({ "by": "cli" }));
+        self.users
+            .change_password(user.id, &hash, None, true, &audit, now)
             .await?;
-        tracing::info!(user_id = %user.id, revoked, "password reset");
+        tracing::info!(user_id = %user.id, "password reset");
         Ok(user)
     }
 }
@@ -442,6 +569,7 @@ struct NewAccount<'a> {
     email: Option<String>,
     initial_quota: i64,
     invitation: Option<Invitation>,
+    audit: Option<AuditEntry>,
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! Use cases. Each service is a concrete struct over `Arc<dyn Port>`s.
 
 mod accounts;
+mod admin;
 mod affiliate;
 mod authn;
 mod profile;
 mod redemptions;
 
 pub use accounts::{
-    AccountService, BootstrapOutcome, CorePorts, LoginError, LoginInput, LoginOutcome,
-    RegisterError, RegisterInput, RegistrationPolicy, ResetPasswordError, SessionTtl,
-    invitation_for,
+    AccountService, AdminCreateError, AdminCreateInput, BootstrapOutcome, CorePorts, LoginError,
+    LoginInput, LoginOutcome, RegisterError, RegisterInput, RegistrationPolicy, ResetPasswordError,
+    SessionTtl, invitation_for,
 };
+pub use admin::{AdminError, AdminService, AdminUpdateInput, UserListInput};
 pub use affiliate::AffiliateService;
 pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
 pub use profile::{

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::groups::{GroupSettings, GroupView};
 use crate::ports::{
@@ -213,12 +214,18 @@ impl ProfileService {
         keep_session: Option<i64>,
     ) -> Result<(), RepoError> {
         let hash = self.hasher.hash(password).await.map_err(RepoError)?;
-        self.users.set_password_hash(user.id, &hash).await?;
-        let revoked = self
-            .sessions
-            .revoke_all_for_user(user.id, keep_session, self.clock.now())
+        let now = self.clock.now();
+        let audit = AuditEntry::new(
+            AuditAction::PasswordChanged,
+            Some(user.id),
+            Some(user.id),
+            now,
+        );
+        // The access token is a separate credential the user rotates with `GET /api/user/token`.
+        self.users
+            .change_password(user.id, &hash, keep_session, false, &audit, now)
             .await?;
-        tracing::info!(user_id = %user.id, revoked, "password changed");
+        tracing::info!(user_id = %user.id, "password changed");
         Ok(())
     }
 

@@ -3,9 +3,11 @@ use std::sync::Arc;
 use mockall::predicate::eq;
 
 use super::*;
+use crate::audit::AuditAction;
 use crate::ports::{
-    AccessClaims, MockAccessTokenCodec, MockClock, MockPasswordHasher, MockSecretGenerator,
-    MockSessionRepository, MockUserRepository, SetAccessTokenError, TokenRejected,
+    AccessClaims, MockAccessTokenCodec, MockAuditRepository, MockClock, MockPasswordHasher,
+    MockSecretGenerator, MockSessionRepository, MockUserRepository, SetAccessTokenError,
+    TokenRejected,
 };
 use crate::services::{AuthError, RefreshError};
 use crate::session::{ActiveSession, SecretToken, TokenHash};
@@ -34,6 +36,7 @@ pub(crate) fn user(id: i64, role: Role) -> User {
         setting: default_setting(role),
         phone: None,
         avatar: None,
+        remark: None,
         created_at: NOW,
         updated_at: NOW,
         last_login_at: None,
@@ -47,6 +50,7 @@ struct Mocks {
     hasher: MockPasswordHasher,
     secrets: MockSecretGenerator,
     codec: MockAccessTokenCodec,
+    audit: MockAuditRepository,
 }
 
 impl Mocks {
@@ -68,6 +72,7 @@ impl Mocks {
             hasher: MockPasswordHasher::new(),
             secrets,
             codec: MockAccessTokenCodec::new(),
+            audit: MockAuditRepository::new(),
         }
     }
 
@@ -81,6 +86,7 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 secrets: Arc::new(self.secrets),
                 clock: Arc::new(clock),
+                audit: Arc::new(self.audit),
             },
             Arc::new(self.codec),
             policy,
@@ -237,6 +243,12 @@ async fn login_of_an_unknown_user_still_runs_the_hasher_and_fails_generically() 
         .times(1)
         .withf(|_, hash| hash.is_none())
         .returning(|_, _| Ok(false));
+    // The failure is audited, with no target for an unknown name.
+    m.audit
+        .expect_record()
+        .withf(|e| e.action == AuditAction::LoginFailed && e.target_id.is_none())
+        .times(1)
+        .returning(|_| Ok(()));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
         svc.login(login_input("ghost", "password1")).await,
@@ -253,6 +265,11 @@ async fn login_of_a_disabled_user_with_the_right_password_fails_like_a_wrong_pas
         Ok(Some((u, "hash".into())))
     });
     m.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    m.audit
+        .expect_record()
+        .withf(|e| e.action == AuditAction::LoginFailed && e.target_id == Some(UserId(3)))
+        .times(1)
+        .returning(|_| Ok(()));
     // No session may be created.
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
@@ -280,6 +297,9 @@ async fn successful_login_stores_only_the_token_hash_with_the_configured_ttl() {
                 && s.user_id == UserId(5)
                 && s.expires_at == NOW + TTL
                 && s.ip.as_deref() == Some("127.0.0.1")
+                && s.audit.as_ref().is_some_and(|a| {
+                    a.action == AuditAction::LoginSucceeded && a.ip.as_deref() == Some("127.0.0.1")
+                })
         })
         .returning(|_| Ok(11));
     m.users
@@ -462,15 +482,17 @@ async fn password_reset_revokes_every_session() {
         .returning(|_| Ok(Some(user(6, Role::User))));
     m.hasher.expect_hash().returning(|_| Ok("new-hash".into()));
     m.users
-        .expect_set_password_hash()
-        .with(eq(UserId(6)), eq("new-hash"))
+        .expect_change_password()
+        .withf(|id, hash, keep, revoke_token, audit, now| {
+            *id == UserId(6)
+                && hash == "new-hash"
+                && keep.is_none()
+                && *revoke_token
+                && audit.action == AuditAction::PasswordReset
+                && *now == NOW
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
-    m.sessions
-        .expect_revoke_all_for_user()
-        .with(eq(UserId(6)), eq(None), eq(NOW))
-        .times(1)
-        .returning(|_, _, _| Ok(2));
+        .returning(|_, _, _, _, _, _| Ok(()));
     let svc = m.service(RegistrationPolicy::default());
     assert!(svc.reset_password("alice", "new-password").await.is_ok());
 }

@@ -31,6 +31,7 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 secrets: Arc::new(MockSecretGenerator::new()),
                 clock: Arc::new(clock),
+                audit: Arc::new(crate::ports::MockAuditRepository::new()),
             },
             Arc::new(MockHostResolver::new()),
             GroupSettings::default(),
@@ -125,15 +126,17 @@ async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
         .returning(|_, _| Ok(true));
     m.hasher.expect_hash().returning(|_| Ok("new-hash".into()));
     m.users
-        .expect_set_password_hash()
-        .with(eq(UserId(1)), eq("new-hash"))
+        .expect_change_password()
+        .withf(|id, hash, keep, revoke_token, audit, now| {
+            *id == UserId(1)
+                && hash == "new-hash"
+                && *keep == Some(3)
+                && !*revoke_token
+                && audit.action == crate::audit::AuditAction::PasswordChanged
+                && *now == NOW
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
-    m.sessions
-        .expect_revoke_all_for_user()
-        .with(eq(UserId(1)), eq(Some(3)), eq(NOW))
-        .times(1)
-        .returning(|_, _, _| Ok(2));
+        .returning(|_, _, _, _, _, _| Ok(()));
     m.service()
         .update_self(
             &user(1, Role::User),
@@ -152,10 +155,10 @@ async fn an_account_without_a_password_may_set_a_first_one() {
         .expect_find_password_hash()
         .returning(|_| Ok(Some(String::new())));
     m.hasher.expect_hash().returning(|_| Ok("h".into()));
-    m.users.expect_set_password_hash().returning(|_, _| Ok(()));
-    m.sessions
-        .expect_revoke_all_for_user()
-        .returning(|_, _, _| Ok(0));
+    m.users
+        .expect_change_password()
+        .times(1)
+        .returning(|_, _, _, _, _, _| Ok(()));
     m.service()
         .update_self(
             &user(1, Role::User),

@@ -1,0 +1,361 @@
+//! `/api/user/*` admin routes and `/api/group/` (spec §3.18–3.24, console-contract §3).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
+use tollgate_domain::ports::MatchMode;
+use tollgate_domain::services::{
+    AdminCreateError, AdminCreateInput, AdminError, AdminUpdateInput, UserListInput,
+};
+use tollgate_domain::user::CredentialRuleError;
+use tollgate_domain::{PageRequest, User, UserId};
+
+use super::auth::AdminAuth;
+use super::dto::PageBody;
+use super::respond::{CompatError, CompatResult, ok, ok_empty};
+use crate::i18n::{Locale, Msg};
+use crate::rest::rfc3339;
+use crate::state::AppState;
+
+/// A user as the admin console lists it: New API's `model.User` JSON, minus every secret
+/// (no password hash, no access token, no settings, which hold the user's webhook secret).
+#[derive(Debug, Serialize)]
+pub struct AdminUser {
+    pub id: i64,
+    pub username: String,
+    /// Always empty; the key exists because the console's edit form sends it back.
+    pub password: &'static str,
+    pub display_name: String,
+    pub role: i32,
+    pub status: i32,
+    pub email: String,
+    pub github_id: &'static str,
+    pub discord_id: &'static str,
+    pub oidc_id: &'static str,
+    pub wechat_id: &'static str,
+    pub telegram_id: &'static str,
+    pub linux_do_id: &'static str,
+    pub group: String,
+    pub quota: i64,
+    pub used_quota: i64,
+    pub request_count: i64,
+    pub aff_code: String,
+    pub aff_count: i64,
+    pub aff_quota: i64,
+    pub aff_history_quota: i64,
+    pub inviter_id: i64,
+    pub remark: String,
+    pub created_at: i64,
+    pub last_login_at: i64,
+    /// `null` unless soft-deleted (the console greys rows whose `DeletedAt` is not null).
+    #[serde(rename = "DeletedAt")]
+    pub deleted_at: Option<String>,
+}
+
+impl From<&User> for AdminUser {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.get(),
+            username: u.username.clone(),
+            password: "",
+            display_name: u.display_name.clone(),
+            role: u.role.code(),
+            status: u.status.code(),
+            email: u.email.clone().unwrap_or_default(),
+            github_id: "",
+            discord_id: "",
+            oidc_id: "",
+            wechat_id: "",
+            telegram_id: "",
+            linux_do_id: "",
+            group: u.group.clone(),
+            quota: u.quota,
+            used_quota: u.used_quota,
+            request_count: u.request_count,
+            aff_code: u.aff_code.clone().unwrap_or_default(),
+            aff_count: u.aff_count,
+            aff_quota: u.aff_quota,
+            aff_history_quota: u.aff_history_quota,
+            inviter_id: u.inviter_id.map_or(0, |i| i.get()),
+            remark: u.remark.clone().unwrap_or_default(),
+            created_at: u.created_at,
+            last_login_at: u.last_login_at.unwrap_or(0),
+            deleted_at: u.deleted_at.map(rfc3339),
+        }
+    }
+}
+
+fn page_body(page: tollgate_domain::Page<User>) -> PageBody<AdminUser> {
+    PageBody {
+        items: page.items.iter().map(AdminUser::from).collect(),
+        total: page.total,
+        page: page.request.page(),
+        page_size: page.request.size(),
+    }
+}
+
+/// The refusal message of a hierarchy failure, by operation (New API's wording).
+pub fn hierarchy_msg(e: HierarchyError, op: AdminOp) -> Msg {
+    match (e, op) {
+        (HierarchyError::NotAdmin, _) => Msg::InsufficientPrivileges,
+        (HierarchyError::TargetNotBelow, AdminOp::View) => Msg::NoPermissionView,
+        (HierarchyError::TargetNotBelow, AdminOp::HardDelete) => Msg::NoPermissionDelete,
+        (HierarchyError::TargetNotBelow, _) => Msg::NoPermissionUpdate,
+        (HierarchyError::RoleNotBelow, _) => Msg::NoPermissionGrant,
+        (HierarchyError::OnlyRootPromotes, _) => Msg::OnlyRootPromotes,
+        (HierarchyError::AlreadyAdmin, _) => Msg::AlreadyAdmin,
+        (HierarchyError::AlreadyCommon, _) => Msg::AlreadyCommon,
+        (HierarchyError::RootProtected, AdminOp::Disable) => Msg::CannotDisableRoot,
+        (HierarchyError::RootProtected, AdminOp::Demote) => Msg::CannotDemoteRoot,
+        (HierarchyError::RootProtected, _) => Msg::CannotDeleteRootUser,
+    }
+}
+
+fn admin_error(e: AdminError, op: AdminOp, locale: Locale) -> CompatError {
+    let msg = match e {
+        AdminError::NotFound => Msg::UserNotFound,
+        AdminError::Hierarchy(h) => hierarchy_msg(h, op),
+        AdminError::InvalidCredential(CredentialRuleError::PasswordLength { .. }) => {
+            Msg::PasswordLength
+        }
+        AdminError::InvalidCredential(CredentialRuleError::UsernameLength { .. }) => {
+            Msg::UsernameLength
+        }
+        AdminError::InvalidCredential(CredentialRuleError::UsernameCharacters) => {
+            Msg::UsernameCharacters
+        }
+        AdminError::InvalidDisplayName => Msg::DisplayNameLength,
+        AdminError::UnknownGroup => Msg::UnknownGroup,
+        AdminError::InvalidRemark => Msg::RemarkLength,
+        AdminError::InvalidQuota => Msg::QuotaNegative,
+        AdminError::InvalidRole => Msg::InvalidParams,
+        AdminError::RoleChangeRefused => Msg::RoleChangeRefused,
+        AdminError::StatusChangeRefused => Msg::StatusChangeRefused,
+        AdminError::UsernameTaken => Msg::UsernameTaken,
+        AdminError::Unexpected(e) => return CompatError::internal(&e, locale),
+    };
+    CompatError::fail(msg, locale)
+}
+
+fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub p: Option<i64>,
+    pub page_size: Option<i64>,
+    /// New API's fallback aliases for the page size.
+    pub ps: Option<i64>,
+    pub size: Option<i64>,
+    pub keyword: Option<String>,
+    pub group: Option<String>,
+}
+
+impl ListQuery {
+    fn page(&self) -> PageRequest {
+        PageRequest::new(self.p, self.page_size.or(self.ps).or(self.size))
+    }
+}
+
+/// `GET /api/user/?p=&page_size=` (admin): the users below the admin's role (and itself),
+/// newest first, soft-deleted ones included.
+pub async fn list(
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> CompatResult {
+    let page = state
+        .admin
+        .list(&auth.user, UserListInput::default(), q.page())
+        .await
+        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+    Ok(ok(page_body(page)))
+}
+
+/// `GET /api/user/search?keyword=&group=&p=&page_size=` (admin): New API's substring search
+/// over username, display name and e-mail, and the id when the keyword is numeric.
+pub async fn search(
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> CompatResult {
+    let input = UserListInput {
+        keyword: q.keyword.clone(),
+        match_mode: MatchMode::Contains,
+        group: q.group.clone(),
+        status: None,
+    };
+    let page = state
+        .admin
+        .list(&auth.user, input, q.page())
+        .await
+        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+    Ok(ok(page_body(page)))
+}
+
+/// `GET /api/user/{id}` (admin).
+pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: web::Path<i64>) -> CompatResult {
+    let user = state
+        .admin
+        .get(&auth.user, UserId(id.into_inner()))
+        .await
+        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+    Ok(ok(AdminUser::from(&user)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreateBody {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Option<i32>,
+}
+
+/// `POST /api/user/` (admin): create a user with a role below the admin's own.
+pub async fn create(
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<CreateBody>,
+) -> CompatResult {
+    let locale = auth.locale;
+    let body = body.into_inner();
+    let input = AdminCreateInput {
+        username: body.username.unwrap_or_default(),
+        password: body.password.unwrap_or_default(),
+        display_name: body.display_name,
+        role: body.role,
+    };
+    match state.accounts.create_by_admin(&auth.user, input).await {
+        Ok(_) => Ok(ok_empty()),
+        Err(e) => Err(match e {
+            AdminCreateError::Hierarchy(HierarchyError::RoleNotBelow) => {
+                CompatError::fail(Msg::CannotCreateHigher, locale)
+            }
+            AdminCreateError::Hierarchy(h) => {
+                CompatError::fail(hierarchy_msg(h, AdminOp::Update), locale)
+            }
+            AdminCreateError::InvalidCredential(rule) => CompatError::fail(
+                match rule {
+                    CredentialRuleError::PasswordLength { .. } => Msg::PasswordLength,
+                    CredentialRuleError::UsernameLength { .. } => Msg::UsernameLength,
+                    CredentialRuleError::UsernameCharacters => Msg::UsernameCharacters,
+                },
+                locale,
+            ),
+            AdminCreateError::InvalidDisplayName => {
+                CompatError::fail(Msg::DisplayNameLength, locale)
+            }
+            AdminCreateError::InvalidRole => CompatError::fail(Msg::InvalidParams, locale),
+            AdminCreateError::UsernameTaken => CompatError::fail(Msg::UsernameTaken, locale),
+            AdminCreateError::Unexpected(e) => CompatError::internal(&e, locale),
+        }),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateBody {
+    pub id: Option<i64>,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub group: Option<String>,
+    pub quota: Option<i64>,
+    pub remark: Option<String>,
+    pub role: Option<i32>,
+    pub status: Option<i32>,
+}
+
+/// `PUT /api/user/` (admin): applies every field it accepts or refuses the request. The
+/// console sends the whole user; unchanged values change nothing, and `role`/`status` must
+/// equal the current ones (they change through `manage`).
+pub async fn update(
+    req: HttpRequest,
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<UpdateBody>,
+) -> CompatResult {
+    let body = body.into_inner();
+    let Some(id) = body.id.filter(|id| *id > 0) else {
+        return Err(CompatError::fail(Msg::InvalidParams, auth.locale));
+    };
+    let input = AdminUpdateInput {
+        username: body.username,
+        display_name: body.display_name,
+        password: body.password,
+        group: body.group,
+        quota: body.quota,
+        remark: body.remark,
+        role: body.role,
+        status: body.status,
+    };
+    state
+        .admin
+        .update(&auth.user, UserId(id), input, client_ip(&req))
+        .await
+        .map_err(|e| admin_error(e, AdminOp::Update, auth.locale))?;
+    Ok(ok_empty())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ManageBody {
+    pub id: Option<i64>,
+    pub action: Option<String>,
+}
+
+/// `POST /api/user/manage {id, action}` (admin): `disable | enable | delete | promote |
+/// demote`; `data` is the user's `{role, status}` afterwards. Unknown actions are refused.
+pub async fn manage(
+    req: HttpRequest,
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<ManageBody>,
+) -> CompatResult {
+    let locale = auth.locale;
+    let body = body.into_inner();
+    let Some(id) = body.id else {
+        return Err(CompatError::fail(Msg::InvalidParams, locale));
+    };
+    let op = match body.action.as_deref() {
+        Some("disable") => AdminOp::Disable,
+        Some("enable") => AdminOp::Enable,
+        Some("delete") => AdminOp::Delete,
+        Some("promote") => AdminOp::Promote,
+        Some("demote") => AdminOp::Demote,
+        _ => return Err(CompatError::fail(Msg::UnknownAction, locale)),
+    };
+    let user = state
+        .admin
+        .manage(&auth.user, UserId(id), op, client_ip(&req))
+        .await
+        .map_err(|e| admin_error(e, op, locale))?;
+    Ok(ok(
+        json!({"role": user.role.code(), "status": user.status.code()}),
+    ))
+}
+
+/// `DELETE /api/user/{id}` (admin): deletes the user row; ledger and audit history stay.
+pub async fn hard_delete(
+    req: HttpRequest,
+    auth: AdminAuth,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> CompatResult {
+    state
+        .admin
+        .hard_delete(&auth.user, UserId(id.into_inner()), client_ip(&req))
+        .await
+        .map_err(|e| admin_error(e, AdminOp::HardDelete, auth.locale))?;
+    Ok(ok_empty())
+}
+
+/// `GET /api/group/` (admin): the group names, for the console's user editor.
+pub async fn groups(auth: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
+    let _ = auth;
+    ok(state.admin.group_names())
+}

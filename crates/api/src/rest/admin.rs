@@ -1,0 +1,225 @@
+//! `/api/v1/admin/*` (seed 003 admin, plus the audit log).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tollgate_domain::audit::{AuditAction, AuditFilter, AuditRecord};
+use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
+use tollgate_domain::ports::MatchMode;
+use tollgate_domain::services::{AdminError, UserListInput};
+use tollgate_domain::{PageRequest, UserId, UserStatus};
+
+use super::auth::Bearer;
+use super::envelope::{RestError, respond};
+use super::handlers::UserResponse;
+use super::time::rfc3339;
+use crate::i18n::{Locale, Msg};
+use crate::state::AppState;
+
+type RestResult = Result<HttpResponse, RestError>;
+
+fn forbidden(locale: Locale, error: &str) -> RestError {
+    RestError::new(StatusCode::FORBIDDEN, Msg::RestForbidden, locale, error)
+}
+
+fn admin_error(e: AdminError, locale: Locale) -> RestError {
+    match e {
+        AdminError::NotFound => RestError::new(
+            StatusCode::NOT_FOUND,
+            Msg::UserNotFound,
+            locale,
+            "user not found",
+        ),
+        AdminError::Hierarchy(HierarchyError::NotAdmin) => forbidden(locale, "admin role required"),
+        AdminError::Hierarchy(h) => forbidden(locale, &h.to_string()),
+        AdminError::Unexpected(e) => RestError::internal(&e, locale),
+        other => RestError::bad_request(locale, other.to_string()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Pagination {
+    page: u64,
+    page_size: u64,
+    total: u64,
+    pages: u64,
+}
+
+fn pagination(request: PageRequest, total: u64) -> Pagination {
+    Pagination {
+        page: request.page(),
+        page_size: request.size(),
+        total,
+        pages: total.div_ceil(request.size()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsersQuery {
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+    pub search: Option<String>,
+    /// 1 enabled, 0 disabled.
+    pub status: Option<i32>,
+    /// `prefix` (default, indexed) or `contains` (a scan).
+    #[serde(rename = "match")]
+    pub match_mode: Option<String>,
+}
+
+/// `GET /api/v1/admin/users?page=&page_size=&search=&status=` (admin): users below the
+/// admin's role (and itself), newest first.
+pub async fn list_users(
+    auth: Bearer,
+    state: web::Data<AppState>,
+    q: web::Query<UsersQuery>,
+) -> RestResult {
+    let locale = auth.locale;
+    let q = q.into_inner();
+    let status = match q.status {
+        None => None,
+        Some(1) => Some(UserStatus::Enabled),
+        Some(0) => Some(UserStatus::Disabled),
+        Some(_) => return Err(RestError::bad_request(locale, "status must be 0 or 1")),
+    };
+    let match_mode = match q.match_mode.as_deref() {
+        None | Some("prefix") => MatchMode::Prefix,
+        Some("contains") => MatchMode::Contains,
+        Some(_) => {
+            return Err(RestError::bad_request(
+                locale,
+                "match must be prefix or contains",
+            ));
+        }
+    };
+    let request = PageRequest::new(q.page, q.page_size);
+    let input = UserListInput {
+        keyword: q.search,
+        match_mode,
+        group: None,
+        status,
+    };
+    let page = state
+        .admin
+        .list(&auth.user, input, request)
+        .await
+        .map_err(|e| admin_error(e, locale))?;
+    let users: Vec<UserResponse> = page.items.iter().map(UserResponse::from).collect();
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestOk,
+        locale,
+        json!({"users": users, "pagination": pagination(request, page.total)}),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StatusBody {
+    pub status: Option<i32>,
+}
+
+/// `PUT /api/v1/admin/users/{id}/status {status: 0|1}` (admin). Disabling revokes the user's
+/// sessions, refresh tokens and access token at once.
+pub async fn set_status(
+    req: HttpRequest,
+    auth: Bearer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<StatusBody>,
+) -> RestResult {
+    let locale = auth.locale;
+    let op = match body.status {
+        Some(1) => AdminOp::Enable,
+        Some(0) => AdminOp::Disable,
+        _ => return Err(RestError::bad_request(locale, "status must be 0 or 1")),
+    };
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    state
+        .admin
+        .manage(&auth.user, UserId(id.into_inner()), op, ip)
+        .await
+        .map_err(|e| admin_error(e, locale))?;
+    Ok(respond(StatusCode::OK, Msg::RestUpdated, locale, ()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+    pub actor: Option<i64>,
+    pub target: Option<i64>,
+    pub action: Option<String>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditItem {
+    id: i64,
+    actor_id: Option<i64>,
+    target_id: Option<i64>,
+    action: &'static str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    ip: Option<String>,
+    created_at: String,
+}
+
+impl From<&AuditRecord> for AuditItem {
+    fn from(r: &AuditRecord) -> Self {
+        let e = &r.entry;
+        Self {
+            id: r.id,
+            actor_id: e.actor_id.map(UserId::get),
+            target_id: e.target_id.map(UserId::get),
+            action: e.action.as_str(),
+            before: e.before.clone(),
+            after: e.after.clone(),
+            ip: e.ip.clone(),
+            created_at: rfc3339(e.at),
+        }
+    }
+}
+
+/// `GET /api/v1/admin/audit?actor=&target=&action=&from=&to=&page=&page_size=` (admin):
+/// entries about users below the admin's role, about the admin, or about no user.
+pub async fn audit(
+    auth: Bearer,
+    state: web::Data<AppState>,
+    q: web::Query<AuditQuery>,
+) -> RestResult {
+    let locale = auth.locale;
+    let q = q.into_inner();
+    let action = match q.action.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(
+            AuditAction::parse(a)
+                .ok_or_else(|| RestError::bad_request(locale, "unknown action"))?,
+        ),
+    };
+    let filter = AuditFilter {
+        actor_id: q.actor.map(UserId),
+        target_id: q.target.map(UserId),
+        action,
+        from: q.from,
+        to: q.to,
+        ..Default::default()
+    };
+    let request = PageRequest::new(q.page, q.page_size);
+    let page = state
+        .admin
+        .audit_log(&auth.user, filter, request)
+        .await
+        .map_err(|e| admin_error(e, locale))?;
+    let entries: Vec<AuditItem> = page.items.iter().map(AuditItem::from).collect();
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestOk,
+        locale,
+        json!({"entries": entries, "pagination": pagination(request, page.total)}),
+    ))
+}

@@ -1,0 +1,378 @@
+//! Admin user management (spec §3.18–3.24; seed 003 admin): listing and search scoped by the
+//! hierarchy, reading, updating (a quota change is a ledger entry with the admin as actor),
+//! state changes that revoke sessions at once, hard deletion, and the audit log.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord};
+use crate::error::RepoError;
+use crate::groups::GroupSettings;
+use crate::hierarchy::{self, AdminOp, HierarchyError};
+use crate::page::{Page, PageRequest};
+use crate::ports::{
+    AdminChanges, AdminUpdateError, AuditRepository, Clock, MatchMode, PasswordHasher, UserQuery,
+    UserRepository,
+};
+use crate::user::{CredentialRuleError, Password, Role, User, UserId, UserStatus, Username};
+
+/// Longest admin remark, in characters (New API's `max=255`).
+pub const REMARK_MAX_CHARS: usize = 255;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Hierarchy(#[from] HierarchyError),
+    #[error(transparent)]
+    InvalidCredential(#[from] CredentialRuleError),
+    #[error("display name must be 1 to 20 characters")]
+    InvalidDisplayName,
+    #[error("unknown group")]
+    UnknownGroup,
+    #[error("remark must be at most {REMARK_MAX_CHARS} characters")]
+    InvalidRemark,
+    #[error("quota must not be negative")]
+    InvalidQuota,
+    #[error("unknown role")]
+    InvalidRole,
+    #[error("role changes go through promote and demote")]
+    RoleChangeRefused,
+    #[error("status changes go through enable and disable")]
+    StatusChangeRefused,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for AdminError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+/// What an admin may send to update a user (compat `PUT /api/user/`). `role` and `status`
+/// are accepted only when they equal the current values: they change through `manage`.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUpdateInput {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub group: Option<String>,
+    pub quota: Option<i64>,
+    pub remark: Option<String>,
+    pub role: Option<i32>,
+    pub status: Option<i32>,
+}
+
+/// Search parameters of the admin listings.
+#[derive(Debug, Clone, Default)]
+pub struct UserListInput {
+    pub keyword: Option<String>,
+    pub match_mode: MatchMode,
+    pub group: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+pub struct AdminService {
+    users: Arc<dyn UserRepository>,
+    audit: Arc<dyn AuditRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    groups: GroupSettings,
+}
+
+impl AdminService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        audit: Arc<dyn AuditRepository>,
+        hasher: Arc<dyn PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        groups: GroupSettings,
+    ) -> Self {
+        Self {
+            users,
+            audit,
+            hasher,
+            clock,
+            groups,
+        }
+    }
+
+    /// Group names (`GET /api/group/`).
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.ratios.keys().cloned().collect()
+    }
+
+    /// Users the actor may see (role below its own, and itself), newest first.
+    pub async fn list(
+        &self,
+        actor: &User,
+        input: UserListInput,
+        page: PageRequest,
+    ) -> Result<Page<User>, AdminError> {
+        if !actor.role.is_admin() {
+            return Err(HierarchyError::NotAdmin.into());
+        }
+        let query = UserQuery {
+            keyword: input
+                .keyword
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty()),
+            match_mode: input.match_mode,
+            group: input.group.filter(|g| !g.is_empty()),
+            status: input.status,
+            visible_below: actor.role,
+            also: Some(actor.id),
+        };
+        Ok(self.users.search(&query, page).await?)
+    }
+
+    async fn target(&self, id: UserId) -> Result<User, AdminError> {
+        match self.users.find_by_id(id).await? {
+            Some(u) if !u.is_deleted() => Ok(u),
+            _ => Err(AdminError::NotFound),
+        }
+    }
+
+    /// One user, if the actor may see it.
+    pub async fn get(&self, actor: &User, id: UserId) -> Result<User, AdminError> {
+        let target = self.target(id).await?;
+        hierarchy::check(actor, &target, AdminOp::View)?;
+        Ok(target)
+    }
+
+    /// Applies every accepted field or refuses the whole request (never a silent partial
+    /// success). A quota change is a ledger entry with the admin as actor and is audited
+    /// with its old and new value; a password change revokes the user's sessions and token.
+    pub async fn update(
+        &self,
+        actor: &User,
+        id: UserId,
+        input: AdminUpdateInput,
+        ip: Option<String>,
+    ) -> Result<User, AdminError> {
+        let target = self.target(id).await?;
+        hierarchy::check(actor, &target, AdminOp::Update)?;
+        if let Some(code) = input.role {
+            let role = Role::from_code(code).ok_or(AdminError::InvalidRole)?;
+            if role != target.role {
+                hierarchy::check_grant(actor, role)?;
+                return Err(AdminError::RoleChangeRefused);
+            }
+        }
+        if let Some(code) = input.status {
+            if UserStatus::from_code(code) != Some(target.status) {
+                return Err(AdminError::StatusChangeRefused);
+            }
+        }
+        let username = input
+            .username
+            .as_deref()
+            .map(Username::parse)
+            .transpose()?
+            .filter(|u| u.as_str() != target.username);
+        let display_name = input
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .filter(|d| *d != target.display_name)
+            .map(|d| validate_display_name(&d).map(|()| d))
+            .transpose()?;
+        let group = input.group.filter(|g| *g != target.group);
+        if let Some(g) = &group {
+            if !self.groups.ratios.contains_key(g) {
+                return Err(AdminError::UnknownGroup);
+            }
+        }
+        let remark = input.remark.filter(|r| Some(r) != target.remark.as_ref());
+        if remark
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > REMARK_MAX_CHARS)
+        {
+            return Err(AdminError::InvalidRemark);
+        }
+        let quota = input.quota.filter(|q| *q != target.quota);
+        if quota.is_some_and(|q| q < 0) {
+            return Err(AdminError::InvalidQuota);
+        }
+        let password = input
+            .password
+            .filter(|p| !p.is_empty())
+            .map(|p| Password::parse(&p))
+            .transpose()?;
+        let password_hash = match &password {
+            Some(p) => Some(self.hasher.hash(p).await?),
+            None => None,
+        };
+
+        let now = self.clock.now();
+        let entry = |action| {
+            AuditEntry::new(action, Some(actor.id), Some(target.id), now).from_ip(ip.clone())
+        };
+        let mut before = Map::new();
+        let mut after = Map::new();
+        if let Some(u) = &username {
+            before.insert("username".into(), json!(target.username));
+            after.insert("username".into(), json!(u.as_str()));
+        }
+        if let Some(d) = &display_name {
+            before.insert("display_name".into(), json!(target.display_name));
+            after.insert("display_name".into(), json!(d));
+        }
+        if let Some(g) = &group {
+            before.insert("group".into(), json!(target.group));
+            after.insert("group".into(), json!(g));
+        }
+        if let Some(r) = &remark {
+            before.insert("remark".into(), json!(target.remark));
+            after.insert("remark".into(), json!(r));
+        }
+        let mut audit = Vec::new();
+        if !after.is_empty() {
+            audit.push(
+                entry(AuditAction::UserUpdated).change(Value::Object(before), Value::Object(after)),
+            );
+        }
+        if let Some(q) = quota {
+            audit.push(
+                entry(AuditAction::QuotaChanged)
+                    .change(json!({"quota": target.quota}), json!({"quota": q})),
+            );
+        }
+        if password_hash.is_some() {
+            audit.push(
+                entry(AuditAction::PasswordReset).change(Value::Null, json!({"by": "admin"})),
+            );
+        }
+        if audit.is_empty() {
+            return Ok(target);
+        }
+        let changes = AdminChanges {
+            username,
+            display_name,
+            group,
+            remark,
+            password_hash,
+            quota,
+        };
+        match self
+            .users
+            .admin_update(id, &changes, actor.id, &audit, now)
+            .await
+        {
+            Ok(user) => {
+                tracing::info!(actor = %actor.id, target = %id, "user updated by admin");
+                Ok(user)
+            }
+            Err(AdminUpdateError::UsernameTaken) => Err(AdminError::UsernameTaken),
+            Err(AdminUpdateError::NotFound) => Err(AdminError::NotFound),
+            Err(AdminUpdateError::QuotaOutOfRange) => Err(AdminError::InvalidQuota),
+            Err(AdminUpdateError::Unexpected(e)) => Err(AdminError::Unexpected(e)),
+        }
+    }
+
+    /// `disable | enable | delete | promote | demote`: returns the user after the change.
+    /// Disabling, deleting and demoting revoke the user's sessions, refresh tokens and access
+    /// token in the same transaction.
+    pub async fn manage(
+        &self,
+        actor: &User,
+        id: UserId,
+        op: AdminOp,
+        ip: Option<String>,
+    ) -> Result<User, AdminError> {
+        let target = self.target(id).await?;
+        hierarchy::check(actor, &target, op)?;
+        let (role, status) = hierarchy::outcome(&target, op);
+        let action = match op {
+            AdminOp::Disable => AuditAction::UserDisabled,
+            AdminOp::Enable => AuditAction::UserEnabled,
+            AdminOp::Delete => AuditAction::UserDeleted,
+            AdminOp::Promote => AuditAction::UserPromoted,
+            AdminOp::Demote => AuditAction::UserDemoted,
+            AdminOp::View | AdminOp::Update | AdminOp::HardDelete => {
+                return Err(AdminError::Unexpected(anyhow::anyhow!(
+                    "{op:?} is not a manage action"
+                )));
+            }
+        };
+        let now = self.clock.now();
+        let audit = AuditEntry::new(action, Some(actor.id), Some(target.id), now)
+            .change(
+                json!({"role": target.role.code(), "status": target.status.code()}),
+                json!({"role": role.code(), "status": status.code(), "deleted": op == AdminOp::Delete}),
+            )
+            .from_ip(ip);
+        let user = self
+            .users
+            .admin_set_state(
+                id,
+                role,
+                status,
+                op == AdminOp::Delete,
+                hierarchy::revokes_sessions(op),
+                &audit,
+                now,
+            )
+            .await?;
+        tracing::info!(actor = %actor.id, target = %id, ?op, "user managed by admin");
+        Ok(user)
+    }
+
+    /// `DELETE /api/user/:id`: the row goes; ledger and audit history stay.
+    pub async fn hard_delete(
+        &self,
+        actor: &User,
+        id: UserId,
+        ip: Option<String>,
+    ) -> Result<(), AdminError> {
+        let target = self.target(id).await?;
+        hierarchy::check(actor, &target, AdminOp::HardDelete)?;
+        let audit = AuditEntry::new(
+            AuditAction::UserHardDeleted,
+            Some(actor.id),
+            Some(target.id),
+            self.clock.now(),
+        )
+        .change(
+            json!({"username": target.username, "role": target.role.code()}),
+            Value::Null,
+        )
+        .from_ip(ip);
+        if !self.users.hard_delete(id, &audit).await? {
+            return Err(AdminError::NotFound);
+        }
+        tracing::info!(actor = %actor.id, target = %id, "user hard-deleted by admin");
+        Ok(())
+    }
+
+    /// The audit log, scoped by the hierarchy: entries about users below the actor, about the
+    /// actor itself, or about no user.
+    pub async fn audit_log(
+        &self,
+        actor: &User,
+        mut filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditRecord>, AdminError> {
+        if !actor.role.is_admin() {
+            return Err(HierarchyError::NotAdmin.into());
+        }
+        filter.visible_below = Some(actor.role.code());
+        filter.also = Some(actor.id);
+        Ok(self.audit.list(&filter, page).await?)
+    }
+}
+
+fn validate_display_name(name: &str) -> Result<(), AdminError> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > 20 || name.chars().any(char::is_control) {
+        return Err(AdminError::InvalidDisplayName);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,256 @@
+use std::sync::Arc;
+
+use mockall::predicate::eq;
+
+use super::*;
+use crate::ports::{MockAuditRepository, MockClock, MockPasswordHasher, MockUserRepository};
+use crate::services::accounts_test_user as user;
+
+const NOW: i64 = 1_700_000_000;
+
+#[derive(Default)]
+struct Mocks {
+    users: MockUserRepository,
+    audit: MockAuditRepository,
+    hasher: MockPasswordHasher,
+}
+
+impl Mocks {
+    /// `target` is what the repository returns for id 2.
+    fn with_target(target: User) -> Self {
+        let mut m = Self::default();
+        m.users
+            .expect_find_by_id()
+            .with(eq(UserId(2)))
+            .returning(move |_| Ok(Some(target.clone())));
+        m
+    }
+
+    fn service(self) -> AdminService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        AdminService::new(
+            Arc::new(self.users),
+            Arc::new(self.audit),
+            Arc::new(self.hasher),
+            Arc::new(clock),
+            GroupSettings::default(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn the_listing_is_scoped_to_roles_below_the_actor_plus_itself() {
+    let mut m = Mocks::default();
+    m.users
+        .expect_search()
+        .withf(|q, _| {
+            q.visible_below == Role::Admin
+                && q.also == Some(UserId(1))
+                && q.keyword.as_deref() == Some("ali")
+                && q.group.is_none()
+        })
+        .times(1)
+        .returning(|_, page| {
+            Ok(Page {
+                items: vec![],
+                total: 0,
+                request: page,
+            })
+        });
+    let input = UserListInput {
+        keyword: Some("  ali ".into()),
+        group: Some(String::new()),
+        ..Default::default()
+    };
+    m.service()
+        .list(&user(1, Role::Admin), input, PageRequest::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_cannot_read_or_change_another_admin_and_nothing_is_written() {
+    let svc = Mocks::with_target(user(2, Role::Admin)).service();
+    let actor = user(1, Role::Admin);
+    assert!(matches!(
+        svc.get(&actor, UserId(2)).await,
+        Err(AdminError::Hierarchy(HierarchyError::TargetNotBelow))
+    ));
+    let input = AdminUpdateInput {
+        quota: Some(5),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update(&actor, UserId(2), input, None).await,
+        Err(AdminError::Hierarchy(HierarchyError::TargetNotBelow))
+    ));
+    assert!(matches!(
+        svc.manage(&actor, UserId(2), AdminOp::Disable, None).await,
+        Err(AdminError::Hierarchy(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_quota_change_is_audited_with_old_and_new_value() {
+    let mut m = Mocks::with_target(User {
+        quota: 100,
+        ..user(2, Role::User)
+    });
+    m.users
+        .expect_admin_update()
+        .withf(|id, changes, actor, audit, now| {
+            *id == UserId(2)
+                && changes.quota == Some(750)
+                && changes.username.is_none()
+                && *actor == UserId(1)
+                && *now == NOW
+                && audit.len() == 1
+                && audit[0].action == AuditAction::QuotaChanged
+                && audit[0].before == Some(json!({"quota": 100}))
+                && audit[0].after == Some(json!({"quota": 750}))
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(user(2, Role::User)));
+    let input = AdminUpdateInput {
+        quota: Some(750),
+        ..Default::default()
+    };
+    m.service()
+        .update(&user(1, Role::Admin), UserId(2), input, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unchanged_values_write_nothing_and_role_or_status_changes_are_refused() {
+    let svc = Mocks::with_target(user(2, Role::User)).service();
+    let actor = user(1, Role::Root);
+    let same = AdminUpdateInput {
+        username: Some("user2".into()),
+        quota: Some(0),
+        group: Some("default".into()),
+        role: Some(1),
+        status: Some(1),
+        ..Default::default()
+    };
+    assert!(svc.update(&actor, UserId(2), same, None).await.is_ok());
+    for (role, status) in [(Some(10), None), (None, Some(2))] {
+        let input = AdminUpdateInput {
+            role,
+            status,
+            ..Default::default()
+        };
+        assert!(matches!(
+            svc.update(&actor, UserId(2), input, None).await,
+            Err(AdminError::RoleChangeRefused | AdminError::StatusChangeRefused)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn invalid_fields_are_refused_before_any_write() {
+    let svc = Mocks::with_target(user(2, Role::User)).service();
+    let actor = user(1, Role::Admin);
+    let cases = [
+        AdminUpdateInput {
+            quota: Some(-1),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            group: Some("no-such-group".into()),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            username: Some("a@b".into()),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            password: Some("short".into()),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            display_name: Some("x".repeat(21)),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            remark: Some("r".repeat(256)),
+            ..Default::default()
+        },
+        AdminUpdateInput {
+            role: Some(7),
+            ..Default::default()
+        },
+    ];
+    for input in cases {
+        let shown = format!("{input:?}");
+        assert!(
+            svc.update(&actor, UserId(2), input, None).await.is_err(),
+            "{shown}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn disabling_revokes_sessions_in_the_same_step_and_is_audited() {
+    let mut m = Mocks::with_target(user(2, Role::User));
+    m.users
+        .expect_admin_set_state()
+        .withf(|id, role, status, delete, revoke, audit, _| {
+            *id == UserId(2)
+                && *role == Role::User
+                && *status == UserStatus::Disabled
+                && !*delete
+                && *revoke
+                && audit.action == AuditAction::UserDisabled
+                && audit.actor_id == Some(UserId(1))
+        })
+        .times(1)
+        .returning(|_, _, _, _, _, _, _| Ok(user(2, Role::User)));
+    m.service()
+        .manage(
+            &user(1, Role::Admin),
+            UserId(2),
+            AdminOp::Disable,
+            Some("10.0.0.1".into()),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_deleted_or_unknown_target_is_not_found() {
+    let svc = Mocks::with_target(User {
+        deleted_at: Some(1),
+        ..user(2, Role::User)
+    })
+    .service();
+    assert!(matches!(
+        svc.get(&user(1, Role::Root), UserId(2)).await,
+        Err(AdminError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn the_audit_log_is_scoped_to_the_actor() {
+    let mut m = Mocks::default();
+    m.audit
+        .expect_list()
+        .withf(|f, _| f.visible_below == Some(10) && f.also == Some(UserId(1)))
+        .times(1)
+        .returning(|_, page| {
+            Ok(Page {
+                items: vec![],
+                total: 0,
+                request: page,
+            })
+        });
+    let filter = AuditFilter {
+        visible_below: Some(100),
+        ..Default::default()
+    };
+    m.service()
+        .audit_log(&user(1, Role::Admin), filter, PageRequest::default())
+        .await
+        .unwrap();
+}
