@@ -40,7 +40,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub backend: Backend,
-    _scratch: ScratchDb,
+    /// The settings the server started with (to start another instance on the same data).
+    pub settings: Settings,
+    /// Owns the scratch database; `None` for a second instance on another's database.
+    _scratch: Option<ScratchDb>,
 }
 
 /// A logged-in user: its id and the `session` cookie.
@@ -71,10 +74,18 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let app = Application::build(settings).await.expect("server builds");
+        let backend = scratch.backend;
+        Self::start(settings, backend, Some(scratch)).await
+    }
+
+    async fn start(settings: Settings, backend: Backend, scratch: Option<ScratchDb>) -> TestApp {
+        let url = secrecy::ExposeSecret::expose_secret(&settings.database_url).to_owned();
+        let app = Application::build(settings.clone())
+            .await
+            .expect("server builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let db = tollgate_db::connect(&scratch.url, 2)
+        let db = tollgate_db::connect(&url, 2)
             .await
             .expect("test connection");
         TestApp {
@@ -84,9 +95,15 @@ impl TestApp {
                 .build()
                 .expect("client"),
             db,
-            backend: scratch.backend,
+            backend,
+            settings,
             _scratch: scratch,
         }
+    }
+
+    /// A second server instance on the same database (scale-out).
+    pub async fn another_instance(&self) -> TestApp {
+        Self::start(self.settings.clone(), self.backend, None).await
     }
 
     pub fn url(&self, path: &str) -> String {

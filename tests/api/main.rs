@@ -6,9 +6,12 @@
 
 mod helpers;
 
+mod admin;
+mod admin_matrix;
 mod auth_table;
 mod health;
 mod login;
+mod options;
 mod redeem;
 mod redemption_admin;
 mod register;

@@ -123,6 +123,7 @@ pub enum Msg {
     UnknownGroup,
     RemarkLength,
     QuotaNegative,
+    InvalidOption,
     // REST surface.
     RestOk,
     RestUpdated,
@@ -378,6 +379,7 @@ impl Msg {
                 "Invalid input: remark must be at most 255 characters",
             ),
             QuotaNegative => ("额度不能为负数", "Quota must not be negative"),
+            InvalidOption => ("选项值无效", "Invalid option value"),
             RestOk => ("获取成功", "OK"),
             RestUpdated => ("更新成功", "Updated"),
             RestRegistered => ("注册成功", "Registered"),

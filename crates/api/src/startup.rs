@@ -16,15 +16,16 @@ use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock};
 use tollgate_db::{
-    SeaAuditRepository, SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository,
-    SeaSessionRepository, SeaUserRepository,
+    SeaAuditRepository, SeaLedgerRepository, SeaOptionsRepository, SeaReadiness,
+    SeaRedemptionRepository, SeaSessionRepository, SeaUserRepository,
 };
+use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
     Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
 };
 use tollgate_domain::services::{
-    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, ProfileService,
-    RedemptionService, SessionTtl,
+    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, OptionsService,
+    ProfileService, RedemptionService, SessionTtl, StoredOptions,
 };
 use tollgate_notify::DnsResolver;
 
@@ -57,6 +58,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
 pub struct Services {
     pub accounts: AccountService,
     pub admin: AdminService,
+    pub options: OptionsService,
     pub profile: ProfileService,
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
@@ -82,13 +84,19 @@ pub async fn build_services(
         clock: clock.clone(),
         audit: Arc::new(SeaAuditRepository::new(db.clone())),
     };
+    // Runtime options: the configuration's values, overlaid with what root stored.
+    let options_repo = Arc::new(SeaOptionsRepository::new(db.clone()));
+    let defaults = StaticOptions::with(settings.registration_policy(), settings.groups.clone()).0;
+    let options: Arc<dyn OptionsSource> =
+        Arc::new(StoredOptions::new(options_repo.clone(), defaults));
     let admin = AdminService::new(
         users.clone(),
         ports.audit.clone(),
         ports.hasher.clone(),
         clock.clone(),
-        settings.groups.clone(),
+        options.clone(),
     );
+    let options_service = OptionsService::new(options.clone(), options_repo, clock.clone());
     let jwt_key = jwt_secret(db, settings).await?;
     let codec = JwtCodec::new(
         jwt_key.as_bytes(),
@@ -101,17 +109,13 @@ pub async fn build_services(
     let accounts = AccountService::new(
         ports.clone(),
         Arc::new(codec),
-        settings.registration_policy(),
+        options.clone(),
         SessionTtl {
             web_secs: settings.session_ttl_secs(),
             refresh_secs: settings.refresh_ttl_secs(),
         },
     );
-    let profile = ProfileService::new(
-        ports,
-        Arc::new(DnsResolver::default()),
-        settings.groups.clone(),
-    );
+    let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options);
     let affiliate = AffiliateService::new(
         users,
         secrets.clone(),
@@ -126,6 +130,7 @@ pub async fn build_services(
     Ok(Services {
         accounts,
         admin,
+        options: options_service,
         profile,
         affiliate,
         redemptions,
@@ -177,6 +182,7 @@ impl Application {
             default_locale: settings.locale(),
             accounts: services.accounts,
             admin: services.admin,
+            options: services.options,
             profile: services.profile,
             affiliate: services.affiliate,
             redemptions: services.redemptions,

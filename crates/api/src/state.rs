@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tollgate_domain::ports::Readiness;
 use tollgate_domain::services::{
-    AccountService, AdminService, AffiliateService, ProfileService, RedemptionService,
+    AccountService, AdminService, AffiliateService, OptionsService, ProfileService,
+    RedemptionService,
 };
 
 use crate::i18n::Locale;
@@ -12,6 +13,7 @@ use crate::i18n::Locale;
 pub struct AppState {
     pub accounts: AccountService,
     pub admin: AdminService,
+    pub options: OptionsService,
     pub profile: ProfileService,
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,

@@ -13,6 +13,7 @@ mod audit;
 mod entities;
 mod error;
 mod ledger;
+mod options;
 mod readiness;
 mod redemptions;
 mod secrets;
@@ -36,6 +37,7 @@ use sea_orm::{
 
 pub use audit::SeaAuditRepository;
 pub use ledger::SeaLedgerRepository;
+pub use options::SeaOptionsRepository;
 pub use readiness::SeaReadiness;
 pub use redemptions::SeaRedemptionRepository;
 pub use secrets::shared_secret;

@@ -47,8 +47,6 @@ const TEXT_COLUMNS: [(user::Column, &str); 3] = [
 impl SeaUserRepository {
     /// Users matching `query`, newest id first, soft-deleted ones included; `total` counts
     /// every match.
-    // Until `UserRepository::search` delegates here (then this attribute can go).
-    #[allow(dead_code)]
     pub(crate) async fn search_users(
         &self,
         query: &UserQuery,

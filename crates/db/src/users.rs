@@ -11,7 +11,7 @@ use sea_orm::{
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::{
     AdminChanges, AdminUpdateError, AffTransferError, AffTransferred, CreateUserError,
-    SetAccessTokenError, UpdateProfileError, UserQuery, UserRepository,
+    SetAccessTokenError, StateChange, UpdateProfileError, UserQuery, UserRepository,
 };
 use tollgate_domain::{
     LedgerEntry, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role, TokenHash, User,
@@ -569,13 +569,16 @@ impl UserRepository for SeaUserRepository {
     async fn admin_set_state(
         &self,
         id: UserId,
-        role: Role,
-        status: UserStatus,
-        delete: bool,
-        revoke: bool,
+        change: &StateChange,
         audit: &AuditEntry,
         now: i64,
     ) -> Result<User, RepoError> {
+        let StateChange {
+            role,
+            status,
+            delete,
+            revoke,
+        } = *change;
         let txn = begin_write(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod groups;
 pub mod hierarchy;
 pub mod ledger;
+pub mod options;
 pub mod page;
 pub mod ports;
 pub mod public_url;

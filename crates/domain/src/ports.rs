@@ -98,6 +98,17 @@ pub struct AdminChanges {
     pub quota: Option<i64>,
 }
 
+/// An admin's change of a user's role and status (`manage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    pub role: Role,
+    pub status: UserStatus,
+    /// Soft-delete the user too.
+    pub delete: bool,
+    /// Revoke every session and the access token.
+    pub revoke: bool,
+}
+
 /// Why an admin update failed. Nothing was changed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminUpdateError {
@@ -188,15 +199,13 @@ pub trait UserRepository: Send + Sync {
         now: i64,
     ) -> Result<User, AdminUpdateError>;
 
-    /// Sets role and status in ONE transaction with `audit`; with `revoke`, also revokes every
-    /// session and the access token of the user. `delete` soft-deletes at the same time.
+    /// Applies `change` in ONE transaction with `audit`: role and status, a soft delete when
+    /// `change.delete`, and with `change.revoke` the revocation of every session and the
+    /// access token of the user.
     async fn admin_set_state(
         &self,
         id: UserId,
-        role: Role,
-        status: UserStatus,
-        delete: bool,
-        revoke: bool,
+        change: &StateChange,
         audit: &AuditEntry,
         now: i64,
     ) -> Result<User, RepoError>;
@@ -357,6 +366,21 @@ pub trait AuditRepository: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditRecord>, RepoError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OptionsRepository: Send + Sync {
+    /// Every stored option, by key.
+    async fn load(&self) -> Result<std::collections::BTreeMap<String, String>, RepoError>;
+
+    /// Stores the values (insert or replace) and the audit records in ONE transaction.
+    async fn save(
+        &self,
+        values: &[(String, String)],
+        audit: &[AuditEntry],
+        now: i64,
+    ) -> Result<(), RepoError>;
 }
 
 /// Whether the backing store answers; used by `/readyz`.

@@ -1,6 +1,6 @@
 //! `/api/user/*` admin routes and `/api/group/` (spec §3.18–3.24, console-contract §3).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
@@ -355,7 +355,11 @@ pub async fn hard_delete(
 }
 
 /// `GET /api/group/` (admin): the group names, for the console's user editor.
-pub async fn groups(auth: AdminAuth, state: web::Data<AppState>) -> HttpResponse {
-    let _ = auth;
-    ok(state.admin.group_names())
+pub async fn groups(auth: AdminAuth, state: web::Data<AppState>) -> CompatResult {
+    let names = state
+        .admin
+        .group_names()
+        .await
+        .map_err(|e| CompatError::internal(&e, auth.locale))?;
+    Ok(ok(names))
 }

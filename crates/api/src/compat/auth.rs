@@ -52,7 +52,6 @@ pub struct Authed<R: MinRole> {
 
 pub type UserAuth = Authed<AnyUser>;
 pub type AdminAuth = Authed<AdminRole>;
-#[allow(dead_code)] // Root-only routes (runtime options) arrive with the admin issue.
 pub type RootAuth = Authed<RootRole>;
 
 impl<R: MinRole> FromRequest for Authed<R> {

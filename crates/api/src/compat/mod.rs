@@ -3,6 +3,7 @@
 mod admin;
 pub mod auth;
 mod dto;
+mod options;
 mod redemptions;
 pub mod respond;
 mod self_service;
@@ -56,6 +57,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route("/topup", web::post().to(users::redeem)),
             )
             .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
+            .service(
+                web::resource(["/option", "/option/"])
+                    .route(web::get().to(options::get))
+                    .route(web::put().to(options::update)),
+            )
             .service(
                 web::resource(["/redemption", "/redemption/"])
                     .route(web::get().to(redemptions::list))

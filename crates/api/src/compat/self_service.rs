@@ -116,22 +116,37 @@ fn groups_body(groups: &[GroupView]) -> Value {
 /// `GET /api/user/groups` (public, spec §3.6, §9.3): for a logged-in caller (valid session
 /// cookie) the view of their group, otherwise the anonymous view. New API always answered
 /// the anonymous view here (spec §10.30).
-pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> CompatResult {
     let group = optional_session_user(&req)
         .await
         .map(|u| u.group)
         .unwrap_or_default();
-    ok(groups_body(&state.profile.groups(&group)))
+    let groups = state
+        .profile
+        .groups(&group)
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    Ok(ok(groups_body(&groups)))
 }
 
 /// `GET /api/user/self/groups`: the groups the user may use, with ratios.
-pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> HttpResponse {
-    ok(groups_body(&state.profile.groups(&auth.user.group)))
+pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
+    let groups = state
+        .profile
+        .groups(&auth.user.group)
+        .await
+        .map_err(|e| CompatError::internal(&e, auth.locale))?;
+    Ok(ok(groups_body(&groups)))
 }
 
 /// `GET /api/user/models` (spec §3.8): the models of the user's usable groups, sorted.
-pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> HttpResponse {
-    ok(state.profile.models(&auth.user))
+pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
+    let models = state
+        .profile
+        .models(&auth.user)
+        .await
+        .map_err(|e| CompatError::internal(&e, auth.locale))?;
+    Ok(ok(models))
 }
 
 /// `GET /api/user/aff` (spec §3.12): the invitation code, created on first request.

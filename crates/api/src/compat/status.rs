@@ -12,7 +12,11 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         .is_set_up()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
-    let policy = state.accounts.policy();
+    let policy = state
+        .accounts
+        .policy()
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     let info = &state.info;
     Ok(ok(json!({
         "system_name": info.system_name,

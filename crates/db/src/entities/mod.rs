@@ -3,6 +3,7 @@
 pub(crate) mod app_secret;
 pub(crate) mod audit;
 pub(crate) mod ledger;
+pub(crate) mod option;
 pub(crate) mod redemption;
 pub(crate) mod session;
 pub(crate) mod user;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
+use crate::options::OptionsSource;
 use crate::ports::{
     AccessTokenCodec, AuditRepository, Clock, CreateUserError, PasswordHasher, SecretGenerator,
     SessionRepository, UserRepository,
@@ -220,7 +221,7 @@ pub struct AccountService {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) audit: Arc<dyn AuditRepository>,
     pub(super) codec: Arc<dyn AccessTokenCodec>,
-    pub(super) policy: RegistrationPolicy,
+    pub(super) options: Arc<dyn OptionsSource>,
     pub(super) ttl: SessionTtl,
 }
 
@@ -228,7 +229,7 @@ impl AccountService {
     pub fn new(
         ports: CorePorts,
         codec: Arc<dyn AccessTokenCodec>,
-        policy: RegistrationPolicy,
+        options: Arc<dyn OptionsSource>,
         ttl: SessionTtl,
     ) -> Self {
         Self {
@@ -239,22 +240,24 @@ impl AccountService {
             clock: ports.clock,
             audit: ports.audit,
             codec,
-            policy,
+            options,
             ttl,
         }
     }
 
-    pub fn policy(&self) -> &RegistrationPolicy {
-        &self.policy
+    /// The registration and login switches in force now (runtime options).
+    pub async fn policy(&self) -> Result<RegistrationPolicy, RepoError> {
+        Ok(self.options.current().await?.registration)
     }
 
     /// Self-service registration with username and password (spec §3.1).
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, input: RegisterInput) -> Result<User, RegisterError> {
-        if !self.policy.register_enabled {
+        let policy = self.policy().await?;
+        if !policy.register_enabled {
             return Err(RegisterError::RegistrationDisabled);
         }
-        if !self.policy.password_register_enabled {
+        if !policy.password_register_enabled {
             return Err(RegisterError::PasswordRegistrationDisabled);
         }
         let username = Username::parse(&input.username)?;
@@ -267,14 +270,14 @@ impl AccountService {
             None | Some("") => None,
             Some(code) => self.users.find_inviter(code).await?,
         };
-        let invitation = invitation_for(&self.policy, inviter.as_ref());
+        let invitation = invitation_for(&policy, inviter.as_ref());
         let user = self
             .create_user(NewAccount {
                 username,
                 password: &password,
                 role: Role::User,
                 email,
-                initial_quota: self.policy.quota_for_new_user,
+                initial_quota: policy.quota_for_new_user,
                 invitation,
                 audit: None,
             })
@@ -336,7 +339,7 @@ impl AccountService {
 
     /// The user behind a login, or the one generic refusal.
     pub(super) async fn check_credentials(&self, input: &LoginInput) -> Result<User, LoginError> {
-        if !self.policy.password_login_enabled {
+        if !self.policy().await?.password_login_enabled {
             return Err(LoginError::PasswordLoginDisabled);
         }
         let login = input.login.trim();
@@ -452,7 +455,7 @@ impl AccountService {
                 password: &password,
                 role,
                 email: None,
-                initial_quota: self.policy.quota_for_new_user,
+                initial_quota: self.policy().await?.quota_for_new_user,
                 invitation: None,
                 audit: Some(audit),
             })

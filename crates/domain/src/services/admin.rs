@@ -8,12 +8,12 @@ use serde_json::{Map, Value, json};
 
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord};
 use crate::error::RepoError;
-use crate::groups::GroupSettings;
 use crate::hierarchy::{self, AdminOp, HierarchyError};
+use crate::options::OptionsSource;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    AdminChanges, AdminUpdateError, AuditRepository, Clock, MatchMode, PasswordHasher, UserQuery,
-    UserRepository,
+    AdminChanges, AdminUpdateError, AuditRepository, Clock, MatchMode, PasswordHasher, StateChange,
+    UserQuery, UserRepository,
 };
 use crate::user::{CredentialRuleError, Password, Role, User, UserId, UserStatus, Username};
 
@@ -82,7 +82,7 @@ pub struct AdminService {
     audit: Arc<dyn AuditRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
-    groups: GroupSettings,
+    options: Arc<dyn OptionsSource>,
 }
 
 impl AdminService {
@@ -91,20 +91,28 @@ impl AdminService {
         audit: Arc<dyn AuditRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
-        groups: GroupSettings,
+        options: Arc<dyn OptionsSource>,
     ) -> Self {
         Self {
             users,
             audit,
             hasher,
             clock,
-            groups,
+            options,
         }
     }
 
     /// Group names (`GET /api/group/`).
-    pub fn group_names(&self) -> Vec<String> {
-        self.groups.ratios.keys().cloned().collect()
+    pub async fn group_names(&self) -> Result<Vec<String>, RepoError> {
+        Ok(self
+            .options
+            .current()
+            .await?
+            .groups
+            .ratios
+            .keys()
+            .cloned()
+            .collect())
     }
 
     /// Users the actor may see (role below its own, and itself), newest first.
@@ -164,10 +172,10 @@ impl AdminService {
                 return Err(AdminError::RoleChangeRefused);
             }
         }
-        if let Some(code) = input.status {
-            if UserStatus::from_code(code) != Some(target.status) {
-                return Err(AdminError::StatusChangeRefused);
-            }
+        if let Some(code) = input.status
+            && UserStatus::from_code(code) != Some(target.status)
+        {
+            return Err(AdminError::StatusChangeRefused);
         }
         let username = input
             .username
@@ -182,10 +190,10 @@ impl AdminService {
             .map(|d| validate_display_name(&d).map(|()| d))
             .transpose()?;
         let group = input.group.filter(|g| *g != target.group);
-        if let Some(g) = &group {
-            if !self.groups.ratios.contains_key(g) {
-                return Err(AdminError::UnknownGroup);
-            }
+        if let Some(g) = &group
+            && !self.options.current().await?.groups.ratios.contains_key(g)
+        {
+            return Err(AdminError::UnknownGroup);
         }
         let remark = input.remark.filter(|r| Some(r) != target.remark.as_ref());
         if remark
@@ -306,18 +314,13 @@ impl AdminService {
                 json!({"role": role.code(), "status": status.code(), "deleted": op == AdminOp::Delete}),
             )
             .from_ip(ip);
-        let user = self
-            .users
-            .admin_set_state(
-                id,
-                role,
-                status,
-                op == AdminOp::Delete,
-                hierarchy::revokes_sessions(op),
-                &audit,
-                now,
-            )
-            .await?;
+        let change = StateChange {
+            role,
+            status,
+            delete: op == AdminOp::Delete,
+            revoke: hierarchy::revokes_sessions(op),
+        };
+        let user = self.users.admin_set_state(id, &change, &audit, now).await?;
         tracing::info!(actor = %actor.id, target = %id, ?op, "user managed by admin");
         Ok(user)
     }

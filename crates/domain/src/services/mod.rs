@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod affiliate;
 mod authn;
+mod options;
 mod profile;
 mod redemptions;
 
@@ -15,6 +16,7 @@ pub use accounts::{
 pub use admin::{AdminError, AdminService, AdminUpdateInput, UserListInput};
 pub use affiliate::AffiliateService;
 pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
+pub use options::{OptionsError, OptionsService, StoredOptions};
 pub use profile::{
     ChangePasswordError, DeleteSelfError, PasswordChange, ProfileError, ProfileInput,
     ProfileService, SettingsUpdateError,

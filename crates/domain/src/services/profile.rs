@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
-use crate::groups::{GroupSettings, GroupView};
+use crate::groups::GroupView;
+use crate::options::OptionsSource;
 use crate::ports::{
     Clock, HostResolver, PasswordHasher, SessionRepository, UpdateProfileError, UserRepository,
 };
@@ -123,18 +124,22 @@ pub struct ProfileService {
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     resolver: Arc<dyn HostResolver>,
-    groups: GroupSettings,
+    options: Arc<dyn OptionsSource>,
 }
 
 impl ProfileService {
-    pub fn new(ports: CorePorts, resolver: Arc<dyn HostResolver>, groups: GroupSettings) -> Self {
+    pub fn new(
+        ports: CorePorts,
+        resolver: Arc<dyn HostResolver>,
+        options: Arc<dyn OptionsSource>,
+    ) -> Self {
         Self {
             users: ports.users,
             sessions: ports.sessions,
             hasher: ports.hasher,
             clock: ports.clock,
             resolver,
-            groups,
+            options,
         }
     }
 
@@ -296,13 +301,13 @@ impl ProfileService {
     }
 
     /// The group table for a user of `user_group` ("" for an anonymous caller), spec §9.3.
-    pub fn groups(&self, user_group: &str) -> Vec<GroupView> {
-        self.groups.group_view(user_group)
+    pub async fn groups(&self, user_group: &str) -> Result<Vec<GroupView>, RepoError> {
+        Ok(self.options.current().await?.groups.group_view(user_group))
     }
 
     /// The models the user's usable groups may use, sorted.
-    pub fn models(&self, user: &User) -> Vec<String> {
-        self.groups.models_for(&user.group)
+    pub async fn models(&self, user: &User) -> Result<Vec<String>, RepoError> {
+        Ok(self.options.current().await?.groups.models_for(&user.group))
     }
 }
 

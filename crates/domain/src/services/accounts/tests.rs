@@ -89,7 +89,10 @@ impl Mocks {
                 audit: Arc::new(self.audit),
             },
             Arc::new(self.codec),
-            policy,
+            Arc::new(crate::options::StaticOptions::with(
+                policy,
+                crate::groups::GroupSettings::default(),
+            )),
             SessionTtl {
                 web_secs: TTL,
                 refresh_secs: 2 * TTL,

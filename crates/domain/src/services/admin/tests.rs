@@ -34,7 +34,10 @@ impl Mocks {
             Arc::new(self.audit),
             Arc::new(self.hasher),
             Arc::new(clock),
-            GroupSettings::default(),
+            Arc::new(crate::options::StaticOptions::with(
+                crate::services::RegistrationPolicy::default(),
+                crate::groups::GroupSettings::default(),
+            )),
         )
     }
 }
@@ -196,17 +199,17 @@ async fn disabling_revokes_sessions_in_the_same_step_and_is_audited() {
     let mut m = Mocks::with_target(user(2, Role::User));
     m.users
         .expect_admin_set_state()
-        .withf(|id, role, status, delete, revoke, audit, _| {
+        .withf(|id, change, audit, _| {
             *id == UserId(2)
-                && *role == Role::User
-                && *status == UserStatus::Disabled
-                && !*delete
-                && *revoke
+                && change.role == Role::User
+                && change.status == UserStatus::Disabled
+                && !change.delete
+                && change.revoke
                 && audit.action == AuditAction::UserDisabled
                 && audit.actor_id == Some(UserId(1))
         })
         .times(1)
-        .returning(|_, _, _, _, _, _, _| Ok(user(2, Role::User)));
+        .returning(|_, _, _, _| Ok(user(2, Role::User)));
     m.service()
         .manage(
             &user(1, Role::Admin),

@@ -34,7 +34,10 @@ impl Mocks {
                 audit: Arc::new(crate::ports::MockAuditRepository::new()),
             },
             Arc::new(MockHostResolver::new()),
-            GroupSettings::default(),
+            Arc::new(crate::options::StaticOptions::with(
+                crate::services::RegistrationPolicy::default(),
+                GroupSettings::default(),
+            )),
         )
     }
 }

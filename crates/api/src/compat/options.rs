@@ -1,0 +1,62 @@
+//! `GET /api/option/` and `PUT /api/option/` (root): the user module's runtime options.
+
+use actix_web::{HttpRequest, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_domain::services::OptionsError;
+
+use super::auth::RootAuth;
+use super::respond::{CompatError, CompatResult, ok, ok_empty};
+use crate::i18n::Msg;
+use crate::state::AppState;
+
+/// `GET /api/option/`: `data` is `[{key, value}]`, New API's shape. None of these options is
+/// a secret; secret options (payment, OAuth) will be shown masked when they exist.
+pub async fn get(auth: RootAuth, state: web::Data<AppState>) -> CompatResult {
+    let options = state.options.get(&auth.user).await.map_err(|e| match e {
+        OptionsError::Forbidden => CompatError::fail(Msg::InsufficientPrivileges, auth.locale),
+        other => CompatError::internal(&other, auth.locale),
+    })?;
+    let data: Vec<Value> = options
+        .into_iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    Ok(ok(data))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OptionBody {
+    pub key: Option<String>,
+    /// A string, a boolean, a number, or JSON (stored as its text).
+    pub value: Option<Value>,
+}
+
+/// `PUT /api/option/ {key, value}`: validated; a bad value is refused and changes nothing;
+/// the next request (on any instance) sees a good one.
+pub async fn update(
+    req: HttpRequest,
+    auth: RootAuth,
+    state: web::Data<AppState>,
+    body: web::Json<OptionBody>,
+) -> CompatResult {
+    let locale = auth.locale;
+    let body = body.into_inner();
+    let (Some(key), Some(value)) = (body.key, body.value) else {
+        return Err(CompatError::fail(Msg::InvalidParams, locale));
+    };
+    let value = match value {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    match state.options.update(&auth.user, &[(key, value)], ip).await {
+        Ok(_) => Ok(ok_empty()),
+        Err(OptionsError::Forbidden) => Err(CompatError::fail(Msg::InsufficientPrivileges, locale)),
+        Err(OptionsError::Invalid(e)) => Err(CompatError::fail_text(format!(
+            "{}: {e}",
+            Msg::InvalidOption.text(locale)
+        ))),
+        Err(other) => Err(CompatError::internal(&other, locale)),
+    }
+}

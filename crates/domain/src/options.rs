@@ -1,0 +1,300 @@
+//! Runtime options of the user module (New API's `options` table): root edits them, they are
+//! stored as text in the database with the configuration file as their initial values, and
+//! they take effect on the next request without a restart.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::error::RepoError;
+use crate::groups::GroupSettings;
+use crate::services::RegistrationPolicy;
+
+/// Every option a root may set, under New API's key names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeOptions {
+    pub registration: RegistrationPolicy,
+    /// Registration requires a verified e-mail. Tollgate has no mailer yet, so turning this
+    /// on is refused rather than silently ignored.
+    pub email_verification_enabled: bool,
+    pub email_domain_restriction_enabled: bool,
+    pub email_domain_whitelist: Vec<String>,
+    pub email_alias_restriction_enabled: bool,
+    pub groups: GroupSettings,
+}
+
+/// The option keys, in display order.
+pub const KEYS: [&str; 16] = [
+    "RegisterEnabled",
+    "PasswordRegisterEnabled",
+    "PasswordLoginEnabled",
+    "EmailVerificationEnabled",
+    "EmailDomainRestrictionEnabled",
+    "EmailDomainWhitelist",
+    "EmailAliasRestrictionEnabled",
+    "QuotaForNewUser",
+    "QuotaForInviter",
+    "QuotaForInvitee",
+    "GroupRatio",
+    "UserUsableGroups",
+    "GroupGroupRatio",
+    "GroupSpecialUsableGroup",
+    "AutoGroups",
+    "GroupModels",
+];
+
+/// Why an option value was refused. Nothing was stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    #[error("unknown option {0}")]
+    UnknownKey(String),
+    #[error("option {key}: {reason}")]
+    InvalidValue { key: String, reason: String },
+    #[error("option {0} needs e-mail delivery, which is not available yet")]
+    NotAvailable(String),
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> OptionError {
+    OptionError::InvalidValue {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, OptionError> {
+    match v.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, "must be true or false")),
+    }
+}
+
+fn parse_quota(key: &str, v: &str) -> Result<i64, OptionError> {
+    match v.trim().parse::<i64>() {
+        Ok(q) if q >= 0 => Ok(q),
+        _ => Err(invalid(
+            key,
+            "must be a non-negative integer of quota units",
+        )),
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(key: &str, v: &str) -> Result<T, OptionError> {
+    serde_json::from_str(v).map_err(|e| invalid(key, format!("invalid JSON: {e}")))
+}
+
+fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl RuntimeOptions {
+    /// The value of every option as text, in [`KEYS`] order.
+    pub fn to_map(&self) -> Vec<(&'static str, String)> {
+        let r = &self.registration;
+        let g = &self.groups;
+        vec![
+            ("RegisterEnabled", r.register_enabled.to_string()),
+            (
+                "PasswordRegisterEnabled",
+                r.password_register_enabled.to_string(),
+            ),
+            ("PasswordLoginEnabled", r.password_login_enabled.to_string()),
+            (
+                "EmailVerificationEnabled",
+                self.email_verification_enabled.to_string(),
+            ),
+            (
+                "EmailDomainRestrictionEnabled",
+                self.email_domain_restriction_enabled.to_string(),
+            ),
+            (
+                "EmailDomainWhitelist",
+                self.email_domain_whitelist.join(","),
+            ),
+            (
+                "EmailAliasRestrictionEnabled",
+                self.email_alias_restriction_enabled.to_string(),
+            ),
+            ("QuotaForNewUser", r.quota_for_new_user.to_string()),
+            ("QuotaForInviter", r.quota_for_inviter.to_string()),
+            ("QuotaForInvitee", r.quota_for_invitee.to_string()),
+            ("GroupRatio", to_json(&g.ratios)),
+            ("UserUsableGroups", to_json(&g.usable)),
+            ("GroupGroupRatio", to_json(&g.group_group_ratio)),
+            ("GroupSpecialUsableGroup", to_json(&g.special_usable)),
+            ("AutoGroups", to_json(&g.auto_groups)),
+            ("GroupModels", to_json(&g.models)),
+        ]
+    }
+
+    /// Applies one textual value, validating it; `self` is unchanged on error.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), OptionError> {
+        let mut next = self.clone();
+        match key {
+            "RegisterEnabled" => next.registration.register_enabled = parse_bool(key, value)?,
+            "PasswordRegisterEnabled" => {
+                next.registration.password_register_enabled = parse_bool(key, value)?;
+            }
+            "PasswordLoginEnabled" => {
+                next.registration.password_login_enabled = parse_bool(key, value)?
+            }
+            "EmailVerificationEnabled" => {
+                if parse_bool(key, value)? {
+                    return Err(OptionError::NotAvailable(key.to_owned()));
+                }
+                next.email_verification_enabled = false;
+            }
+            "EmailDomainRestrictionEnabled" => {
+                next.email_domain_restriction_enabled = parse_bool(key, value)?;
+            }
+            "EmailDomainWhitelist" => {
+                let domains: Vec<String> = value
+                    .split(',')
+                    .map(|d| d.trim().to_lowercase())
+                    .filter(|d| !d.is_empty())
+                    .collect();
+                for d in &domains {
+                    let ok = d.len() <= 253
+                        && d.contains('.')
+                        && d.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+                    if !ok {
+                        return Err(invalid(key, format!("{d} is not a domain name")));
+                    }
+                }
+                next.email_domain_whitelist = domains;
+            }
+            "EmailAliasRestrictionEnabled" => {
+                next.email_alias_restriction_enabled = parse_bool(key, value)?;
+            }
+            "QuotaForNewUser" => next.registration.quota_for_new_user = parse_quota(key, value)?,
+            "QuotaForInviter" => next.registration.quota_for_inviter = parse_quota(key, value)?,
+            "QuotaForInvitee" => next.registration.quota_for_invitee = parse_quota(key, value)?,
+            "GroupRatio" => next.groups.ratios = parse_json(key, value)?,
+            "UserUsableGroups" => next.groups.usable = parse_json(key, value)?,
+            "GroupGroupRatio" => next.groups.group_group_ratio = parse_json(key, value)?,
+            "GroupSpecialUsableGroup" => next.groups.special_usable = parse_json(key, value)?,
+            "AutoGroups" => next.groups.auto_groups = parse_json(key, value)?,
+            "GroupModels" => next.groups.models = parse_json(key, value)?,
+            other => return Err(OptionError::UnknownKey(other.to_owned())),
+        }
+        next.groups
+            .validate()
+            .map_err(|e| invalid(key, e.to_string()))?;
+        *self = next;
+        Ok(())
+    }
+
+    /// `defaults` overlaid with stored values. A stored value that no longer validates is
+    /// skipped (and reported), so one bad row cannot take the service down.
+    pub fn overlay(defaults: &Self, stored: &BTreeMap<String, String>) -> (Self, Vec<OptionError>) {
+        let mut options = defaults.clone();
+        let mut errors = Vec::new();
+        for key in KEYS {
+            if let Some(value) = stored.get(key)
+                && let Err(e) = options.set(key, value)
+            {
+                errors.push(e);
+            }
+        }
+        (options, errors)
+    }
+}
+
+/// Where services read the current options (the database, overlaid on configuration).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OptionsSource: Send + Sync {
+    async fn current(&self) -> Result<RuntimeOptions, RepoError>;
+}
+
+/// Options that never change (tests, and tools that need no database).
+#[derive(Debug, Clone)]
+pub struct StaticOptions(pub RuntimeOptions);
+
+#[async_trait]
+impl OptionsSource for StaticOptions {
+    async fn current(&self) -> Result<RuntimeOptions, RepoError> {
+        Ok(self.0.clone())
+    }
+}
+
+impl StaticOptions {
+    pub fn with(registration: RegistrationPolicy, groups: GroupSettings) -> Self {
+        Self(RuntimeOptions {
+            registration,
+            email_verification_enabled: false,
+            email_domain_restriction_enabled: false,
+            email_domain_whitelist: Vec::new(),
+            email_alias_restriction_enabled: false,
+            groups,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> RuntimeOptions {
+        StaticOptions::with(RegistrationPolicy::default(), GroupSettings::default()).0
+    }
+
+    #[test]
+    fn every_key_round_trips_through_its_text() {
+        let o = defaults();
+        let map = o.to_map();
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), KEYS);
+        let mut copy = defaults();
+        for (k, v) in &map {
+            copy.set(k, v).unwrap();
+        }
+        assert_eq!(copy, o);
+    }
+
+    #[test]
+    fn invalid_values_are_refused_and_change_nothing() {
+        let mut o = defaults();
+        let before = o.clone();
+        let cases = [
+            ("RegisterEnabled", "yes"),
+            ("QuotaForNewUser", "-1"),
+            ("QuotaForInviter", "1.5"),
+            ("GroupRatio", r#"{"vip": -1}"#),
+            ("GroupRatio", "not json"),
+            ("UserUsableGroups", "[1,2]"),
+            ("EmailDomainWhitelist", "gmail.com,not a domain"),
+            ("GroupModels", r#"{"vip": [""]}"#),
+            ("NoSuchKey", "1"),
+        ];
+        for (k, v) in cases {
+            assert!(o.set(k, v).is_err(), "{k}={v}");
+        }
+        assert_eq!(o, before);
+    }
+
+    #[test]
+    fn email_verification_cannot_be_turned_on_without_a_mailer() {
+        let mut o = defaults();
+        assert_eq!(
+            o.set("EmailVerificationEnabled", "true"),
+            Err(OptionError::NotAvailable("EmailVerificationEnabled".into()))
+        );
+        assert!(o.set("EmailVerificationEnabled", "false").is_ok());
+    }
+
+    #[test]
+    fn stored_values_overlay_the_defaults_and_bad_rows_are_skipped() {
+        let stored: BTreeMap<String, String> = [
+            ("QuotaForNewUser".to_owned(), "500".to_owned()),
+            ("RegisterEnabled".to_owned(), "false".to_owned()),
+            ("GroupRatio".to_owned(), "garbage".to_owned()),
+        ]
+        .into();
+        let (o, errors) = RuntimeOptions::overlay(&defaults(), &stored);
+        assert_eq!(o.registration.quota_for_new_user, 500);
+        assert!(!o.registration.register_enabled);
+        assert_eq!(o.groups, GroupSettings::default());
+        assert_eq!(errors.len(), 1);
+    }
+}

@@ -1,0 +1,229 @@
+//! Runtime options: root only, validated on write, effective on the next request on every
+//! instance, audited.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+
+async fn call(
+    app: &TestApp,
+    s: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = app.as_user(method, path, s);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
+    let all = call(app, root, Method::GET, "/api/option/", None).await;
+    all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key)
+        .map(|o| o["value"].clone())
+        .unwrap()
+}
+
+async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Value {
+    call(
+        app,
+        root,
+        Method::PUT,
+        "/api/option/",
+        Some(json!({"key": key, "value": value})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_configuration() {
+    let app = TestApp::spawn_with(|s| s.registration.quota_for_new_user = 42).await;
+    let root = app.root().await;
+    let all = call(&app, &root, Method::GET, "/api/option", None).await;
+    let keys: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    for k in [
+        "RegisterEnabled",
+        "PasswordLoginEnabled",
+        "EmailVerificationEnabled",
+        "EmailDomainWhitelist",
+        "QuotaForNewUser",
+        "QuotaForInviter",
+        "QuotaForInvitee",
+        "GroupRatio",
+        "UserUsableGroups",
+        "GroupModels",
+    ] {
+        assert!(keys.contains(&k), "{k} missing");
+    }
+    assert_eq!(option(&app, &root, "QuotaForNewUser").await, "42");
+
+    app.register("adm", PASSWORD).await;
+    app.exec("UPDATE users SET role = 10 WHERE username = 'adm'")
+        .await;
+    let adm = app.login("adm", PASSWORD).await;
+    let refused = json!({"success": false, "message": "无权进行此操作，权限不足"});
+    assert_eq!(
+        call(&app, &adm, Method::GET, "/api/option/", None).await,
+        refused
+    );
+    assert_eq!(
+        set(&app, &adm, "RegisterEnabled", json!(false)).await,
+        refused
+    );
+    let anonymous = app
+        .client
+        .get(app.url("/api/option/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(option(&app, &root, "RegisterEnabled").await, "true");
+}
+
+#[tokio::test]
+async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
+    let first = TestApp::spawn().await;
+    let second = first.another_instance().await;
+    let root = first.root().await;
+    assert_eq!(
+        set(&first, &root, "RegisterEnabled", json!(false)).await,
+        json!({"success": true, "message": ""})
+    );
+
+    for app in [&first, &second] {
+        assert_eq!(
+            app.register("late", PASSWORD).await["message"],
+            "管理员关闭了新用户注册"
+        );
+        let rest = app
+            .client
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"username": "late", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rest.status(), 403);
+        let status: Value = app
+            .client
+            .get(app.url("/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["data"]["register_enabled"], false);
+    }
+    set(&first, &root, "RegisterEnabled", json!("true")).await;
+    assert_eq!(second.register("late", PASSWORD).await["success"], true);
+
+    set(&first, &root, "PasswordLoginEnabled", json!(false)).await;
+    let body: Value = second
+        .login_response("late", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["message"], "管理员关闭了密码登录");
+}
+
+#[tokio::test]
+async fn rewards_and_groups_change_without_a_restart() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    set(&app, &root, "QuotaForNewUser", json!(250)).await;
+    let s = app.user("newcomer").await;
+    assert_eq!(app.get_self(&s).await["data"]["quota"], 250);
+    for (id, quota, ledger) in app.quota_vs_ledger().await {
+        assert_eq!(quota, ledger, "user {id}");
+    }
+    let models = json!({"default": ["m-1"], "vip": ["m-2"]}).to_string();
+    assert_eq!(
+        set(&app, &root, "GroupModels", json!(models)).await["success"],
+        true
+    );
+    let got = call(&app, &s, Method::GET, "/api/user/models", None).await;
+    assert_eq!(got["data"], json!(["m-1", "m-2"]));
+    set(
+        &app,
+        &root,
+        "GroupRatio",
+        json!(r#"{"default": 1, "vip": 0.5, "gold": 2}"#),
+    )
+    .await;
+    let groups = call(&app, &root, Method::GET, "/api/group/", None).await;
+    assert_eq!(groups["data"], json!(["default", "gold", "vip"]));
+}
+
+#[tokio::test]
+async fn bad_values_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    let before = call(&app, &root, Method::GET, "/api/option/", None).await;
+    for (key, value) in [
+        ("QuotaForNewUser", json!(-1)),
+        ("QuotaForNewUser", json!("lots")),
+        ("RegisterEnabled", json!("maybe")),
+        ("GroupRatio", json!(r#"{"vip": -1}"#)),
+        ("GroupRatio", json!("{not json")),
+        ("EmailDomainWhitelist", json!("gmail.com, not a domain")),
+        ("EmailVerificationEnabled", json!(true)),
+        ("NoSuchOption", json!(1)),
+    ] {
+        let reply = set(&app, &root, key, value.clone()).await;
+        assert_eq!(reply["success"], false, "{key}={value}");
+        assert!(
+            reply["message"].as_str().unwrap().starts_with("选项值无效"),
+            "{reply}"
+        );
+    }
+    assert_eq!(
+        call(&app, &root, Method::GET, "/api/option/", None).await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn option_changes_are_audited_with_old_and_new_values() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    set(&app, &root, "QuotaForInviter", json!(300)).await;
+    let body: Value = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": ROOT_USERNAME, "password": ROOT_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["data"]["access_token"].as_str().unwrap();
+    let audit: Value = app
+        .client
+        .get(app.url("/api/v1/admin/audit?action=option.changed"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["data"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["before"], json!({"QuotaForInviter": "0"}));
+    assert_eq!(entries[0]["after"], json!({"QuotaForInviter": "300"}));
+    assert_eq!(entries[0]["actor_id"], root.id);
+}
