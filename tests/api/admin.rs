@@ -550,6 +550,23 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
         (Some(1), Some(2))
     );
 
+    // A logout is a session revocation, audited.
+    let leaving = app.user("leaving").await;
+    app.as_user(Method::GET, "/api/user/logout", &leaving)
+        .send()
+        .await
+        .unwrap();
+    let (_, revoked) = rest_get(
+        &app,
+        &token,
+        &format!(
+            "/api/v1/admin/audit?action=sessions.revoked&target={}",
+            leaving.id
+        ),
+    )
+    .await;
+    assert_eq!(revoked["data"]["pagination"]["total"], 1, "{revoked}");
+
     let (_, only) = rest_get(&app, &token, "/api/v1/admin/audit?action=login.failed").await;
     assert!(
         only["data"]["entries"]

@@ -7,6 +7,7 @@ use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _, QueryFilter as _,
     QuerySelect as _,
 };
+use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::SessionRepository;
 use tollgate_domain::{ActiveSession, NewSession, RepoError, SessionKind, TokenHash, UserId};
 
@@ -177,15 +178,41 @@ impl SessionRepository for SeaSessionRepository {
         Ok(res.rows_affected > 0)
     }
 
-    async fn revoke_by_id(&self, id: i64, now: i64) -> Result<bool, RepoError> {
-        let res = session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(now))
-            .filter(session::Column::Id.eq(id))
-            .filter(active_at(now))
-            .exec(&self.db)
+    async fn revoke_by_id(
+        &self,
+        id: i64,
+        now: i64,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool, RepoError> {
+        let txn = crate::begin_write(&self.db)
             .await
-            .map_err(|e| unexpected(e, "failed to revoke a session"))?;
-        Ok(res.rows_affected > 0)
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let res = session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(now))
+                .filter(session::Column::Id.eq(id))
+                .filter(active_at(now))
+                .exec(&txn)
+                .await?;
+            let revoked = res.rows_affected > 0;
+            if let (true, Some(entry)) = (revoked, &audit) {
+                crate::audit::insert(&txn, entry).await?;
+            }
+            Ok::<_, sea_orm::DbErr>(revoked)
+        }
+        .await;
+        match outcome {
+            Ok(revoked) => {
+                txn.commit()
+                    .await
+                    .map_err(|e| unexpected(e, "failed to commit a revocation"))?;
+                Ok(revoked)
+            }
+            Err(e) => {
+                crate::error::rollback(txn).await;
+                Err(unexpected(e, "failed to revoke a session").into())
+            }
+        }
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]

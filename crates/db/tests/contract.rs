@@ -1254,8 +1254,8 @@ async fn a_refresh_token_rotates_once(db: DatabaseConnection) {
             .unwrap()
             .is_some()
     );
-    assert!(sessions.revoke_by_id(web, NOW).await.unwrap());
-    assert!(!sessions.revoke_by_id(web, NOW).await.unwrap());
+    assert!(sessions.revoke_by_id(web, NOW, None).await.unwrap());
+    assert!(!sessions.revoke_by_id(web, NOW, None).await.unwrap());
 }
 
 macro_rules! stories {

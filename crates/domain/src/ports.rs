@@ -308,7 +308,13 @@ pub trait SessionRepository: Send + Sync {
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError>;
 
     /// Revokes the session with this id; returns whether an active session was revoked.
-    async fn revoke_by_id(&self, id: i64, now: i64) -> Result<bool, RepoError>;
+    /// `audit` is written in the same transaction when the session was active.
+    async fn revoke_by_id(
+        &self,
+        id: i64,
+        now: i64,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool, RepoError>;
 
     /// Revokes every active session of the user except `keep` (when given); returns how
     /// many were revoked.

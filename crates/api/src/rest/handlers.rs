@@ -227,7 +227,7 @@ pub async fn refresh(
 pub async fn logout(auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
         .accounts
-        .logout_session(auth.session_id)
+        .logout_session(auth.session_id, auth.user.id)
         .await
         .map_err(|e| RestError::internal(&e, auth.locale))?;
     Ok(respond(StatusCode::OK, Msg::RestLoggedOut, auth.locale, ()))

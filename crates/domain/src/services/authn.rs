@@ -1,6 +1,7 @@
 //! Authentication: cookie sessions and access tokens (compat), JWT access tokens with rotating
 //! refresh tokens (`/api/v1`), and role checks. Role and status are always read live.
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::ports::{SetAccessTokenError, TokenRejected};
 use crate::session::SessionKind;
@@ -75,10 +76,24 @@ impl From<RepoError> for RefreshError {
 }
 
 impl AccountService {
-    /// Revokes the session behind a cookie token. Unknown tokens are not an error.
+    /// Revokes the session behind a cookie token, audited. Unknown tokens are not an error.
     pub async fn logout(&self, session_token: &str) -> Result<(), RepoError> {
         let hash = self.secrets.hash(session_token);
-        self.sessions.revoke(&hash, self.clock.now()).await?;
+        let now = self.clock.now();
+        if let Some(session) = self.sessions.find_active(&hash, now).await? {
+            self.end_session(session.id, session.user_id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes one session with its audit record (a logout).
+    async fn end_session(&self, id: i64, user: UserId, now: i64) -> Result<(), RepoError> {
+        let audit = AuditEntry::new(AuditAction::SessionsRevoked, Some(user), Some(user), now)
+            .change(
+                serde_json::Value::Null,
+                serde_json::json!({"session": id, "reason": "logout"}),
+            );
+        self.sessions.revoke_by_id(id, now, Some(audit)).await?;
         Ok(())
     }
 
@@ -215,7 +230,7 @@ impl AccountService {
         let user = match self.users.find_by_id(session.user_id).await? {
             Some(u) if u.is_enabled() => u,
             _ => {
-                self.sessions.revoke_by_id(session.id, now).await?;
+                self.sessions.revoke_by_id(session.id, now, None).await?;
                 return Err(RefreshError::Invalid);
             }
         };
@@ -230,10 +245,7 @@ impl AccountService {
     }
 
     /// Ends a `/api/v1` session: its refresh token and every JWT issued for it stop working.
-    pub async fn logout_session(&self, session_id: i64) -> Result<(), RepoError> {
-        self.sessions
-            .revoke_by_id(session_id, self.clock.now())
-            .await?;
-        Ok(())
+    pub async fn logout_session(&self, session_id: i64, user: UserId) -> Result<(), RepoError> {
+        self.end_session(session_id, user, self.clock.now()).await
     }
 }

@@ -738,9 +738,9 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
     });
     m.sessions
         .expect_revoke_by_id()
-        .with(eq(8), eq(NOW))
+        .withf(|id, now, audit| *id == 8 && *now == NOW && audit.is_none())
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
         svc.refresh("tok").await,
