@@ -71,7 +71,7 @@ fn cases() -> Vec<Case> {
             auth: Auth::Rest,
         },
         Case {
-            name: "REST search (prefix 'u1', 11 111 hits)",
+            name: "REST search (prefix 'u1', 11 112 hits)",
             path: "/api/v1/admin/users?page=1&page_size=10&search=u1".into(),
             auth: Auth::Rest,
         },
