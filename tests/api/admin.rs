@@ -6,20 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
 
-async fn call(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut req = app.as_user(method, path, s);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
-
 async fn admin(app: &TestApp, name: &str) -> Session {
     app.register(name, PASSWORD).await;
     app.exec(&format!(
@@ -27,20 +13,6 @@ async fn admin(app: &TestApp, name: &str) -> Session {
     ))
     .await;
     app.login(name, PASSWORD).await
-}
-
-async fn rest_token(app: &TestApp, username: &str, password: &str) -> String {
-    let body: Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["data"]["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn rest_get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
@@ -64,7 +36,9 @@ async fn the_list_is_scoped_paged_stable_and_free_of_secrets() {
     }
     app.exec("UPDATE users SET deleted_at = 5 WHERE username = 'u03'")
         .await;
-    let page = call(&app, &adm, Method::GET, "/api/user/?p=1&page_size=5", None).await;
+    let page = app
+        .call(&adm, Method::GET, "/api/user/?p=1&page_size=5", None)
+        .await;
     let d = &page["data"];
     // 12 users + the admin itself; not root, not the other admin.
     assert_eq!(
@@ -83,14 +57,9 @@ async fn the_list_is_scoped_paged_stable_and_free_of_secrets() {
         assert!(u.get("setting").is_none() && u.get("access_token").is_none());
         assert_eq!(u["password"], "");
     }
-    let all = call(
-        &app,
-        &adm,
-        Method::GET,
-        "/api/user/?p=1&page_size=100",
-        None,
-    )
-    .await;
+    let all = app
+        .call(&adm, Method::GET, "/api/user/?p=1&page_size=100", None)
+        .await;
     let names: Vec<&str> = all["data"]["items"]
         .as_array()
         .unwrap()
@@ -108,9 +77,11 @@ async fn the_list_is_scoped_paged_stable_and_free_of_secrets() {
     let text = all.to_string();
     assert!(!text.contains("argon2"), "no password hash");
     // page_size is capped and defaults to 10.
-    let capped = call(&app, &adm, Method::GET, "/api/user/?page_size=1000", None).await;
+    let capped = app
+        .call(&adm, Method::GET, "/api/user/?page_size=1000", None)
+        .await;
     assert_eq!(capped["data"]["page_size"], 100);
-    let default = call(&app, &adm, Method::GET, "/api/user", None).await;
+    let default = app.call(&adm, Method::GET, "/api/user", None).await;
     assert_eq!(default["data"]["page_size"], 10);
 }
 
@@ -133,35 +104,30 @@ async fn compat_search_matches_substrings_ids_and_groups() {
         n.sort();
         n
     };
-    let r = call(
-        &app,
-        &root,
-        Method::GET,
-        "/api/user/search?keyword=alpha",
-        None,
-    )
-    .await;
+    let r = app
+        .call(&root, Method::GET, "/api/user/search?keyword=alpha", None)
+        .await;
     assert_eq!(names(&r), ["alpha", "xalphay"]);
     let beta_id = app
         .query_i64("SELECT id FROM users WHERE username = 'beta'")
         .await[0][0];
-    let r = call(
-        &app,
-        &root,
-        Method::GET,
-        &format!("/api/user/search?keyword={beta_id}"),
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            &root,
+            Method::GET,
+            &format!("/api/user/search?keyword={beta_id}"),
+            None,
+        )
+        .await;
     assert!(names(&r).contains(&"beta".to_owned()));
-    let r = call(
-        &app,
-        &root,
-        Method::GET,
-        "/api/user/search?keyword=&group=vip",
-        None,
-    )
-    .await;
+    let r = app
+        .call(
+            &root,
+            Method::GET,
+            "/api/user/search?keyword=&group=vip",
+            None,
+        )
+        .await;
     assert_eq!(names(&r), ["beta"]);
 }
 
@@ -173,7 +139,7 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
     }
     app.exec("UPDATE users SET status = 2 WHERE username IN ('user1', 'user2')")
         .await;
-    let token = rest_token(&app, ROOT_USERNAME, ROOT_PASSWORD).await;
+    let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
     let (status, body) = rest_get(&app, &token, "/api/v1/admin/users?page=1&page_size=3").await;
     assert_eq!((status, body["code"].as_i64()), (200, Some(200)));
     let p = &body["data"]["pagination"];
@@ -198,7 +164,7 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
     let (status, _) = rest_get(&app, &token, "/api/v1/admin/users?status=7").await;
     assert_eq!(status, 400);
 
-    let user = rest_token(&app, "user0", PASSWORD).await;
+    let user = app.rest_token("user0", PASSWORD).await;
     let (status, body) = rest_get(&app, &user, "/api/v1/admin/users").await;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
     let res = app
@@ -217,14 +183,14 @@ async fn admins_create_users_below_their_role_only() {
     let app = TestApp::spawn_with(|s| s.registration.quota_for_new_user = 42).await;
     let adm = admin(&app, "adm").await;
     let root = app.root().await;
-    let ok = call(
-        &app,
-        &adm,
-        Method::POST,
-        "/api/user/",
-        Some(json!({"username": "made", "password": PASSWORD, "display_name": "Made"})),
-    )
-    .await;
+    let ok = app
+        .call(
+            &adm,
+            Method::POST,
+            "/api/user/",
+            Some(json!({"username": "made", "password": PASSWORD, "display_name": "Made"})),
+        )
+        .await;
     assert_eq!(ok, json!({"success": true, "message": ""}));
     let made = app.login("made", PASSWORD).await;
     let me = app.get_self(&made).await["data"].clone();
@@ -236,35 +202,35 @@ async fn admins_create_users_below_their_role_only() {
         ),
         (Some(1), Some(42), Some("Made"))
     );
-    let higher = call(
-        &app,
-        &adm,
-        Method::POST,
-        "/api/user/",
-        Some(json!({"username": "boss", "password": PASSWORD, "role": 10})),
-    )
-    .await;
+    let higher = app
+        .call(
+            &adm,
+            Method::POST,
+            "/api/user/",
+            Some(json!({"username": "boss", "password": PASSWORD, "role": 10})),
+        )
+        .await;
     assert_eq!(
         higher,
         json!({"success": false, "message": "无法创建权限大于等于自己的用户"})
     );
-    let by_root = call(
-        &app,
-        &root,
-        Method::POST,
-        "/api/user/",
-        Some(json!({"username": "boss", "password": PASSWORD, "role": 10})),
-    )
-    .await;
+    let by_root = app
+        .call(
+            &root,
+            Method::POST,
+            "/api/user/",
+            Some(json!({"username": "boss", "password": PASSWORD, "role": 10})),
+        )
+        .await;
     assert_eq!(by_root["success"], true);
-    let root2 = call(
-        &app,
-        &root,
-        Method::POST,
-        "/api/user/",
-        Some(json!({"username": "root2", "password": PASSWORD, "role": 100})),
-    )
-    .await;
+    let root2 = app
+        .call(
+            &root,
+            Method::POST,
+            "/api/user/",
+            Some(json!({"username": "root2", "password": PASSWORD, "role": 100})),
+        )
+        .await;
     assert_eq!(root2["success"], false);
     assert_eq!(
         app.query_i64("SELECT COUNT(*) FROM users WHERE username IN ('root2')")
@@ -282,28 +248,20 @@ async fn an_admin_update_applies_every_field_or_refuses_and_quota_goes_through_t
     let adm = admin(&app, "adm").await;
     let u = app.user("target").await;
     // The console sends the whole user object back, with its edits.
-    let mut body = call(
-        &app,
-        &adm,
-        Method::GET,
-        &format!("/api/user/{}", u.id),
-        None,
-    )
-    .await["data"]
+    let mut body = app
+        .call(&adm, Method::GET, &format!("/api/user/{}", u.id), None)
+        .await["data"]
         .clone();
     body["quota"] = json!(750_000);
     body["display_name"] = json!("Target T.");
     body["remark"] = json!("vip customer");
-    let reply = call(&app, &adm, Method::PUT, "/api/user/", Some(body.clone())).await;
+    let reply = app
+        .call(&adm, Method::PUT, "/api/user/", Some(body.clone()))
+        .await;
     assert_eq!(reply, json!({"success": true, "message": ""}));
-    let after = call(
-        &app,
-        &adm,
-        Method::GET,
-        &format!("/api/user/{}", u.id),
-        None,
-    )
-    .await["data"]
+    let after = app
+        .call(&adm, Method::GET, &format!("/api/user/{}", u.id), None)
+        .await["data"]
         .clone();
     assert_eq!(
         (
@@ -328,33 +286,32 @@ async fn an_admin_update_applies_every_field_or_refuses_and_quota_goes_through_t
     let mut refused = after.clone();
     refused["role"] = json!(10);
     refused["quota"] = json!(1);
-    let reply = call(&app, &adm, Method::PUT, "/api/user/", Some(refused)).await;
+    let reply = app
+        .call(&adm, Method::PUT, "/api/user/", Some(refused))
+        .await;
     assert_eq!(reply["success"], false);
     let mut bad_group = after.clone();
     bad_group["group"] = json!("no-such-group");
     bad_group["quota"] = json!(1);
-    let reply = call(&app, &adm, Method::PUT, "/api/user/", Some(bad_group)).await;
+    let reply = app
+        .call(&adm, Method::PUT, "/api/user/", Some(bad_group))
+        .await;
     assert_eq!(reply, json!({"success": false, "message": "分组不存在"}));
-    let negative = call(
-        &app,
-        &adm,
-        Method::PUT,
-        "/api/user/",
-        Some(json!({"id": u.id, "quota": -1})),
-    )
-    .await;
+    let negative = app
+        .call(
+            &adm,
+            Method::PUT,
+            "/api/user/",
+            Some(json!({"id": u.id, "quota": -1})),
+        )
+        .await;
     assert_eq!(
         negative,
         json!({"success": false, "message": "额度不能为负数"})
     );
-    let same = call(
-        &app,
-        &adm,
-        Method::GET,
-        &format!("/api/user/{}", u.id),
-        None,
-    )
-    .await["data"]
+    let same = app
+        .call(&adm, Method::GET, &format!("/api/user/{}", u.id), None)
+        .await["data"]
         .clone();
     assert_eq!(
         (same["quota"].as_i64(), same["role"].as_i64()),
@@ -367,27 +324,27 @@ async fn unknown_actions_and_ids_are_refused_clearly() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
     let u = app.user("someone").await;
-    let r = call(
-        &app,
-        &root,
-        Method::POST,
-        "/api/user/manage",
-        Some(json!({"id": u.id, "action": "explode"})),
-    )
-    .await;
+    let r = app
+        .call(
+            &root,
+            Method::POST,
+            "/api/user/manage",
+            Some(json!({"id": u.id, "action": "explode"})),
+        )
+        .await;
     assert_eq!(r, json!({"success": false, "message": "无效的操作"}));
-    let r = call(
-        &app,
-        &root,
-        Method::POST,
-        "/api/user/manage",
-        Some(json!({"id": 999_999, "action": "disable"})),
-    )
-    .await;
+    let r = app
+        .call(
+            &root,
+            Method::POST,
+            "/api/user/manage",
+            Some(json!({"id": 999_999, "action": "disable"})),
+        )
+        .await;
     assert_eq!(r, json!({"success": false, "message": "用户不存在"}));
-    let r = call(&app, &root, Method::GET, "/api/user/999999", None).await;
+    let r = app.call(&root, Method::GET, "/api/user/999999", None).await;
     assert_eq!(r, json!({"success": false, "message": "用户不存在"}));
-    let groups = call(&app, &root, Method::GET, "/api/group/", None).await;
+    let groups = app.call(&root, Method::GET, "/api/group/", None).await;
     assert_eq!(groups["data"], json!(["default", "svip", "vip"]));
 }
 
@@ -423,27 +380,27 @@ async fn sessions_follow_the_account_across_two_instances() {
             .await
             .unwrap();
         let token = token["data"].as_str().unwrap().to_owned();
-        let jwt = rest_token(&second, name, PASSWORD).await;
+        let jwt = second.rest_token(name, PASSWORD).await;
         assert_eq!(second.get_self(&cookie).await["success"], true);
 
         let reply = if action == "reset" {
-            call(
-                &first,
-                &root,
-                Method::PUT,
-                "/api/user/",
-                Some(json!({"id": cookie.id, "password": "reset-by-admin-1"})),
-            )
-            .await
+            first
+                .call(
+                    &root,
+                    Method::PUT,
+                    "/api/user/",
+                    Some(json!({"id": cookie.id, "password": "reset-by-admin-1"})),
+                )
+                .await
         } else {
-            call(
-                &first,
-                &root,
-                Method::POST,
-                "/api/user/manage",
-                Some(json!({"id": cookie.id, "action": action})),
-            )
-            .await
+            first
+                .call(
+                    &root,
+                    Method::POST,
+                    "/api/user/manage",
+                    Some(json!({"id": cookie.id, "action": action})),
+                )
+                .await
         };
         assert_eq!(reply["success"], true, "{action}: {reply}");
 
@@ -487,16 +444,14 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
         .await
         .unwrap();
     assert_eq!(bad["success"], false);
-    call(
-        &app,
+    app.call(
         &adm,
         Method::POST,
         "/api/user/manage",
         Some(json!({"id": u.id, "action": "disable"})),
     )
     .await;
-    call(
-        &app,
+    app.call(
         &adm,
         Method::PUT,
         "/api/user/",
@@ -504,7 +459,7 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     )
     .await;
 
-    let token = rest_token(&app, ROOT_USERNAME, ROOT_PASSWORD).await;
+    let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
     let (status, body) = rest_get(
         &app,
         &token,
@@ -581,7 +536,7 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     assert_eq!(status, 400);
 
     // An admin does not see entries about root (root's logins).
-    let adm_token = rest_token(&app, "adm", PASSWORD).await;
+    let adm_token = app.rest_token("adm", PASSWORD).await;
     let (_, scoped) = rest_get(
         &app,
         &adm_token,
@@ -598,7 +553,7 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     assert!(mine["data"]["pagination"]["total"].as_u64().unwrap() >= 4);
     // A plain user cannot read the log.
     app.register("plain", PASSWORD).await;
-    let plain = rest_token(&app, "plain", PASSWORD).await;
+    let plain = app.rest_token("plain", PASSWORD).await;
     let (status, body) = rest_get(&app, &plain, "/api/v1/admin/audit").await;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
 }

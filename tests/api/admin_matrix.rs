@@ -87,20 +87,6 @@ struct Actors {
     jwt: std::collections::HashMap<&'static str, String>,
 }
 
-async fn jwt(app: &TestApp, username: &str, password: &str) -> String {
-    let body: Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["data"]["access_token"].as_str().unwrap().to_owned()
-}
-
 /// A user created directly in the database (fast fixture), with `role`; returns its id.
 async fn insert_user(app: &TestApp, name: &str, role: i32) -> i64 {
     app.exec(&format!(
@@ -207,10 +193,10 @@ async fn exactly_the_allowed_cells_succeed_and_refused_ones_change_nothing() {
         other_admin: app.login("m_admin2", PASSWORD).await,
         root: app.root().await,
         jwt: [
-            ("user", jwt(&app, "m_user", PASSWORD).await),
-            ("admin", jwt(&app, "m_admin", PASSWORD).await),
-            ("other_admin", jwt(&app, "m_admin2", PASSWORD).await),
-            ("root", jwt(&app, ROOT_USERNAME, ROOT_PASSWORD).await),
+            ("user", app.rest_token("m_user", PASSWORD).await),
+            ("admin", app.rest_token("m_admin", PASSWORD).await),
+            ("other_admin", app.rest_token("m_admin2", PASSWORD).await),
+            ("root", app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await),
         ]
         .into(),
     };

@@ -124,6 +124,44 @@ impl TestApp {
             .header("New-Api-User", s.id.to_string())
     }
 
+    /// A console-style request as `s` with an optional JSON body; returns the JSON reply.
+    pub async fn call(
+        &self,
+        s: &Session,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut req = self.as_user(method, path, s);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// A `/api/v1` access token for the user.
+    pub async fn rest_token(&self, username: &str, password: &str) -> String {
+        let body: Value = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("rest login")
+            .json()
+            .await
+            .expect("rest login json");
+        body["data"]["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
     pub async fn register(&self, username: &str, password: &str) -> Value {
         self.client
             .post(self.url("/api/user/register"))

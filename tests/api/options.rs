@@ -6,22 +6,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
 
-async fn call(
-    app: &TestApp,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut req = app.as_user(method, path, s);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
-
 async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
-    let all = call(app, root, Method::GET, "/api/option/", None).await;
+    let all = app.call(root, Method::GET, "/api/option/", None).await;
     all["data"]
         .as_array()
         .unwrap()
@@ -32,8 +18,7 @@ async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
 }
 
 async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Value {
-    call(
-        app,
+    app.call(
         root,
         Method::PUT,
         "/api/option/",
@@ -46,7 +31,7 @@ async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Value {
 async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_configuration() {
     let app = TestApp::spawn_with(|s| s.registration.quota_for_new_user = 42).await;
     let root = app.root().await;
-    let all = call(&app, &root, Method::GET, "/api/option", None).await;
+    let all = app.call(&root, Method::GET, "/api/option", None).await;
     let keys: Vec<&str> = all["data"]
         .as_array()
         .unwrap()
@@ -75,7 +60,7 @@ async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_con
     let adm = app.login("adm", PASSWORD).await;
     let refused = json!({"success": false, "message": "无权进行此操作，权限不足"});
     assert_eq!(
-        call(&app, &adm, Method::GET, "/api/option/", None).await,
+        app.call(&adm, Method::GET, "/api/option/", None).await,
         refused
     );
     assert_eq!(
@@ -154,7 +139,7 @@ async fn rewards_and_groups_change_without_a_restart() {
         set(&app, &root, "GroupModels", json!(models)).await["success"],
         true
     );
-    let got = call(&app, &s, Method::GET, "/api/user/models", None).await;
+    let got = app.call(&s, Method::GET, "/api/user/models", None).await;
     assert_eq!(got["data"], json!(["m-1", "m-2"]));
     set(
         &app,
@@ -163,7 +148,7 @@ async fn rewards_and_groups_change_without_a_restart() {
         json!(r#"{"default": 1, "vip": 0.5, "gold": 2}"#),
     )
     .await;
-    let groups = call(&app, &root, Method::GET, "/api/group/", None).await;
+    let groups = app.call(&root, Method::GET, "/api/group/", None).await;
     assert_eq!(groups["data"], json!(["default", "gold", "vip"]));
 }
 
@@ -171,7 +156,7 @@ async fn rewards_and_groups_change_without_a_restart() {
 async fn bad_values_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let before = call(&app, &root, Method::GET, "/api/option/", None).await;
+    let before = app.call(&root, Method::GET, "/api/option/", None).await;
     for (key, value) in [
         ("QuotaForNewUser", json!(-1)),
         ("QuotaForNewUser", json!("lots")),
@@ -190,7 +175,7 @@ async fn bad_values_are_refused_and_change_nothing() {
         );
     }
     assert_eq!(
-        call(&app, &root, Method::GET, "/api/option/", None).await,
+        app.call(&root, Method::GET, "/api/option/", None).await,
         before
     );
 }
@@ -200,17 +185,7 @@ async fn option_changes_are_audited_with_old_and_new_values() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
     set(&app, &root, "QuotaForInviter", json!(300)).await;
-    let body: Value = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": ROOT_USERNAME, "password": ROOT_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = body["data"]["access_token"].as_str().unwrap();
+    let token = &app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
     let audit: Value = app
         .client
         .get(app.url("/api/v1/admin/audit?action=option.changed"))

@@ -7,6 +7,7 @@
 #![recursion_limit = "256"]
 
 pub mod cli;
+mod client;
 pub mod compat;
 pub mod config;
 pub mod i18n;

@@ -12,7 +12,7 @@ use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::{PageRequest, User, UserId};
 
 use super::auth::AdminAuth;
-use super::dto::PageBody;
+use super::dto::{NewApiUser, PageBody};
 use super::respond::{CompatError, CompatResult, ok, ok_empty};
 use crate::i18n::{Locale, Msg};
 use crate::rest::rfc3339;
@@ -22,29 +22,10 @@ use crate::state::AppState;
 /// (no password hash, no access token, no settings, which hold the user's webhook secret).
 #[derive(Debug, Serialize)]
 pub struct AdminUser {
-    pub id: i64,
-    pub username: String,
+    #[serde(flatten)]
+    pub user: NewApiUser,
     /// Always empty; the key exists because the console's edit form sends it back.
     pub password: &'static str,
-    pub display_name: String,
-    pub role: i32,
-    pub status: i32,
-    pub email: String,
-    pub github_id: &'static str,
-    pub discord_id: &'static str,
-    pub oidc_id: &'static str,
-    pub wechat_id: &'static str,
-    pub telegram_id: &'static str,
-    pub linux_do_id: &'static str,
-    pub group: String,
-    pub quota: i64,
-    pub used_quota: i64,
-    pub request_count: i64,
-    pub aff_code: String,
-    pub aff_count: i64,
-    pub aff_quota: i64,
-    pub aff_history_quota: i64,
-    pub inviter_id: i64,
     pub remark: String,
     pub created_at: i64,
     pub last_login_at: i64,
@@ -56,28 +37,8 @@ pub struct AdminUser {
 impl From<&User> for AdminUser {
     fn from(u: &User) -> Self {
         Self {
-            id: u.id.get(),
-            username: u.username.clone(),
+            user: NewApiUser::from(u),
             password: "",
-            display_name: u.display_name.clone(),
-            role: u.role.code(),
-            status: u.status.code(),
-            email: u.email.clone().unwrap_or_default(),
-            github_id: "",
-            discord_id: "",
-            oidc_id: "",
-            wechat_id: "",
-            telegram_id: "",
-            linux_do_id: "",
-            group: u.group.clone(),
-            quota: u.quota,
-            used_quota: u.used_quota,
-            request_count: u.request_count,
-            aff_code: u.aff_code.clone().unwrap_or_default(),
-            aff_count: u.aff_count,
-            aff_quota: u.aff_quota,
-            aff_history_quota: u.aff_history_quota,
-            inviter_id: u.inviter_id.map_or(0, |i| i.get()),
             remark: u.remark.clone().unwrap_or_default(),
             created_at: u.created_at,
             last_login_at: u.last_login_at.unwrap_or(0),
@@ -138,9 +99,7 @@ fn admin_error(e: AdminError, op: AdminOp, locale: Locale) -> CompatError {
     CompatError::fail(msg, locale)
 }
 
-fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
-}
+use crate::client::peer_ip as client_ip;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

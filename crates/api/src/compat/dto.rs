@@ -4,15 +4,17 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tollgate_domain::{Redemption, Role, User};
 
-/// The user object of `GET /api/user/self` and of the login reply (spec §3.7).
+/// The fields of New API's user object that every view shares (spec §1.1): identity,
+/// balances and invitation counters. No secret is among them.
 #[derive(Debug, Serialize)]
-pub struct SelfUser {
+pub struct NewApiUser {
     pub id: i64,
     pub username: String,
     pub display_name: String,
     pub role: i32,
     pub status: i32,
     pub email: String,
+    // External identities arrive with the OAuth work; no account is bound today.
     pub github_id: &'static str,
     pub discord_id: &'static str,
     pub oidc_id: &'static str,
@@ -28,17 +30,9 @@ pub struct SelfUser {
     pub aff_quota: i64,
     pub aff_history_quota: i64,
     pub inviter_id: i64,
-    /// The raw settings JSON string; the console runs `JSON.parse` on it.
-    pub setting: String,
-    pub stripe_customer: &'static str,
-    pub sidebar_modules: String,
-    pub permissions: Value,
-    /// Always empty: the token is stored hashed and shown only by `GET /api/user/token`.
-    /// The key is present because third-party clients (All API Hub) expect it.
-    pub access_token: &'static str,
 }
 
-impl From<&User> for SelfUser {
+impl From<&User> for NewApiUser {
     fn from(u: &User) -> Self {
         Self {
             id: u.id.get(),
@@ -47,7 +41,6 @@ impl From<&User> for SelfUser {
             role: u.role.code(),
             status: u.status.code(),
             email: u.email.clone().unwrap_or_default(),
-            // External identities arrive with the OAuth issue; no account is bound today.
             github_id: "",
             discord_id: "",
             oidc_id: "",
@@ -63,6 +56,29 @@ impl From<&User> for SelfUser {
             aff_quota: u.aff_quota,
             aff_history_quota: u.aff_history_quota,
             inviter_id: u.inviter_id.map_or(0, |i| i.get()),
+        }
+    }
+}
+
+/// The user object of `GET /api/user/self` and of the login reply (spec §3.7).
+#[derive(Debug, Serialize)]
+pub struct SelfUser {
+    #[serde(flatten)]
+    pub user: NewApiUser,
+    /// The raw settings JSON string; the console runs `JSON.parse` on it.
+    pub setting: String,
+    pub stripe_customer: &'static str,
+    pub sidebar_modules: String,
+    pub permissions: Value,
+    /// Always empty: the token is stored hashed and shown only by `GET /api/user/token`.
+    /// The key is present because third-party clients (All API Hub) expect it.
+    pub access_token: &'static str,
+}
+
+impl From<&User> for SelfUser {
+    fn from(u: &User) -> Self {
+        Self {
+            user: NewApiUser::from(u),
             setting: u.setting.clone(),
             stripe_customer: "",
             sidebar_modules: u.sidebar_modules(),

@@ -49,7 +49,7 @@ pub async fn update(
         Value::String(s) => s,
         other => other.to_string(),
     };
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = crate::client::peer_ip(&req);
     match state.options.update(&auth.user, &[(key, value)], ip).await {
         Ok(_) => Ok(ok_empty()),
         Err(OptionsError::Forbidden) => Err(CompatError::fail(Msg::InsufficientPrivileges, locale)),

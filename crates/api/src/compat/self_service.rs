@@ -1,7 +1,6 @@
 //! `/api/user/*` self-service: profile, deletion, groups, models, invitations, settings
 //! (spec §3.6–3.12, §3.16, §3.17).
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -13,7 +12,7 @@ use tollgate_domain::services::{
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::{NotificationSettingsInput, SettingsError};
 
-use super::auth::{SESSION_COOKIE, UserAuth, optional_session_user};
+use super::auth::{UserAuth, optional_session_user};
 use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message};
 use crate::i18n::{self, Msg};
 use crate::state::AppState;
@@ -84,17 +83,9 @@ pub async fn update_self(
 /// once; the cookie is cleared.
 pub async fn delete_self(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     match state.profile.delete_self(&auth.user).await {
-        Ok(()) => {
-            let mut removal = Cookie::build(SESSION_COOKIE, "")
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .finish();
-            removal.make_removal();
-            Ok(HttpResponse::Ok()
-                .cookie(removal)
-                .json(json!({"success": true, "message": ""})))
-        }
+        Ok(()) => Ok(HttpResponse::Ok()
+            .cookie(super::users::removal_cookie(state.cookie.secure))
+            .json(json!({"success": true, "message": ""}))),
         Err(DeleteSelfError::Root) => Err(CompatError::fail(Msg::CannotDeleteRoot, auth.locale)),
         Err(e) => Err(CompatError::internal(&e, auth.locale)),
     }

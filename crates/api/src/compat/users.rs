@@ -1,7 +1,6 @@
 //! `/api/user/*` self-service handlers of the foundation slice.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
-use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tollgate_domain::RedeemError;
@@ -82,13 +81,8 @@ pub async fn login(
     let input = LoginInput {
         login: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
-        // The socket peer, not X-Forwarded-For: headers are spoofable without a trusted proxy.
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: req
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect()),
+        ip: crate::client::peer_ip(&req),
+        user_agent: crate::client::user_agent(&req),
     };
     let outcome = state.accounts.login(input).await.map_err(|e| match e {
         LoginError::PasswordLoginDisabled => CompatError::fail(Msg::PasswordLoginDisabled, locale),
@@ -120,16 +114,22 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
             .await
             .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     }
+    let removal = removal_cookie(state.cookie.secure);
+    Ok(HttpResponse::Ok()
+        .cookie(removal)
+        .json(serde_json::json!({"success": true, "message": ""})))
+}
+
+/// A `Set-Cookie` that deletes the session cookie in the browser.
+pub fn removal_cookie(secure: bool) -> Cookie<'static> {
     let mut removal = Cookie::build(SESSION_COOKIE, "")
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.cookie.secure)
+        .secure(secure)
         .finish();
     removal.make_removal();
-    Ok(HttpResponse::Ok()
-        .cookie(removal)
-        .json(serde_json::json!({"success": true, "message": ""})))
+    removal
 }
 
 /// `GET /api/user/self` (spec §3.7).

@@ -135,7 +135,7 @@ pub async fn set_status(
         Some(0) => AdminOp::Disable,
         _ => return Err(RestError::bad_request(locale, "status must be 0 or 1")),
     };
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let ip = crate::client::peer_ip(&req);
     state
         .admin
         .manage(&auth.user, UserId(id.into_inner()), op, ip)

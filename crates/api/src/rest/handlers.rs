@@ -1,7 +1,6 @@
 //! `/api/v1` handlers: authentication, profile and password (seed 003).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use tollgate_domain::services::{
@@ -66,16 +65,6 @@ fn tokens(t: ApiTokens) -> TokensResponse {
         refresh_token: t.refresh_token,
         refresh_expires_at: rfc3339(t.refresh_expires_at),
     }
-}
-
-fn client(req: &HttpRequest) -> (Option<String>, Option<String>) {
-    let ip = req.peer_addr().map(|a| a.ip().to_string());
-    let ua = req
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(512).collect());
-    (ip, ua)
 }
 
 fn status_error(status: StatusCode, msg: Msg, locale: Locale, error: &str) -> RestError {
@@ -156,12 +145,11 @@ pub async fn login(
 ) -> RestResult {
     let locale = locale_of(&req);
     let body = body.into_inner();
-    let (ip, user_agent) = client(&req);
     let input = LoginInput {
         login: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
-        ip,
-        user_agent,
+        ip: crate::client::peer_ip(&req),
+        user_agent: crate::client::user_agent(&req),
     };
     match state.accounts.login_api(input).await {
         Ok(t) => Ok(respond(
