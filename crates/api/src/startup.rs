@@ -272,16 +272,56 @@ async fn catch_panic(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let path = req.path().to_owned();
+    let locale = crate::compat::respond::locale_of(req.request());
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(res) => res,
         Err(_) => {
             tracing::error!(%path, "handler panicked");
-            let body = serde_json::json!({"success": false, "message": "internal server error"});
+            let message = crate::i18n::Msg::Internal.text(locale);
+            let body = serde_json::json!({"success": false, "message": message});
             Err(actix_web::error::InternalError::from_response(
                 "handler panicked",
                 HttpResponse::InternalServerError().json(body),
             )
             .into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    async fn boom() -> HttpResponse {
+        panic!("secret detail")
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_becomes_an_opaque_localised_500() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(catch_panic))
+                .route("/boom", web::get().to(boom)),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header(("Accept-Language", "en"))
+            .to_request();
+        // The server's dispatcher renders a service error with `error_response`; so does this.
+        let err = match test::try_call_service(&app, req).await {
+            Ok(_) => panic!("the panic was not turned into an error"),
+            Err(e) => e,
+        };
+        let res = err.error_response();
+        assert_eq!(res.status(), 500);
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"success": false, "message": "Internal server error"})
+        );
     }
 }
