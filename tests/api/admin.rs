@@ -521,6 +521,25 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     )
     .await;
     assert_eq!(revoked["data"]["pagination"]["total"], 1, "{revoked}");
+    assert_eq!(revoked["data"]["entries"][0]["ip"], "127.0.0.1");
+    // A password change is audited with the client's address too.
+    let changer = app.user("changer").await;
+    let body = json!({"password": "another-password-1", "original_password": PASSWORD});
+    app.call(&changer, Method::PUT, "/api/user/self", Some(body))
+        .await;
+    let (_, changed) = rest_get(
+        &app,
+        &token,
+        &format!(
+            "/api/v1/admin/audit?action=password.changed&target={}",
+            changer.id
+        ),
+    )
+    .await;
+    assert_eq!(
+        changed["data"]["entries"][0]["ip"], "127.0.0.1",
+        "{changed}"
+    );
 
     let (_, only) = rest_get(&app, &token, "/api/v1/admin/audit?action=login.failed").await;
     assert!(

@@ -22,6 +22,7 @@ use crate::state::AppState;
 /// `original_password`) are writable; every other field (`role`, `quota`, `group`,
 /// `status`, `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
 pub async fn update_self(
+    req: HttpRequest,
     auth: UserAuth,
     state: web::Data<AppState>,
     body: web::Json<Value>,
@@ -64,6 +65,7 @@ pub async fn update_self(
             auth.session_id,
             display_name.as_deref(),
             password,
+            crate::client::peer_ip(&req),
         )
         .await;
     match result {

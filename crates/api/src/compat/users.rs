@@ -110,7 +110,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         state
             .accounts
-            .logout(cookie.value())
+            .logout(cookie.value(), crate::client::peer_ip(&req))
             .await
             .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     }

@@ -212,10 +212,10 @@ pub async fn refresh(
 
 /// `POST /api/v1/auth/logout`: ends the session of the bearer token; its refresh token and
 /// every access token issued for it stop working.
-pub async fn logout(auth: Bearer, state: web::Data<AppState>) -> RestResult {
+pub async fn logout(req: HttpRequest, auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
         .accounts
-        .logout_session(auth.session_id, auth.user.id)
+        .logout_session(auth.session_id, auth.user.id, crate::client::peer_ip(&req))
         .await
         .map_err(|e| RestError::internal(&e, auth.locale))?;
     Ok(respond(StatusCode::OK, Msg::RestLoggedOut, auth.locale, ()))
@@ -298,6 +298,7 @@ pub struct PasswordBody {
 /// `PUT /api/v1/users/password`: wrong old password → 401; mismatch or policy → 400; success
 /// revokes every other session of the user (on both surfaces).
 pub async fn change_password(
+    req: HttpRequest,
     auth: Bearer,
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
@@ -314,7 +315,14 @@ pub async fn change_password(
     };
     match state
         .profile
-        .change_password(&auth.user, Some(auth.session_id), &old, &new, &confirm)
+        .change_password(
+            &auth.user,
+            Some(auth.session_id),
+            &old,
+            &new,
+            &confirm,
+            crate::client::peer_ip(&req),
+        )
         .await
     {
         Ok(()) => Ok(respond(

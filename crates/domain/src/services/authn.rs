@@ -77,22 +77,30 @@ impl From<RepoError> for RefreshError {
 
 impl AccountService {
     /// Revokes the session behind a cookie token, audited. Unknown tokens are not an error.
-    pub async fn logout(&self, session_token: &str) -> Result<(), RepoError> {
+    pub async fn logout(&self, session_token: &str, ip: Option<String>) -> Result<(), RepoError> {
         let hash = self.secrets.hash(session_token);
         let now = self.clock.now();
         if let Some(session) = self.sessions.find_active(&hash, now).await? {
-            self.end_session(session.id, session.user_id, now).await?;
+            self.end_session(session.id, session.user_id, now, ip)
+                .await?;
         }
         Ok(())
     }
 
     /// Revokes one session with its audit record (a logout).
-    async fn end_session(&self, id: i64, user: UserId, now: i64) -> Result<(), RepoError> {
+    async fn end_session(
+        &self,
+        id: i64,
+        user: UserId,
+        now: i64,
+        ip: Option<String>,
+    ) -> Result<(), RepoError> {
         let audit = AuditEntry::new(AuditAction::SessionsRevoked, Some(user), Some(user), now)
             .change(
                 serde_json::Value::Null,
                 serde_json::json!({"session": id, "reason": "logout"}),
-            );
+            )
+            .from_ip(ip);
         self.sessions.revoke_by_id(id, now, Some(audit)).await?;
         Ok(())
     }
@@ -245,7 +253,13 @@ impl AccountService {
     }
 
     /// Ends a `/api/v1` session: its refresh token and every JWT issued for it stop working.
-    pub async fn logout_session(&self, session_id: i64, user: UserId) -> Result<(), RepoError> {
-        self.end_session(session_id, user, self.clock.now()).await
+    pub async fn logout_session(
+        &self,
+        session_id: i64,
+        user: UserId,
+        ip: Option<String>,
+    ) -> Result<(), RepoError> {
+        self.end_session(session_id, user, self.clock.now(), ip)
+            .await
     }
 }

@@ -153,6 +153,7 @@ impl ProfileService {
         current_session: Option<i64>,
         display_name: Option<&str>,
         password: Option<PasswordChange>,
+        ip: Option<String>,
     ) -> Result<(), ProfileError> {
         let display_name = display_name
             .map(str::trim)
@@ -186,7 +187,7 @@ impl ProfileService {
             self.users.update_profile(user.id, &changes).await?;
         }
         if let Some(new) = new_password {
-            self.set_password(user, &new, current_session).await?;
+            self.set_password(user, &new, current_session, ip).await?;
         }
         Ok(())
     }
@@ -199,6 +200,7 @@ impl ProfileService {
         old: &str,
         new: &str,
         confirm: &str,
+        ip: Option<String>,
     ) -> Result<(), ChangePasswordError> {
         if new != confirm {
             return Err(ChangePasswordError::Mismatch);
@@ -208,7 +210,7 @@ impl ProfileService {
         if !self.hasher.verify(old, stored).await? {
             return Err(ChangePasswordError::WrongOldPassword);
         }
-        self.set_password(user, &new, current_session).await?;
+        self.set_password(user, &new, current_session, ip).await?;
         Ok(())
     }
 
@@ -217,6 +219,7 @@ impl ProfileService {
         user: &User,
         password: &Password,
         keep_session: Option<i64>,
+        ip: Option<String>,
     ) -> Result<(), RepoError> {
         let hash = self.hasher.hash(password).await.map_err(RepoError)?;
         let now = self.clock.now();
@@ -225,7 +228,8 @@ impl ProfileService {
             Some(user.id),
             Some(user.id),
             now,
-        );
+        )
+        .from_ip(ip);
         // The access token is a separate credential the user rotates with `GET /api/user/token`.
         self.users
             .change_password(user.id, &hash, keep_session, false, &audit, now)

@@ -62,7 +62,13 @@ async fn a_display_name_change_needs_no_password() {
         .times(1)
         .returning(|_, _| Ok(user(1, Role::User)));
     m.service()
-        .update_self(&user(1, Role::User), Some(3), Some(" New Name "), None)
+        .update_self(
+            &user(1, Role::User),
+            Some(3),
+            Some(" New Name "),
+            None,
+            None,
+        )
         .await
         .unwrap();
 }
@@ -72,7 +78,13 @@ async fn empty_values_change_nothing() {
     // No expectations: any repository call fails the test.
     Mocks::default()
         .service()
-        .update_self(&user(1, Role::User), None, Some("  "), change(None, ""))
+        .update_self(
+            &user(1, Role::User),
+            None,
+            Some("  "),
+            change(None, ""),
+            None,
+        )
         .await
         .unwrap();
 }
@@ -81,8 +93,14 @@ async fn empty_values_change_nothing() {
 async fn a_long_display_name_or_short_password_is_refused_before_any_write() {
     let svc = Mocks::default().service();
     assert!(matches!(
-        svc.update_self(&user(1, Role::User), None, Some(&"x".repeat(21)), None)
-            .await,
+        svc.update_self(
+            &user(1, Role::User),
+            None,
+            Some(&"x".repeat(21)),
+            None,
+            None
+        )
+        .await,
         Err(ProfileError::InvalidDisplayName)
     ));
     assert!(matches!(
@@ -90,7 +108,8 @@ async fn a_long_display_name_or_short_password_is_refused_before_any_write() {
             &user(1, Role::User),
             None,
             None,
-            change(Some("old-password"), "short")
+            change(Some("old-password"), "short"),
+            None
         )
         .await,
         Err(ProfileError::InvalidCredential(_))
@@ -111,6 +130,7 @@ async fn a_wrong_current_password_changes_nothing() {
             Some(3),
             Some("Name"),
             change(Some("bad"), "new-password"),
+            None,
         )
         .await
         .unwrap_err();
@@ -136,6 +156,7 @@ async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
                 && *keep == Some(3)
                 && !*revoke_token
                 && audit.action == crate::audit::AuditAction::PasswordChanged
+                && audit.ip.as_deref() == Some("10.1.2.3")
                 && *now == NOW
         })
         .times(1)
@@ -146,6 +167,7 @@ async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
             Some(3),
             None,
             change(Some("old-password"), "new-password"),
+            Some("10.1.2.3".into()),
         )
         .await
         .unwrap();
@@ -168,6 +190,7 @@ async fn an_account_without_a_password_may_set_a_first_one() {
             None,
             None,
             change(None, "first-password"),
+            None,
         )
         .await
         .unwrap();
@@ -178,12 +201,13 @@ async fn the_rest_password_change_checks_confirmation_policy_and_old_password() 
     let svc = Mocks::default().service();
     let u = user(1, Role::User);
     assert!(matches!(
-        svc.change_password(&u, None, "old", "new-password", "other-password")
+        svc.change_password(&u, None, "old", "new-password", "other-password", None)
             .await,
         Err(ChangePasswordError::Mismatch)
     ));
     assert!(matches!(
-        svc.change_password(&u, None, "old", "short", "short").await,
+        svc.change_password(&u, None, "old", "short", "short", None)
+            .await,
         Err(ChangePasswordError::InvalidPassword(_))
     ));
     let mut m = Mocks::default();
@@ -193,7 +217,7 @@ async fn the_rest_password_change_checks_confirmation_policy_and_old_password() 
     m.hasher.expect_verify().returning(|_, _| Ok(false));
     assert!(matches!(
         m.service()
-            .change_password(&u, None, "wrong", "new-password", "new-password")
+            .change_password(&u, None, "wrong", "new-password", "new-password", None)
             .await,
         Err(ChangePasswordError::WrongOldPassword)
     ));
