@@ -412,10 +412,7 @@ async fn sessions_follow_the_account_across_two_instances() {
             .unwrap();
         assert_eq!(res.status(), 401, "{action}: cookie");
         let by_token: Value = second
-            .client
-            .get(second.url("/api/user/self"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("New-Api-User", cookie.id.to_string())
+            .with_token(Method::GET, "/api/user/self", &token, cookie.id)
             .send()
             .await
             .unwrap()

@@ -116,10 +116,7 @@ async fn the_access_token_works_with_and_without_bearer_and_rotation_kills_the_o
     }
     // Rotating with the token itself works (third-party clients do this) and kills it.
     let second: Value = app
-        .client
-        .get(app.url("/api/user/token"))
-        .header("Authorization", format!("Bearer {first}"))
-        .header("New-Api-User", s.id.to_string())
+        .with_token(Method::GET, "/api/user/token", &first, s.id)
         .send()
         .await
         .unwrap()
@@ -129,10 +126,7 @@ async fn the_access_token_works_with_and_without_bearer_and_rotation_kills_the_o
     let second = second["data"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
     let (_, b) = body(
-        app.client
-            .get(app.url("/api/user/self"))
-            .header("Authorization", format!("Bearer {first}"))
-            .header("New-Api-User", s.id.to_string())
+        app.with_token(Method::GET, "/api/user/self", &first, s.id)
             .send()
             .await
             .unwrap(),

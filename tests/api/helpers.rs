@@ -124,6 +124,21 @@ impl TestApp {
             .header("New-Api-User", s.id.to_string())
     }
 
+    /// A request as third-party clients send it: `Authorization: Bearer <access token>` plus
+    /// `New-Api-User: <id>`.
+    pub fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        user_id: i64,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("New-Api-User", user_id.to_string())
+    }
+
     /// A console-style request as `s` with an optional JSON body; returns the JSON reply.
     pub async fn call(
         &self,

@@ -225,10 +225,7 @@ async fn deleting_oneself_revokes_sessions_and_token_at_once_and_keeps_history()
         assert_eq!(res.status(), 401);
     }
     let by_token: Value = app
-        .client
-        .get(app.url("/api/user/self"))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("New-Api-User", s.id.to_string())
+        .with_token(Method::GET, "/api/user/self", &token, s.id)
         .send()
         .await
         .unwrap()

@@ -22,6 +22,25 @@ pub(crate) async fn rollback(txn: DatabaseTransaction) {
     }
 }
 
+/// Ends a write transaction whose work produced `outcome`: commits on success, rolls back on
+/// failure. Either failure is reported with `what` ("failed to ...") as context.
+pub(crate) async fn finish<T>(
+    txn: DatabaseTransaction,
+    outcome: Result<T, DbErr>,
+    what: &'static str,
+) -> Result<T, anyhow::Error> {
+    match outcome {
+        Ok(value) => {
+            txn.commit().await.map_err(|e| unexpected(e, what))?;
+            Ok(value)
+        }
+        Err(e) => {
+            rollback(txn).await;
+            Err(unexpected(e, what))
+        }
+    }
+}
+
 /// The current unix time, for `updated_at` only: business times come from the callers.
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()

@@ -13,7 +13,7 @@ use tollgate_domain::ports::OptionsRepository;
 
 use crate::begin_write;
 use crate::entities::option;
-use crate::error::{rollback, unexpected};
+use crate::error::{finish, unexpected};
 
 /// [`OptionsRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -71,15 +71,6 @@ impl OptionsRepository for SeaOptionsRepository {
             Ok::<_, sea_orm::DbErr>(())
         }
         .await;
-        match outcome {
-            Ok(()) => txn
-                .commit()
-                .await
-                .map_err(|e| unexpected(e, "failed to commit options").into()),
-            Err(e) => {
-                rollback(txn).await;
-                Err(unexpected(e, "failed to save options").into())
-            }
-        }
+        Ok(finish(txn, outcome, "failed to save options").await?)
     }
 }

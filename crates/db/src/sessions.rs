@@ -12,7 +12,7 @@ use tollgate_domain::ports::SessionRepository;
 use tollgate_domain::{ActiveSession, NewSession, RepoError, SessionKind, TokenHash, UserId};
 
 use crate::entities::session;
-use crate::error::unexpected;
+use crate::error::{finish, unexpected};
 
 /// [`SessionRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -111,18 +111,7 @@ impl SessionRepository for SeaSessionRepository {
             Ok::<_, sea_orm::DbErr>(id)
         }
         .await;
-        match outcome {
-            Ok(id) => {
-                txn.commit()
-                    .await
-                    .map_err(|e| unexpected(e, "failed to commit a session"))?;
-                Ok(id)
-            }
-            Err(e) => {
-                crate::error::rollback(txn).await;
-                Err(unexpected(e, "failed to insert a session").into())
-            }
-        }
+        Ok(finish(txn, outcome, "failed to insert a session").await?)
     }
 
     async fn find_active(
@@ -201,18 +190,7 @@ impl SessionRepository for SeaSessionRepository {
             Ok::<_, sea_orm::DbErr>(revoked)
         }
         .await;
-        match outcome {
-            Ok(revoked) => {
-                txn.commit()
-                    .await
-                    .map_err(|e| unexpected(e, "failed to commit a revocation"))?;
-                Ok(revoked)
-            }
-            Err(e) => {
-                crate::error::rollback(txn).await;
-                Err(unexpected(e, "failed to revoke a session").into())
-            }
-        }
+        Ok(finish(txn, outcome, "failed to revoke a session").await?)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]

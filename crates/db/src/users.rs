@@ -20,7 +20,7 @@ use tollgate_domain::{
 
 use crate::begin_write;
 use crate::entities::user;
-use crate::error::{is_unique_violation, rollback, unexpected, unix_now};
+use crate::error::{finish, is_unique_violation, rollback, unexpected, unix_now};
 use crate::ledger::{ApplyError, apply_entry};
 
 impl TryFrom<user::Model> for User {
@@ -609,21 +609,11 @@ impl UserRepository for SeaUserRepository {
             Ok::<_, sea_orm::DbErr>(true)
         }
         .await;
-        match outcome {
-            Ok(true) => txn
-                .commit()
-                .await
-                .map_err(|e| unexpected(e, "failed to commit a state change"))?,
-            Ok(false) => {
-                rollback(txn).await;
-                return Err(RepoError::msg(format!(
-                    "user {id} vanished during a state change"
-                )));
-            }
-            Err(e) => {
-                rollback(txn).await;
-                return Err(unexpected(e, "failed to change a user's state").into());
-            }
+        // `false`: the user row was gone and nothing was written.
+        if !finish(txn, outcome, "failed to change a user's state").await? {
+            return Err(RepoError::msg(format!(
+                "user {id} vanished during a state change"
+            )));
         }
         self.find_user(user::Entity::find_by_id(id.get()))
             .await?
@@ -647,18 +637,7 @@ impl UserRepository for SeaUserRepository {
             Ok::<_, sea_orm::DbErr>(res.rows_affected == 1)
         }
         .await;
-        match outcome {
-            Ok(deleted) => {
-                txn.commit()
-                    .await
-                    .map_err(|e| unexpected(e, "failed to commit a deletion"))?;
-                Ok(deleted)
-            }
-            Err(e) => {
-                rollback(txn).await;
-                Err(unexpected(e, "failed to delete a user").into())
-            }
-        }
+        Ok(finish(txn, outcome, "failed to delete a user").await?)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
@@ -694,24 +673,13 @@ impl UserRepository for SeaUserRepository {
             Ok::<_, sea_orm::DbErr>(true)
         }
         .await;
-        match outcome {
-            Ok(true) => {
-                txn.commit()
-                    .await
-                    .map_err(|e| unexpected(e, "failed to commit a password change"))?;
-                Ok(())
-            }
-            Ok(false) => {
-                rollback(txn).await;
-                Err(RepoError::msg(format!(
-                    "user {id} not found for a password change"
-                )))
-            }
-            Err(e) => {
-                rollback(txn).await;
-                Err(unexpected(e, "failed to change a password").into())
-            }
+        // `false`: the user row was gone and nothing was written.
+        if !finish(txn, outcome, "failed to change a password").await? {
+            return Err(RepoError::msg(format!(
+                "user {id} not found for a password change"
+            )));
         }
+        Ok(())
     }
 }
 
