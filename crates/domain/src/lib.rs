@@ -13,6 +13,7 @@ pub mod options;
 pub mod page;
 pub mod ports;
 pub mod public_url;
+pub mod rate_limit;
 pub mod redemption;
 pub mod services;
 pub mod session;
