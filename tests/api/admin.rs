@@ -573,3 +573,64 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     let (status, body) = rest_get(&app, &plain, "/api/v1/admin/audit").await;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
 }
+
+/// Issue 7.13a: on the REST surface a deleted user is gone (every route answers 404 for it),
+/// so the admin list leaves soft-deleted users out, whoever deleted them; the compat list
+/// keeps showing them with `DeletedAt`, as New API's console expects.
+#[tokio::test]
+async fn the_rest_admin_list_leaves_deleted_users_out() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    let leaving = app.user("leaving").await;
+    app.register("removed", PASSWORD).await;
+    app.register("staying", PASSWORD).await;
+    let bye = app
+        .as_user(Method::DELETE, "/api/user/self", &leaving)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bye.json::<Value>().await.unwrap()["success"], true);
+    let removed = app
+        .query_i64("SELECT id FROM users WHERE username = 'removed'")
+        .await[0][0];
+    let managed = app
+        .call(
+            &root,
+            Method::POST,
+            "/api/user/manage",
+            Some(json!({"id": removed, "action": "delete"})),
+        )
+        .await;
+    assert_eq!(managed["success"], true, "{managed}");
+
+    let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
+    for query in ["", "?status=1", "?search=leaving", "?search=removed"] {
+        let (status, body) = rest_get(&app, &token, &format!("/api/v1/admin/users{query}")).await;
+        assert_eq!(status, 200, "{body}");
+        let names: Vec<&str> = body["data"]["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
+        assert!(
+            !names.contains(&"leaving") && !names.contains(&"removed"),
+            "{query}: {names:?}"
+        );
+        let total = body["data"]["pagination"]["total"].as_u64().unwrap();
+        assert_eq!(
+            total,
+            names.len() as u64,
+            "{query}: the total counts live users"
+        );
+    }
+    let (_, all) = rest_get(&app, &token, "/api/v1/admin/users").await;
+    assert_eq!(all["data"]["pagination"]["total"], 2, "root and staying");
+    // The compat list still shows them, marked deleted.
+    let compat = app.call(&root, Method::GET, "/api/user/?p=1", None).await;
+    let items = compat["data"]["items"].as_array().unwrap();
+    for name in ["leaving", "removed"] {
+        let row = items.iter().find(|u| u["username"] == name).unwrap();
+        assert!(row["DeletedAt"].is_string(), "{row}");
+    }
+}

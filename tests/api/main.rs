@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin;
 mod admin_matrix;
+mod admin_races;
 mod auth_table;
 mod health;
 mod login;

@@ -680,3 +680,84 @@ async fn a_public_webhook_is_saved_and_its_secret_kept_when_omitted() {
         "the sidebar survives"
     );
 }
+
+// --- issue 7.13: self-deletion and token rotation are audited -------------------------
+
+/// The root's view of the audit entries with `action` about user `target`.
+async fn audit_entries(app: &TestApp, action: &str, target: i64) -> Vec<Value> {
+    let token = app
+        .rest_token(crate::helpers::ROOT_USERNAME, crate::helpers::ROOT_PASSWORD)
+        .await;
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/admin/audit?action={action}&target={target}&page_size=100"
+        )))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{action}");
+    let body: Value = res.json().await.unwrap();
+    body["data"]["entries"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn deleting_oneself_is_audited_with_the_deletion() {
+    let app = TestApp::spawn().await;
+    let s = app.user("alice").await;
+    let reply = call(&app, Method::DELETE, "/api/user/self", &s, json!({})).await;
+    assert_eq!(reply["success"], true, "{reply}");
+    let entries = audit_entries(&app, "user.self_deleted", s.id).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (&entries[0]["actor_id"], &entries[0]["target_id"]),
+        (&json!(s.id), &json!(s.id))
+    );
+    // The record and the deletion are one: the user is deleted, its sessions revoked.
+    let deleted = app
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM users WHERE id = {} AND deleted_at IS NOT NULL",
+            s.id
+        ))
+        .await;
+    assert_eq!(deleted[0][0], 1);
+    let live = app
+        .query_i64(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = {} AND revoked_at IS NULL",
+            s.id
+        ))
+        .await;
+    assert_eq!(live[0][0], 0);
+}
+
+#[tokio::test]
+async fn rotating_the_access_token_is_audited_without_the_token() {
+    let app = TestApp::spawn().await;
+    let s = app.user("alice").await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let reply: Value = app
+            .as_user(Method::GET, "/api/user/token", &s)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(reply["data"].as_str().unwrap().to_owned());
+    }
+    let entries = audit_entries(&app, "access_token.rotated", s.id).await;
+    assert_eq!(entries.len(), 2, "one record per rotation: {entries:?}");
+    for e in &entries {
+        assert_eq!(
+            (&e["actor_id"], &e["target_id"]),
+            (&json!(s.id), &json!(s.id))
+        );
+        assert!(e["ip"].is_string(), "{e}");
+        let shown = e.to_string();
+        for t in &tokens {
+            assert!(!shown.contains(t.as_str()), "the token leaked into {shown}");
+        }
+    }
+}

@@ -142,6 +142,7 @@ pub enum Msg {
     RestOldPasswordWrong,
     RestPasswordMismatch,
     RestAccountDisabled,
+    UserChangedMeanwhile,
 }
 
 impl Msg {
@@ -397,6 +398,10 @@ impl Msg {
             RestOldPasswordWrong => ("旧密码错误", "Old password is incorrect"),
             RestPasswordMismatch => ("两次输入的新密码不一致", "The new passwords do not match"),
             RestAccountDisabled => ("账户已被禁用", "Account disabled"),
+            UserChangedMeanwhile => (
+                "用户已被其他操作修改，请刷新后重试",
+                "The user was changed meanwhile; reload and retry",
+            ),
         }
     }
 }

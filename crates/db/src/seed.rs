@@ -247,6 +247,7 @@ mod tests {
                 status: None,
                 visible_below: Role::Root,
                 also: Some(UserId(1)),
+                live_only: false,
             };
             let page = repo
                 .search_users(&query, PageRequest::default())

@@ -141,6 +141,9 @@ fn condition(backend: DbBackend, query: &UserQuery) -> Condition {
     if let Some(status) = query.status {
         all = all.add(user::Column::Status.eq(status.code()));
     }
+    if query.live_only {
+        all = all.add(user::Column::DeletedAt.is_null());
+    }
     if let Some(keyword) = keyword_of(query) {
         all = all.add(keyword_condition(backend, keyword, query.match_mode));
     }
@@ -429,6 +432,7 @@ mod tests {
             status: None,
             visible_below: Role::Root,
             also: Some(UserId(1)),
+            live_only: false,
         }
     }
 
@@ -707,6 +711,19 @@ mod tests {
                 .expect("search");
             assert_eq!(page.items.len(), 1, "{backend}");
             assert!(page.items[0].deleted_at.is_some(), "{backend}");
+            // ...unless the listing asks for live users only (the REST list).
+            let live = UserQuery {
+                live_only: true,
+                ..everyone()
+            };
+            let (names, total) = names(repo, &live).await;
+            assert!(!names.contains(&"carol_x".to_owned()), "{backend}");
+            assert_eq!(total, 10, "{backend}: {names:?}");
+            let live_carol = UserQuery {
+                live_only: true,
+                ..keyword("carol_", MatchMode::Prefix)
+            };
+            assert!(matches(repo, &live_carol).await.is_empty(), "{backend}");
         })
         .await;
     }

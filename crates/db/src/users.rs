@@ -10,8 +10,9 @@ use sea_orm::{
 };
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::{
-    AdminChanges, AdminUpdateError, AffTransferError, AffTransferred, CreateUserError,
-    SetAccessTokenError, StateChange, UpdateProfileError, UserQuery, UserRepository,
+    AdminChanges, AdminUpdateError, AdminWriteError, AffTransferError, AffTransferred,
+    CreateUserError, SetAccessTokenError, StateChange, UpdateProfileError, UserQuery,
+    UserRepository,
 };
 use tollgate_domain::{
     LedgerEntry, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role, TokenHash, User,
@@ -340,14 +341,38 @@ impl UserRepository for SeaUserRepository {
         &self,
         id: UserId,
         hash: &TokenHash,
+        audit: &AuditEntry,
     ) -> Result<(), SetAccessTokenError> {
-        match self
-            .update_column(id, user::Column::AccessTokenHash, hash.as_str().into())
+        let txn = begin_write(&self.db)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(SetAccessTokenError::Collision),
-            Err(e) => Err(unexpected(e, "failed to set an access token").into()),
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let res = user::Entity::update_many()
+                .col_expr(user::Column::AccessTokenHash, Expr::value(hash.as_str()))
+                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+                .filter(user::Column::Id.eq(id.get()))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Err(sea_orm::DbErr::RecordNotUpdated);
+            }
+            crate::audit::insert(&txn, audit).await?;
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => txn
+                .commit()
+                .await
+                .map_err(|e| unexpected(e, "failed to commit an access token").into()),
+            Err(e) => {
+                rollback(txn).await;
+                Err(if is_unique_violation(&e) {
+                    SetAccessTokenError::Collision
+                } else {
+                    unexpected(e, "failed to set an access token").into()
+                })
+            }
         }
     }
 
@@ -472,20 +497,36 @@ impl UserRepository for SeaUserRepository {
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
-    async fn soft_delete(&self, id: UserId, now: i64) -> Result<bool, RepoError> {
-        let res = user::Entity::update_many()
-            .col_expr(user::Column::DeletedAt, Expr::value(now))
-            .col_expr(
-                user::Column::AccessTokenHash,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
-            .filter(user::Column::Id.eq(id.get()))
-            .filter(user::Column::DeletedAt.is_null())
-            .exec(&self.db)
+    async fn soft_delete(
+        &self,
+        id: UserId,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<bool, RepoError> {
+        let txn = begin_write(&self.db)
             .await
-            .map_err(|e| unexpected(e, "failed to delete a user"))?;
-        Ok(res.rows_affected == 1)
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let res = user::Entity::update_many()
+                .col_expr(user::Column::DeletedAt, Expr::value(now))
+                .col_expr(
+                    user::Column::AccessTokenHash,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
+                .filter(user::Column::Id.eq(id.get()))
+                .filter(user::Column::DeletedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Ok(false);
+            }
+            crate::sessions::revoke_all_in(&txn, id, None, now).await?;
+            crate::audit::insert(&txn, audit).await?;
+            Ok::<_, sea_orm::DbErr>(true)
+        }
+        .await;
+        Ok(finish(txn, outcome, "failed to delete a user").await?)
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id, amount))]
@@ -533,20 +574,21 @@ impl UserRepository for SeaUserRepository {
         self.search_users(query, page).await
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    #[tracing::instrument(skip_all, fields(user_id = %seen.id))]
     async fn admin_update(
         &self,
-        id: UserId,
+        seen: &User,
         changes: &AdminChanges,
         actor: UserId,
         audit: &[AuditEntry],
         now: i64,
     ) -> Result<User, AdminUpdateError> {
+        let id = seen.id;
         let txn = begin_write(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
         match self
-            .admin_update_in(&txn, id, changes, actor, audit, now)
+            .admin_update_in(&txn, seen, changes, actor, audit, now)
             .await
         {
             Ok(()) => {
@@ -565,14 +607,15 @@ impl UserRepository for SeaUserRepository {
             .ok_or(AdminUpdateError::NotFound)
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    #[tracing::instrument(skip_all, fields(user_id = %seen.id))]
     async fn admin_set_state(
         &self,
-        id: UserId,
+        seen: &User,
         change: &StateChange,
         audit: &AuditEntry,
         now: i64,
-    ) -> Result<User, RepoError> {
+    ) -> Result<User, AdminWriteError> {
+        let id = seen.id;
         let StateChange {
             role,
             status,
@@ -583,12 +626,10 @@ impl UserRepository for SeaUserRepository {
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
         let outcome = async {
-            let mut update = user::Entity::update_many()
+            let mut update = unchanged_since(user::Entity::update_many(), seen)
                 .col_expr(user::Column::Role, Expr::value(role.code()))
                 .col_expr(user::Column::Status, Expr::value(status.code()))
-                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
-                .filter(user::Column::Id.eq(id.get()))
-                .filter(user::Column::DeletedAt.is_null());
+                .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()));
             if delete {
                 update = update.col_expr(user::Column::DeletedAt, Expr::value(now));
             }
@@ -600,44 +641,46 @@ impl UserRepository for SeaUserRepository {
             }
             let res = update.exec(&txn).await?;
             if res.rows_affected != 1 {
-                return Ok(false);
+                return Ok(Err(why_unchanged(&txn, id).await?));
             }
             if revoke {
                 crate::sessions::revoke_all_in(&txn, id, None, now).await?;
             }
             crate::audit::insert(&txn, audit).await?;
-            Ok::<_, sea_orm::DbErr>(true)
+            Ok::<_, sea_orm::DbErr>(Ok(()))
         }
         .await;
-        // `false`: the user row was gone and nothing was written.
-        if !finish(txn, outcome, "failed to change a user's state").await? {
-            return Err(RepoError::msg(format!(
-                "user {id} vanished during a state change"
-            )));
-        }
-        self.find_user(user::Entity::find_by_id(id.get()))
+        finish_checked(txn, outcome, "failed to change a user's state").await?;
+        Ok(self
+            .find_user(user::Entity::find_by_id(id.get()))
             .await?
-            .ok_or_else(|| RepoError::msg(format!("user {id} vanished after a state change")))
+            .ok_or_else(|| RepoError::msg(format!("user {id} vanished after a state change")))?)
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %id))]
-    async fn hard_delete(&self, id: UserId, audit: &AuditEntry) -> Result<bool, RepoError> {
+    #[tracing::instrument(skip_all, fields(user_id = %seen.id))]
+    async fn hard_delete(&self, seen: &User, audit: &AuditEntry) -> Result<(), AdminWriteError> {
+        let id = seen.id;
         let txn = begin_write(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
         let outcome = async {
+            // Rolled back with the rest when the compare-and-set below refuses.
             crate::entities::session::Entity::delete_many()
                 .filter(crate::entities::session::Column::UserId.eq(id.get()))
                 .exec(&txn)
                 .await?;
-            let res = user::Entity::delete_by_id(id.get()).exec(&txn).await?;
-            if res.rows_affected == 1 {
-                crate::audit::insert(&txn, audit).await?;
+            let res = unchanged_since(user::Entity::delete_many(), seen)
+                .filter(user::Column::Username.eq(seen.username.as_str()))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Ok(Err(why_unchanged(&txn, id).await?));
             }
-            Ok::<_, sea_orm::DbErr>(res.rows_affected == 1)
+            crate::audit::insert(&txn, audit).await?;
+            Ok::<_, sea_orm::DbErr>(Ok(()))
         }
         .await;
-        Ok(finish(txn, outcome, "failed to delete a user").await?)
+        finish_checked(txn, outcome, "failed to delete a user").await
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
@@ -688,30 +731,42 @@ impl SeaUserRepository {
     async fn admin_update_in(
         &self,
         txn: &DatabaseTransaction,
-        id: UserId,
+        seen: &User,
         changes: &AdminChanges,
         actor: UserId,
         audit: &[AuditEntry],
         now: i64,
     ) -> Result<(), AdminUpdateError> {
+        let id = seen.id;
         let db_err = |e: sea_orm::DbErr| {
             AdminUpdateError::Unexpected(unexpected(e, "failed to update a user"))
         };
-        let mut update = user::Entity::update_many()
-            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()))
-            .filter(user::Column::Id.eq(id.get()))
-            .filter(user::Column::DeletedAt.is_null());
+        // Compare-and-set: role and status (the hierarchy check) and the old value of every
+        // audited field (the audit's "before").
+        let mut update = unchanged_since(user::Entity::update_many(), seen)
+            .col_expr(user::Column::UpdatedAt, Expr::value(unix_now()));
         if let Some(u) = &changes.username {
-            update = update.col_expr(user::Column::Username, Expr::value(u.as_str()));
+            update = update
+                .col_expr(user::Column::Username, Expr::value(u.as_str()))
+                .filter(user::Column::Username.eq(seen.username.as_str()));
         }
         if let Some(d) = &changes.display_name {
-            update = update.col_expr(user::Column::DisplayName, Expr::value(d.as_str()));
+            update = update
+                .col_expr(user::Column::DisplayName, Expr::value(d.as_str()))
+                .filter(user::Column::DisplayName.eq(seen.display_name.as_str()));
         }
         if let Some(g) = &changes.group {
-            update = update.col_expr(user::Column::UserGroup, Expr::value(g.as_str()));
+            update = update
+                .col_expr(user::Column::UserGroup, Expr::value(g.as_str()))
+                .filter(user::Column::UserGroup.eq(seen.group.as_str()));
         }
         if let Some(r) = &changes.remark {
-            update = update.col_expr(user::Column::Remark, Expr::value(r.as_str()));
+            update = update
+                .col_expr(user::Column::Remark, Expr::value(r.as_str()))
+                .filter(match &seen.remark {
+                    Some(old) => user::Column::Remark.eq(old.as_str()),
+                    None => user::Column::Remark.is_null(),
+                });
         }
         if let Some(h) = &changes.password_hash {
             update = update
@@ -723,7 +778,12 @@ impl SeaUserRepository {
         }
         match update.exec(txn).await {
             Ok(res) if res.rows_affected == 1 => {}
-            Ok(_) => return Err(AdminUpdateError::NotFound),
+            Ok(_) => {
+                return Err(match why_unchanged(txn, id).await.map_err(db_err)? {
+                    AdminWriteError::NotFound => AdminUpdateError::NotFound,
+                    _ => AdminUpdateError::Changed,
+                });
+            }
             Err(e) if is_unique_violation(&e) => return Err(AdminUpdateError::UsernameTaken),
             Err(e) => return Err(db_err(e)),
         }
@@ -777,5 +837,51 @@ impl SeaUserRepository {
             }
         }
         Ok(())
+    }
+}
+
+/// Narrows an admin write to user `seen.id` while it is live and still has `seen`'s role and
+/// status: the state its hierarchy check and audit "before" rest on (compare-and-set).
+fn unchanged_since<Q: sea_orm::QueryFilter>(query: Q, seen: &User) -> Q {
+    query
+        .filter(user::Column::Id.eq(seen.id.get()))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Role.eq(seen.role.code()))
+        .filter(user::Column::Status.eq(seen.status.code()))
+}
+
+/// Why a compare-and-set admin write matched no row: the row is gone, or it moved.
+async fn why_unchanged(
+    txn: &DatabaseTransaction,
+    id: UserId,
+) -> Result<AdminWriteError, sea_orm::DbErr> {
+    let exists = user::Entity::find_by_id(id.get()).count(txn).await? > 0;
+    Ok(if exists {
+        AdminWriteError::Changed
+    } else {
+        AdminWriteError::NotFound
+    })
+}
+
+/// Ends an admin write transaction: commits when the work succeeded, rolls back when it
+/// failed or its compare-and-set refused (nothing of it is kept).
+async fn finish_checked<T>(
+    txn: DatabaseTransaction,
+    outcome: Result<Result<T, AdminWriteError>, sea_orm::DbErr>,
+    what: &'static str,
+) -> Result<T, AdminWriteError> {
+    match outcome {
+        Ok(Ok(value)) => {
+            txn.commit().await.map_err(|e| unexpected(e, what))?;
+            Ok(value)
+        }
+        Ok(Err(refused)) => {
+            rollback(txn).await;
+            Err(refused)
+        }
+        Err(e) => {
+            rollback(txn).await;
+            Err(unexpected(e, what).into())
+        }
     }
 }

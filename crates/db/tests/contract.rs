@@ -10,12 +10,14 @@ use std::future::Future;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 use tollgate_db::testing::all_from_env;
 use tollgate_db::{
-    SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository, SeaSessionRepository,
-    SeaUserRepository,
+    SeaAuditRepository, SeaLedgerRepository, SeaReadiness, SeaRedemptionRepository,
+    SeaSessionRepository, SeaUserRepository,
 };
+use tollgate_domain::audit::{AuditAction, AuditEntry, AuditFilter};
 use tollgate_domain::ports::{
-    AffTransferError, CreateUserError, LedgerRepository as _, Readiness as _,
-    RedemptionRepository as _, SessionRepository as _, SetAccessTokenError, UpdateProfileError,
+    AdminChanges, AdminUpdateError, AdminWriteError, AffTransferError, AuditRepository as _,
+    CreateUserError, LedgerRepository as _, Readiness as _, RedemptionRepository as _,
+    SessionRepository as _, SetAccessTokenError, StateChange, UpdateProfileError,
     UserRepository as _,
 };
 use tollgate_domain::{
@@ -144,6 +146,23 @@ async fn query_i64(db: &DatabaseConnection, sql: &str) -> Vec<i64> {
         .iter()
         .map(|row| row.try_get_by_index::<i64>(0).unwrap())
         .collect()
+}
+
+/// The audit record of a user's act on itself.
+fn self_audit(action: AuditAction, id: UserId) -> AuditEntry {
+    AuditEntry::new(action, Some(id), Some(id), NOW)
+}
+
+/// How many audit records have this action.
+async fn audit_count(db: &DatabaseConnection, action: AuditAction) -> i64 {
+    query_i64(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM audit WHERE action = '{}'",
+            action.as_str()
+        ),
+    )
+    .await[0]
 }
 
 async fn find_code(db: &DatabaseConnection, code: &str) -> Redemption {
@@ -366,9 +385,13 @@ async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection
     let bob = create_user(&db, "bob", 0).await;
     let first = TokenHash::from_hex("a".repeat(64));
     let second = TokenHash::from_hex("b".repeat(64));
+    let rotated = |id| self_audit(AuditAction::AccessTokenRotated, id);
 
     assert_eq!(users.find_by_access_token(&first).await.unwrap(), None);
-    users.set_access_token(alice.id, &first).await.unwrap();
+    users
+        .set_access_token(alice.id, &first, &rotated(alice.id))
+        .await
+        .unwrap();
     assert_eq!(
         users
             .find_by_access_token(&first)
@@ -379,13 +402,21 @@ async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection
         alice.id
     );
     // Setting the same token again is not a collision with oneself.
-    users.set_access_token(alice.id, &first).await.unwrap();
+    users
+        .set_access_token(alice.id, &first, &rotated(alice.id))
+        .await
+        .unwrap();
+    assert_eq!(audit_count(&db, AuditAction::AccessTokenRotated).await, 2);
 
-    let taken = users.set_access_token(bob.id, &first).await;
+    let taken = users
+        .set_access_token(bob.id, &first, &rotated(bob.id))
+        .await;
     assert!(
         matches!(taken, Err(SetAccessTokenError::Collision)),
         "{taken:?}"
     );
+    // A refused change is not audited: the record commits with the token or not at all.
+    assert_eq!(audit_count(&db, AuditAction::AccessTokenRotated).await, 2);
     assert_eq!(
         users
             .find_by_access_token(&first)
@@ -397,9 +428,15 @@ async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection
     );
 
     // Replacing the token retires the old one.
-    users.set_access_token(alice.id, &second).await.unwrap();
+    users
+        .set_access_token(alice.id, &second, &rotated(alice.id))
+        .await
+        .unwrap();
     assert_eq!(users.find_by_access_token(&first).await.unwrap(), None);
-    users.set_access_token(bob.id, &first).await.unwrap();
+    users
+        .set_access_token(bob.id, &first, &rotated(bob.id))
+        .await
+        .unwrap();
     assert_eq!(
         users
             .find_by_access_token(&first)
@@ -423,11 +460,31 @@ async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection
 
     // An unknown user is an error, not a silent no-op.
     let missing = users
-        .set_access_token(UserId(999_999), &TokenHash::from_hex("c"))
+        .set_access_token(
+            UserId(999_999),
+            &TokenHash::from_hex("c"),
+            &rotated(UserId(999_999)),
+        )
         .await;
     assert!(
         matches!(missing, Err(SetAccessTokenError::Unexpected(_))),
         "{missing:?}"
+    );
+    assert_eq!(audit_count(&db, AuditAction::AccessTokenRotated).await, 4);
+    let filter = AuditFilter {
+        action: Some(AuditAction::AccessTokenRotated),
+        ..Default::default()
+    };
+    let audited = SeaAuditRepository::new(db.clone())
+        .list(&filter, PageRequest::new(Some(1), Some(100)))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        audited.iter().all(|r| r.entry.actor_id == r.entry.target_id
+            && r.entry.before.is_none()
+            && r.entry.after.is_none()),
+        "by and about the user, and never the token: {audited:?}"
     );
 }
 
@@ -1150,14 +1207,57 @@ async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
 
 async fn a_soft_deleted_user_loses_its_token_and_keeps_its_ledger(db: DatabaseConnection) {
     let users = SeaUserRepository::new(db.clone());
+    let sessions = SeaSessionRepository::new(db.clone());
     let alice = create_user(&db, "alice", 500).await;
+    let bob = create_user(&db, "bob", 0).await;
     let hash = TokenHash::from_hex("tok");
-    users.set_access_token(alice.id, &hash).await.unwrap();
-    assert!(users.soft_delete(alice.id, NOW).await.unwrap());
+    users
+        .set_access_token(
+            alice.id,
+            &hash,
+            &self_audit(AuditAction::AccessTokenRotated, alice.id),
+        )
+        .await
+        .unwrap();
+    sessions
+        .create(&session("web", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    sessions
+        .create(&NewSession {
+            kind: SessionKind::Refresh,
+            ..session("refresh", alice.id, NOW + 100)
+        })
+        .await
+        .unwrap();
+    sessions
+        .create(&session("bobs", bob.id, NOW + 100))
+        .await
+        .unwrap();
+    let deleted = self_audit(AuditAction::UserSelfDeleted, alice.id);
+    assert!(users.soft_delete(alice.id, &deleted, NOW).await.unwrap());
     assert!(
-        !users.soft_delete(alice.id, NOW).await.unwrap(),
+        !users.soft_delete(alice.id, &deleted, NOW).await.unwrap(),
         "second delete is a no-op"
     );
+    // Sessions, refresh tokens and the audit record went with the deletion, once.
+    for hash in ["web", "refresh"] {
+        assert_eq!(
+            active_user(&sessions, &TokenHash::from_hex(hash), NOW)
+                .await
+                .unwrap(),
+            None,
+            "{hash}"
+        );
+    }
+    assert_eq!(
+        active_user(&sessions, &TokenHash::from_hex("bobs"), NOW)
+            .await
+            .unwrap(),
+        Some(bob.id),
+        "other users keep theirs"
+    );
+    assert_eq!(audit_count(&db, AuditAction::UserSelfDeleted).await, 1);
     assert!(users.find_by_access_token(&hash).await.unwrap().is_none());
     let gone = users.find_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!(gone.deleted_at, Some(NOW));
@@ -1258,6 +1358,273 @@ async fn a_refresh_token_rotates_once(db: DatabaseConnection) {
     assert!(!sessions.revoke_by_id(web, NOW, None).await.unwrap());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Admin writes: compare-and-set on the state the admin read
+// ---------------------------------------------------------------------------------------------
+
+fn admin_audit(action: AuditAction, target: UserId) -> AuditEntry {
+    AuditEntry::new(action, Some(UserId(1)), Some(target), NOW)
+}
+
+fn set_state(role: Role, status: UserStatus, delete: bool) -> StateChange {
+    StateChange {
+        role,
+        status,
+        delete,
+        revoke: true,
+    }
+}
+
+async fn reread(users: &SeaUserRepository, id: UserId) -> User {
+    users.find_by_id(id).await.unwrap().unwrap()
+}
+
+async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 100).await;
+    sessions
+        .create(&session("alice-web", alice.id, NOW + 100))
+        .await
+        .unwrap();
+    let live = |db: DatabaseConnection| async move {
+        active_user(
+            &SeaSessionRepository::new(db),
+            &TokenHash::from_hex("alice-web"),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .is_some()
+    };
+    let audits = |db: DatabaseConnection| async move {
+        query_i64(&db, "SELECT COUNT(*) FROM audit").await[0]
+    };
+
+    // A write on the state as read applies, with its audit record.
+    let stale = reread(&users, alice.id).await;
+    let promoted = users
+        .admin_set_state(
+            &stale,
+            &StateChange {
+                revoke: false,
+                ..set_state(Role::Admin, UserStatus::Enabled, false)
+            },
+            &admin_audit(AuditAction::UserPromoted, alice.id),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(audits(db.clone()).await, 1);
+
+    // Every write based on the old read is refused as Changed, and writes nothing: no state,
+    // no revocation, no ledger entry, no audit record.
+    let disable = users
+        .admin_set_state(
+            &stale,
+            &set_state(Role::User, UserStatus::Disabled, false),
+            &admin_audit(AuditAction::UserDisabled, alice.id),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(disable, Err(AdminWriteError::Changed)),
+        "{disable:?}"
+    );
+    let quota = AdminChanges {
+        quota: Some(999),
+        ..Default::default()
+    };
+    let edit = users
+        .admin_update(
+            &stale,
+            &quota,
+            UserId(1),
+            &[admin_audit(AuditAction::QuotaChanged, alice.id)],
+            NOW,
+        )
+        .await;
+    assert!(matches!(edit, Err(AdminUpdateError::Changed)), "{edit:?}");
+    let gone = users
+        .hard_delete(&stale, &admin_audit(AuditAction::UserHardDeleted, alice.id))
+        .await;
+    assert!(matches!(gone, Err(AdminWriteError::Changed)), "{gone:?}");
+    let now = reread(&users, alice.id).await;
+    assert_eq!(
+        (now.role, now.status, now.quota),
+        (Role::Admin, UserStatus::Enabled, 100)
+    );
+    assert!(live(db.clone()).await, "the refused writes revoked nothing");
+    assert_eq!(audits(db.clone()).await, 1);
+    assert_eq!(imbalances(&db).await, []);
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
+
+    // An audited field that moved since the read refuses the update (its "before" would lie).
+    let fresh = reread(&users, alice.id).await;
+    users
+        .update_profile(
+            alice.id,
+            &ProfileChanges {
+                display_name: Some("Renamed".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let rename = AdminChanges {
+        display_name: Some("By admin".into()),
+        ..Default::default()
+    };
+    let edit = users
+        .admin_update(
+            &fresh,
+            &rename,
+            UserId(1),
+            &[admin_audit(AuditAction::UserUpdated, alice.id)],
+            NOW,
+        )
+        .await;
+    assert!(matches!(edit, Err(AdminUpdateError::Changed)), "{edit:?}");
+    assert_eq!(reread(&users, alice.id).await.display_name, "Renamed");
+    // Fields that did not change are not compared: another field's edit applies.
+    let fresh = reread(&users, alice.id).await;
+    users
+        .admin_update(
+            &fresh,
+            &AdminChanges {
+                remark: Some("vip".into()),
+                quota: Some(250),
+                ..Default::default()
+            },
+            UserId(1),
+            &[
+                admin_audit(AuditAction::UserUpdated, alice.id),
+                admin_audit(AuditAction::QuotaChanged, alice.id),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let now = reread(&users, alice.id).await;
+    assert_eq!((now.remark.as_deref(), now.quota), (Some("vip"), 250));
+    assert_eq!(audits(db.clone()).await, 3);
+
+    // A soft-deleted user has moved too.
+    let before_delete = reread(&users, alice.id).await;
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET deleted_at = {NOW} WHERE id = {}",
+            alice.id
+        ),
+    )
+    .await;
+    let enable = users
+        .admin_set_state(
+            &before_delete,
+            &set_state(Role::Admin, UserStatus::Enabled, false),
+            &admin_audit(AuditAction::UserEnabled, alice.id),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(enable, Err(AdminWriteError::Changed)),
+        "{enable:?}"
+    );
+
+    // A row that is gone is NotFound, not Changed.
+    let bob = create_user(&db, "bob", 0).await;
+    exec(&db, &format!("DELETE FROM users WHERE id = {}", bob.id)).await;
+    let disable = users
+        .admin_set_state(
+            &bob,
+            &set_state(Role::User, UserStatus::Disabled, false),
+            &admin_audit(AuditAction::UserDisabled, bob.id),
+            NOW,
+        )
+        .await;
+    assert!(
+        matches!(disable, Err(AdminWriteError::NotFound)),
+        "{disable:?}"
+    );
+    let edit = users
+        .admin_update(
+            &bob,
+            &rename,
+            UserId(1),
+            &[admin_audit(AuditAction::UserUpdated, bob.id)],
+            NOW,
+        )
+        .await;
+    assert!(matches!(edit, Err(AdminUpdateError::NotFound)), "{edit:?}");
+    let gone = users
+        .hard_delete(&bob, &admin_audit(AuditAction::UserHardDeleted, bob.id))
+        .await;
+    assert!(matches!(gone, Err(AdminWriteError::NotFound)), "{gone:?}");
+    assert_eq!(audits(db.clone()).await, 3);
+
+    // Hard deletion on the state as read removes the row, its sessions and audits it.
+    let carol = create_user(&db, "carol", 0).await;
+    sessions
+        .create(&session("carol-web", carol.id, NOW + 100))
+        .await
+        .unwrap();
+    users
+        .hard_delete(&carol, &admin_audit(AuditAction::UserHardDeleted, carol.id))
+        .await
+        .unwrap();
+    assert!(users.find_by_id(carol.id).await.unwrap().is_none());
+    assert_eq!(audit_count(&db, AuditAction::UserHardDeleted).await, 1);
+}
+
+/// Many admin writes from one read, at the same moment: exactly one applies, the others are
+/// refused as Changed, and exactly one audit record is written.
+async fn concurrent_admin_writes_from_one_read_have_one_winner(db: DatabaseConnection) {
+    const WRITERS: usize = 8;
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let seen = reread(&users, alice.id).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (users, seen, start) = (users.clone(), seen.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                // Half promote, half disable: conflicting changes of one row.
+                let (action, change) = if i % 2 == 0 {
+                    (
+                        AuditAction::UserPromoted,
+                        set_state(Role::Admin, UserStatus::Enabled, false),
+                    )
+                } else {
+                    (
+                        AuditAction::UserDisabled,
+                        set_state(Role::User, UserStatus::Disabled, false),
+                    )
+                };
+                let audit = admin_audit(action, seen.id);
+                users
+                    .admin_set_state(&seen, &change, &audit, NOW)
+                    .await
+                    .map(|_| change)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(change) => winners.push(change),
+            Err(AdminWriteError::Changed) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let now = reread(&users, alice.id).await;
+    assert_eq!((now.role, now.status), (winners[0].role, winners[0].status));
+    assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM audit").await, [1]);
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         $(
@@ -1300,6 +1667,7 @@ mod on_every_backend {
         a_soft_deleted_user_loses_its_token_and_keeps_its_ledger,
         a_missing_aff_code_is_set_once,
         a_refresh_token_rotates_once,
+        admin_writes_apply_only_to_the_state_they_read,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1310,6 +1678,11 @@ mod on_every_backend {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_redeemers_have_exactly_one_winner() {
         on_every_backend(super::concurrent_redeemers_have_exactly_one_winner).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_admin_writes_from_one_read_have_one_winner() {
+        on_every_backend(super::concurrent_admin_writes_from_one_read_have_one_winner).await;
     }
 }
 

@@ -22,10 +22,12 @@ pub enum AuditAction {
     UserDemoted,
     QuotaChanged,
     OptionChanged,
+    UserSelfDeleted,
+    AccessTokenRotated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::PasswordChanged,
@@ -41,6 +43,8 @@ impl AuditAction {
         AuditAction::UserDemoted,
         AuditAction::QuotaChanged,
         AuditAction::OptionChanged,
+        AuditAction::UserSelfDeleted,
+        AuditAction::AccessTokenRotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,8 @@ impl AuditAction {
             AuditAction::UserDemoted => "user.demoted",
             AuditAction::QuotaChanged => "quota.changed",
             AuditAction::OptionChanged => "option.changed",
+            AuditAction::UserSelfDeleted => "user.self_deleted",
+            AuditAction::AccessTokenRotated => "access_token.rotated",
         }
     }
 

@@ -83,6 +83,8 @@ pub struct UserQuery {
     pub visible_below: Role,
     /// ...plus this user (the actor may always see itself).
     pub also: Option<UserId>,
+    /// Leave soft-deleted users out (the REST list); the compat list shows them greyed.
+    pub live_only: bool,
 }
 
 /// Admin changes to a user; `None` leaves a field as it is.
@@ -120,6 +122,27 @@ pub enum AdminUpdateError {
     QuotaOutOfRange,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+    /// The row no longer holds the state the admin's decision rested on.
+    #[error("the user was changed meanwhile")]
+    Changed,
+}
+
+/// Why an admin's state change or hard deletion failed. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminWriteError {
+    #[error("no such user")]
+    NotFound,
+    /// The row no longer holds the state the admin's decision rested on.
+    #[error("the user was changed meanwhile")]
+    Changed,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for AdminWriteError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
 }
 
 /// Why storing an access token failed.
@@ -164,14 +187,17 @@ pub trait UserRepository: Send + Sync {
     /// Whether any non-deleted user has the root role.
     async fn root_exists(&self) -> Result<bool, RepoError>;
 
-    /// Replaces the user's access token (there is one per user).
+    /// Replaces the user's access token (there is one per user) and writes `audit` (which
+    /// never holds the token) in ONE transaction.
     ///
     /// # Errors
-    /// - MUST return [`SetAccessTokenError::Collision`] when another user holds the same hash.
+    /// - MUST return [`SetAccessTokenError::Collision`] when another user holds the same hash;
+    ///   nothing is written then, the audit record neither.
     async fn set_access_token(
         &self,
         id: UserId,
         hash: &TokenHash,
+        audit: &AuditEntry,
     ) -> Result<(), SetAccessTokenError>;
 
     /// The password hash of a non-deleted user (empty for accounts without a password).
@@ -186,32 +212,57 @@ pub trait UserRepository: Send + Sync {
     /// Users matching `query`, newest id first (a stable order), soft-deleted ones included.
     async fn search(&self, query: &UserQuery, page: PageRequest) -> Result<Page<User>, RepoError>;
 
-    /// Applies the admin's changes in ONE transaction with `audit`; a quota change is one
-    /// ledger entry (kind `admin_adjustment`, actor = the admin) of the difference between
-    /// the stored and the requested quota; a password change revokes the user's sessions and
-    /// access token.
+    /// Applies the admin's changes to user `seen.id` in ONE transaction with `audit`; a quota
+    /// change is one ledger entry (kind `admin_adjustment`, actor = the admin) of the
+    /// difference between the stored and the requested quota; a password change revokes the
+    /// user's sessions and access token.
+    ///
+    /// Compare-and-set: the write applies only while the row is live and still holds
+    /// `seen`'s role and status and, for every field in `changes` except password and quota,
+    /// `seen`'s value (the audit's "before"). The quota's "before" is the stored quota at the
+    /// moment of the write.
+    ///
+    /// # Errors
+    /// - MUST return [`AdminUpdateError::Changed`] when the row moved away from `seen`
+    ///   (soft-deleted included), [`AdminUpdateError::NotFound`] when it is gone; nothing is
+    ///   written then, the audit records neither.
     async fn admin_update(
         &self,
-        id: UserId,
+        seen: &User,
         changes: &AdminChanges,
         actor: UserId,
         audit: &[AuditEntry],
         now: i64,
     ) -> Result<User, AdminUpdateError>;
 
-    /// Applies `change` in ONE transaction with `audit`: role and status, a soft delete when
-    /// `change.delete`, and with `change.revoke` the revocation of every session and the
-    /// access token of the user.
+    /// Applies `change` to user `seen.id` in ONE transaction with `audit`: role and status, a
+    /// soft delete when `change.delete`, and with `change.revoke` the revocation of every
+    /// session and the access token of the user. Returns the user afterwards.
+    ///
+    /// Compare-and-set: the write applies only while the row is live and still holds
+    /// `seen`'s role and status (the state the hierarchy was checked on and the audit's
+    /// "before").
+    ///
+    /// # Errors
+    /// - MUST return [`AdminWriteError::Changed`] when the row moved away from `seen`
+    ///   (soft-deleted included), [`AdminWriteError::NotFound`] when it is gone; nothing is
+    ///   written then, the audit record neither.
     async fn admin_set_state(
         &self,
-        id: UserId,
+        seen: &User,
         change: &StateChange,
         audit: &AuditEntry,
         now: i64,
-    ) -> Result<User, RepoError>;
+    ) -> Result<User, AdminWriteError>;
 
-    /// Deletes the user row (sessions go with it; ledger and audit rows stay) with `audit`.
-    async fn hard_delete(&self, id: UserId, audit: &AuditEntry) -> Result<bool, RepoError>;
+    /// Deletes the row of user `seen.id` (sessions go with it; ledger and audit rows stay)
+    /// with `audit`, in ONE transaction, only while the row is live and still holds `seen`'s
+    /// role, status and username.
+    ///
+    /// # Errors
+    /// - MUST return [`AdminWriteError::Changed`] / [`AdminWriteError::NotFound`] as
+    ///   [`Self::admin_set_state`] does; nothing is deleted then, the audit record neither.
+    async fn hard_delete(&self, seen: &User, audit: &AuditEntry) -> Result<(), AdminWriteError>;
 
     /// Sets the password hash and revokes every session of the user except `keep` (and the
     /// access token when `revoke_token`), with `audit`, in ONE transaction.
@@ -254,9 +305,16 @@ pub trait UserRepository: Send + Sync {
     /// Replaces the settings JSON of a non-deleted user.
     async fn set_setting(&self, id: UserId, setting: &str) -> Result<(), RepoError>;
 
-    /// Soft-deletes the user and clears its access token; returns whether a live user was
-    /// deleted. Ledger history stays.
-    async fn soft_delete(&self, id: UserId, now: i64) -> Result<bool, RepoError>;
+    /// The owner's deletion of its account, in ONE transaction: soft-deletes the user, clears
+    /// its access token, revokes every session and refresh token, and writes `audit`.
+    /// Returns whether a live user was deleted (nothing is written otherwise). Ledger history
+    /// stays.
+    async fn soft_delete(
+        &self,
+        id: UserId,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<bool, RepoError>;
 
     /// In ONE transaction, moves `amount` from `aff_quota` to `quota` through the two ledger
     /// entries of [`crate::LedgerEntry::aff_transfer`] (reference `reference`).

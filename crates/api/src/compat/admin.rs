@@ -94,6 +94,7 @@ fn admin_error(e: AdminError, op: AdminOp, locale: Locale) -> CompatError {
         AdminError::RoleChangeRefused => Msg::RoleChangeRefused,
         AdminError::StatusChangeRefused => Msg::StatusChangeRefused,
         AdminError::UsernameTaken => Msg::UsernameTaken,
+        AdminError::Changed => Msg::UserChangedMeanwhile,
         AdminError::Unexpected(e) => return CompatError::internal(&e, locale),
     };
     CompatError::fail(msg, locale)
@@ -146,6 +147,7 @@ pub async fn search(
         match_mode: MatchMode::Contains,
         group: q.group.clone(),
         status: None,
+        live_only: false,
     };
     let page = state
         .admin

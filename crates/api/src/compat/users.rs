@@ -138,9 +138,14 @@ pub async fn get_self(auth: UserAuth) -> CompatResult {
 }
 
 /// `GET /api/user/token` (spec §2.3): rotates the access token and shows it this once.
-pub async fn rotate_token(state: web::Data<AppState>, auth: UserAuth) -> CompatResult {
+pub async fn rotate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: UserAuth,
+) -> CompatResult {
     let locale = auth.locale;
-    match state.accounts.rotate_access_token(auth.user.id).await {
+    let ip = crate::client::peer_ip(&req);
+    match state.accounts.rotate_access_token(auth.user.id, ip).await {
         Ok(token) => Ok(ok(token)),
         Err(tollgate_domain::services::AccessTokenError::Collision) => {
             Err(CompatError::fail(Msg::TokenGenerationFailed, locale))

@@ -33,6 +33,12 @@ fn admin_error(e: AdminError, locale: Locale) -> RestError {
         ),
         AdminError::Hierarchy(HierarchyError::NotAdmin) => forbidden(locale, "admin role required"),
         AdminError::Hierarchy(h) => forbidden(locale, &h.to_string()),
+        AdminError::Changed => RestError::new(
+            StatusCode::CONFLICT,
+            Msg::UserChangedMeanwhile,
+            locale,
+            "the user was changed meanwhile; reload and retry",
+        ),
         AdminError::Unexpected(e) => RestError::internal(&e, locale),
         other => RestError::bad_request(locale, other.to_string()),
     }
@@ -99,6 +105,8 @@ pub async fn list_users(
         match_mode,
         group: None,
         status,
+        // Deleted users are gone on this surface (404 on every route), so not listed.
+        live_only: true,
     };
     let page = state
         .admin

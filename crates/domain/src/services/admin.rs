@@ -12,8 +12,8 @@ use crate::hierarchy::{self, AdminOp, HierarchyError};
 use crate::options::OptionsSource;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
-    AdminChanges, AdminUpdateError, AuditRepository, Clock, MatchMode, PasswordHasher, StateChange,
-    UserQuery, UserRepository,
+    AdminChanges, AdminUpdateError, AdminWriteError, AuditRepository, Clock, MatchMode,
+    PasswordHasher, StateChange, UserQuery, UserRepository,
 };
 use crate::user::{CredentialRuleError, Password, Role, User, UserId, UserStatus, Username};
 
@@ -44,6 +44,10 @@ pub enum AdminError {
     StatusChangeRefused,
     #[error("the username is taken")]
     UsernameTaken,
+    /// Another write changed the user between the read this decision rested on and the
+    /// write; nothing was written. Reload and retry.
+    #[error("the user was changed meanwhile, retry")]
+    Changed,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -51,6 +55,16 @@ pub enum AdminError {
 impl From<RepoError> for AdminError {
     fn from(e: RepoError) -> Self {
         Self::Unexpected(e.0)
+    }
+}
+
+impl From<AdminWriteError> for AdminError {
+    fn from(e: AdminWriteError) -> Self {
+        match e {
+            AdminWriteError::NotFound => Self::NotFound,
+            AdminWriteError::Changed => Self::Changed,
+            AdminWriteError::Unexpected(e) => Self::Unexpected(e),
+        }
     }
 }
 
@@ -75,6 +89,8 @@ pub struct UserListInput {
     pub match_mode: MatchMode,
     pub group: Option<String>,
     pub status: Option<UserStatus>,
+    /// Leave soft-deleted users out.
+    pub live_only: bool,
 }
 
 pub struct AdminService {
@@ -135,6 +151,7 @@ impl AdminService {
             status: input.status,
             visible_below: actor.role,
             also: Some(actor.id),
+            live_only: input.live_only,
         };
         Ok(self.users.search(&query, page).await?)
     }
@@ -156,6 +173,7 @@ impl AdminService {
     /// Applies every accepted field or refuses the whole request (never a silent partial
     /// success). A quota change is a ledger entry with the admin as actor and is audited
     /// with its old and new value; a password change revokes the user's sessions and token.
+    /// The write applies only to the user as read here ([`AdminError::Changed`] otherwise).
     pub async fn update(
         &self,
         actor: &User,
@@ -268,7 +286,7 @@ impl AdminService {
         };
         match self
             .users
-            .admin_update(id, &changes, actor.id, &audit, now)
+            .admin_update(&target, &changes, actor.id, &audit, now)
             .await
         {
             Ok(user) => {
@@ -278,13 +296,15 @@ impl AdminService {
             Err(AdminUpdateError::UsernameTaken) => Err(AdminError::UsernameTaken),
             Err(AdminUpdateError::NotFound) => Err(AdminError::NotFound),
             Err(AdminUpdateError::QuotaOutOfRange) => Err(AdminError::InvalidQuota),
+            Err(AdminUpdateError::Changed) => Err(AdminError::Changed),
             Err(AdminUpdateError::Unexpected(e)) => Err(AdminError::Unexpected(e)),
         }
     }
 
     /// `disable | enable | delete | promote | demote`: returns the user after the change.
     /// Disabling, deleting and demoting revoke the user's sessions, refresh tokens and access
-    /// token in the same transaction.
+    /// token in the same transaction. The change applies only while the user still has the
+    /// role and status the hierarchy was checked on ([`AdminError::Changed`] otherwise).
     pub async fn manage(
         &self,
         actor: &User,
@@ -320,12 +340,16 @@ impl AdminService {
             delete: op == AdminOp::Delete,
             revoke: hierarchy::revokes_sessions(op),
         };
-        let user = self.users.admin_set_state(id, &change, &audit, now).await?;
+        let user = self
+            .users
+            .admin_set_state(&target, &change, &audit, now)
+            .await?;
         tracing::info!(actor = %actor.id, target = %id, ?op, "user managed by admin");
         Ok(user)
     }
 
-    /// `DELETE /api/user/:id`: the row goes; ledger and audit history stay.
+    /// `DELETE /api/user/:id`: the row goes; ledger and audit history stay. Only the user as
+    /// read here is deleted ([`AdminError::Changed`] otherwise).
     pub async fn hard_delete(
         &self,
         actor: &User,
@@ -345,9 +369,7 @@ impl AdminService {
             Value::Null,
         )
         .from_ip(ip);
-        if !self.users.hard_delete(id, &audit).await? {
-            return Err(AdminError::NotFound);
-        }
+        self.users.hard_delete(&target, &audit).await?;
         tracing::info!(actor = %actor.id, target = %id, "user hard-deleted by admin");
         Ok(())
     }

@@ -184,10 +184,26 @@ impl AccountService {
     }
 
     /// Generates a new access token, replacing the old one; the plaintext is returned once.
-    pub async fn rotate_access_token(&self, user_id: UserId) -> Result<String, AccessTokenError> {
+    /// The change is audited (never the token) in the same transaction.
+    pub async fn rotate_access_token(
+        &self,
+        user_id: UserId,
+        ip: Option<String>,
+    ) -> Result<String, AccessTokenError> {
+        let audit = AuditEntry::new(
+            AuditAction::AccessTokenRotated,
+            Some(user_id),
+            Some(user_id),
+            self.clock.now(),
+        )
+        .from_ip(ip);
         for _ in 0..COLLISION_RETRIES {
             let token = self.secrets.token();
-            match self.users.set_access_token(user_id, &token.hash).await {
+            match self
+                .users
+                .set_access_token(user_id, &token.hash, &audit)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(user_id = %user_id, "access token rotated");
                     return Ok(token.plaintext);

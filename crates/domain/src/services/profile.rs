@@ -7,9 +7,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::groups::GroupView;
 use crate::options::OptionsSource;
-use crate::ports::{
-    Clock, HostResolver, PasswordHasher, SessionRepository, UpdateProfileError, UserRepository,
-};
+use crate::ports::{Clock, HostResolver, PasswordHasher, UpdateProfileError, UserRepository};
 use crate::user::{
     CredentialRuleError, Password, ProfileChanges, Role, User, Username, parse_email,
 };
@@ -120,7 +118,6 @@ pub struct ProfileInput {
 
 pub struct ProfileService {
     users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     resolver: Arc<dyn HostResolver>,
@@ -135,7 +132,6 @@ impl ProfileService {
     ) -> Self {
         Self {
             users: ports.users,
-            sessions: ports.sessions,
             hasher: ports.hasher,
             clock: ports.clock,
             resolver,
@@ -285,19 +281,22 @@ impl ProfileService {
         Ok(())
     }
 
-    /// `DELETE /api/user/self` (spec §3.10): soft delete, every session and the access token
-    /// revoked at once; the ledger stays. Root cannot delete itself.
+    /// `DELETE /api/user/self` (spec §3.10): soft delete, the access token cleared, every
+    /// session and refresh token revoked and the act audited, all in one transaction; the
+    /// ledger stays. Root cannot delete itself.
     pub async fn delete_self(&self, user: &User) -> Result<(), DeleteSelfError> {
         if user.role == Role::Root {
             return Err(DeleteSelfError::Root);
         }
         let now = self.clock.now();
+        let audit = AuditEntry::new(
+            AuditAction::UserSelfDeleted,
+            Some(user.id),
+            Some(user.id),
+            now,
+        );
         self.users
-            .soft_delete(user.id, now)
-            .await
-            .map_err(|e| DeleteSelfError::Unexpected(e.0))?;
-        self.sessions
-            .revoke_all_for_user(user.id, None, now)
+            .soft_delete(user.id, &audit, now)
             .await
             .map_err(|e| DeleteSelfError::Unexpected(e.0))?;
         tracing::info!(user_id = %user.id, "account deleted by its owner");

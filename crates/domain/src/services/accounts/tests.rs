@@ -397,8 +397,18 @@ async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_onc
     m.users
         .expect_set_access_token()
         .times(2)
-        .withf(|id, hash| *id == UserId(4) && hash.as_str() == "h(plain-token)")
-        .returning(move |_, _| {
+        .withf(|id, hash, audit| {
+            *id == UserId(4)
+                && hash.as_str() == "h(plain-token)"
+                // Audited with the token change, by and about the user, never the token.
+                && audit.action == AuditAction::AccessTokenRotated
+                && audit.actor_id == Some(UserId(4))
+                && audit.target_id == Some(UserId(4))
+                && audit.ip.as_deref() == Some("10.0.0.9")
+                && audit.before.is_none()
+                && audit.after.is_none()
+        })
+        .returning(move |_, _, _| {
             calls += 1;
             if calls == 1 {
                 Err(SetAccessTokenError::Collision)
@@ -408,7 +418,9 @@ async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_onc
         });
     let svc = m.service(RegistrationPolicy::default());
     assert_eq!(
-        svc.rotate_access_token(UserId(4)).await.unwrap(),
+        svc.rotate_access_token(UserId(4), Some("10.0.0.9".into()))
+            .await
+            .unwrap(),
         "plain-token"
     );
 }

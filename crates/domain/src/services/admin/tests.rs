@@ -102,8 +102,11 @@ async fn a_quota_change_is_audited_with_old_and_new_value() {
     });
     m.users
         .expect_admin_update()
-        .withf(|id, changes, actor, audit, now| {
-            *id == UserId(2)
+        .withf(|seen, changes, actor, audit, now| {
+            // The write is conditioned on the user as read.
+            seen.id == UserId(2)
+                && seen.quota == 100
+                && seen.role == Role::User
                 && changes.quota == Some(750)
                 && changes.username.is_none()
                 && *actor == UserId(1)
@@ -199,8 +202,8 @@ async fn disabling_revokes_sessions_in_the_same_step_and_is_audited() {
     let mut m = Mocks::with_target(user(2, Role::User));
     m.users
         .expect_admin_set_state()
-        .withf(|id, change, audit, _| {
-            *id == UserId(2)
+        .withf(|seen, change, audit, _| {
+            *seen == user(2, Role::User)
                 && change.role == Role::User
                 && change.status == UserStatus::Disabled
                 && !change.delete
@@ -219,6 +222,79 @@ async fn disabling_revokes_sessions_in_the_same_step_and_is_audited() {
         )
         .await
         .unwrap();
+}
+
+/// The repository refused the compare-and-set: another write changed the user after the
+/// service read it. Each admin write reports it as `Changed` (not "no such user").
+#[tokio::test]
+async fn a_write_that_lost_a_race_is_a_changed_meanwhile_refusal() {
+    let mut m = Mocks::with_target(user(2, Role::User));
+    m.users
+        .expect_admin_set_state()
+        .withf(|seen, change, audit, _| {
+            seen.id == UserId(2)
+                && seen.role == Role::User
+                && seen.status == UserStatus::Enabled
+                && change.role == Role::Admin
+                && audit.before == Some(json!({"role": 1, "status": 1}))
+        })
+        .times(1)
+        .returning(|_, _, _, _| Err(AdminWriteError::Changed));
+    m.users
+        .expect_admin_update()
+        .withf(|seen, changes, _, _, _| seen.id == UserId(2) && changes.quota == Some(9))
+        .times(1)
+        .returning(|_, _, _, _, _| Err(AdminUpdateError::Changed));
+    m.users
+        .expect_hard_delete()
+        .withf(|seen, audit| {
+            seen.id == UserId(2)
+                && seen.username == "user2"
+                && audit.before == Some(json!({"username": "user2", "role": 1}))
+        })
+        .times(1)
+        .returning(|_, _| Err(AdminWriteError::Changed));
+    let svc = m.service();
+    let root = user(1, Role::Root);
+    assert!(matches!(
+        svc.manage(&root, UserId(2), AdminOp::Promote, None).await,
+        Err(AdminError::Changed)
+    ));
+    let input = AdminUpdateInput {
+        quota: Some(9),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update(&root, UserId(2), input, None).await,
+        Err(AdminError::Changed)
+    ));
+    assert!(matches!(
+        svc.hard_delete(&root, UserId(2), None).await,
+        Err(AdminError::Changed)
+    ));
+}
+
+#[tokio::test]
+async fn a_target_gone_before_the_write_is_not_found() {
+    let mut m = Mocks::with_target(user(2, Role::User));
+    m.users
+        .expect_admin_set_state()
+        .times(1)
+        .returning(|_, _, _, _| Err(AdminWriteError::NotFound));
+    m.users
+        .expect_hard_delete()
+        .times(1)
+        .returning(|_, _| Err(AdminWriteError::NotFound));
+    let svc = m.service();
+    let root = user(1, Role::Root);
+    assert!(matches!(
+        svc.manage(&root, UserId(2), AdminOp::Disable, None).await,
+        Err(AdminError::NotFound)
+    ));
+    assert!(matches!(
+        svc.hard_delete(&root, UserId(2), None).await,
+        Err(AdminError::NotFound)
+    ));
 }
 
 #[tokio::test]

@@ -1,7 +1,5 @@
 use std::sync::Arc;
 
-use mockall::predicate::eq;
-
 use super::*;
 use crate::groups::GroupSettings;
 use crate::ports::{
@@ -336,16 +334,20 @@ async fn root_cannot_delete_itself_and_a_user_deletion_revokes_every_session() {
         svc.delete_self(&user(1, Role::Root)).await,
         Err(DeleteSelfError::Root)
     ));
+    // One repository step does it all (deletion, revocations, audit): no separate session
+    // call that could fail after the deletion committed.
     let mut m = Mocks::default();
     m.users
         .expect_soft_delete()
-        .with(eq(UserId(5)), eq(NOW))
+        .withf(|id, audit, now| {
+            *id == UserId(5)
+                && *now == NOW
+                && audit.action == AuditAction::UserSelfDeleted
+                && audit.actor_id == Some(UserId(5))
+                && audit.target_id == Some(UserId(5))
+                && audit.at == NOW
+        })
         .times(1)
-        .returning(|_, _| Ok(true));
-    m.sessions
-        .expect_revoke_all_for_user()
-        .with(eq(UserId(5)), eq(None), eq(NOW))
-        .times(1)
-        .returning(|_, _, _| Ok(1));
+        .returning(|_, _, _| Ok(true));
     m.service().delete_self(&user(5, Role::User)).await.unwrap();
 }
