@@ -15,6 +15,7 @@ mod m20261121_000005_create_app_secrets_table;
 mod m20261121_000006_create_user_search_indexes;
 mod m20261121_000007_create_audit_table;
 mod m20261121_000008_create_options_table;
+mod m20261201_000009_index_redemptions_by_creator;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_create_user_search_indexes::Migration),
             Box::new(m20261121_000007_create_audit_table::Migration),
             Box::new(m20261121_000008_create_options_table::Migration),
+            Box::new(m20261201_000009_index_redemptions_by_creator::Migration),
         ]
     }
 }

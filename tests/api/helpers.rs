@@ -63,6 +63,8 @@ impl TestApp {
     }
 
     /// Starts a server on `scratch` with test settings, then lets the test adjust them.
+    /// Every test client is 127.0.0.1, so the per-address registration limit is off unless
+    /// a test sets `settings.rate_limits.register_per_ip_per_hour`.
     pub async fn spawn_on(scratch: ScratchDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
         init_tracing();
         let mut settings = Settings {
@@ -73,6 +75,7 @@ impl TestApp {
             root_password: Some(SecretString::from(ROOT_PASSWORD)),
             ..Settings::default()
         };
+        settings.rate_limits.register_per_ip_per_hour = 0;
         configure(&mut settings);
         let backend = scratch.backend;
         Self::start(settings, backend, Some(scratch)).await

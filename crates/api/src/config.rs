@@ -41,6 +41,24 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Groups, their ratios, the groups users may pick, and the models of each group.
     pub groups: GroupSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Per-client limits, counted in this process (behind N instances, N times the limit).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Self-service registrations per client address (IPv6: per /64) per hour, on both
+    /// surfaces together; 0 turns the limit off.
+    pub register_per_ip_per_hour: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            register_per_ip_per_hour: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +126,9 @@ pub struct RegistrationSettings {
     pub quota_for_inviter: i64,
     /// Credited to a new user who registers with an invitation code (`QuotaForInvitee`).
     pub quota_for_invitee: i64,
+    /// Invitations that reward one inviter per rolling 24 h (`AffRewardDailyLimit`); 0 = no
+    /// limit.
+    pub aff_reward_daily_limit: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,6 +158,7 @@ impl Default for Settings {
             quota: QuotaSettings::default(),
             jwt: JwtSettings::default(),
             groups: GroupSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -168,6 +190,7 @@ impl Default for RegistrationSettings {
             quota_for_new_user: 0,
             quota_for_inviter: 0,
             quota_for_invitee: 0,
+            aff_reward_daily_limit: 0,
         }
     }
 }
@@ -280,6 +303,7 @@ impl Settings {
             quota_for_new_user: self.registration.quota_for_new_user,
             quota_for_inviter: self.registration.quota_for_inviter,
             quota_for_invitee: self.registration.quota_for_invitee,
+            aff_reward_daily_limit: self.registration.aff_reward_daily_limit,
         }
     }
 
@@ -319,6 +343,9 @@ mod tests {
                 .contains("./data/tollgate.db")
         );
         assert_eq!(s.session_ttl_secs(), 30 * 86_400);
+        // Registrations are limited per address out of the box; invitation rewards are not.
+        assert_eq!(s.rate_limits.register_per_ip_per_hour, 10);
+        assert_eq!(s.registration_policy().aff_reward_daily_limit, 0);
     }
 
     #[test]

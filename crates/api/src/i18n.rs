@@ -143,6 +143,9 @@ pub enum Msg {
     RestPasswordMismatch,
     RestAccountDisabled,
     UserChangedMeanwhile,
+    // Issue 7.2, 7.3.
+    RedemptionTotalTooLarge,
+    RegisterRateLimited,
 }
 
 impl Msg {
@@ -402,6 +405,14 @@ impl Msg {
                 "用户已被其他操作修改，请刷新后重试",
                 "The user was changed meanwhile; reload and retry",
             ),
+            RedemptionTotalTooLarge => (
+                "兑换码总额度超出上限",
+                "The batch's total quota is too large",
+            ),
+            RegisterRateLimited => (
+                "注册过于频繁，请稍后再试",
+                "Too many registrations, please try again later",
+            ),
         }
     }
 }
@@ -431,6 +442,17 @@ pub fn transfer_minimum(min: &str, locale: Locale) -> String {
     match locale {
         Locale::ZhCn => format!("划转失败 转移额度最小为{min}！"),
         Locale::En => format!("Transfer failed: minimum transfer quota is {min}!"),
+    }
+}
+
+/// A non-root admin's mint beyond `AdminMintQuotaDailyLimit` (issue 7.2); `remaining` is
+/// formatted by [`format_quota`].
+pub fn mint_limit_exceeded(remaining: &str, locale: Locale) -> String {
+    match locale {
+        Locale::ZhCn => format!("超出管理员 24 小时内的兑换码生成额度上限，剩余可生成 {remaining}"),
+        Locale::En => {
+            format!("Exceeds the administrators' minting limit per 24 hours; {remaining} left")
+        }
     }
 }
 

@@ -23,10 +23,12 @@ use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
     Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
 };
+use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, OptionsService,
     ProfileService, RedemptionService, SessionTtl, StoredOptions,
 };
+use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
 
 use crate::config::Settings;
@@ -40,6 +42,8 @@ const JWT_SECRET_NAME: &str = "jwt_hs256";
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long revoked or expired sessions are kept before they are purged.
 const SESSION_RETENTION_SECS: i64 = 7 * 86_400;
+/// How often the in-process rate limiters forget keys whose allowance is whole again.
+const RATE_LIMIT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Opens the database and, when configured, migrates it.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -66,6 +70,8 @@ pub struct Services {
     pub ledger: Arc<dyn LedgerRepository>,
     pub readiness: Arc<SeaReadiness>,
     pub clock: Arc<dyn Clock>,
+    /// The in-process limiters, for the periodic sweep.
+    pub limiters: Vec<Arc<LocalRateLimiter>>,
 }
 
 pub async fn build_services(
@@ -106,6 +112,9 @@ pub async fn build_services(
         settings.jwt.leeway_secs,
     )
     .context("initialising the JWT codec")?;
+    let register_limiter = Arc::new(LocalRateLimiter::new(RateLimit::per_hour(
+        settings.rate_limits.register_per_ip_per_hour,
+    )));
     let accounts = AccountService::new(
         ports.clone(),
         Arc::new(codec),
@@ -114,8 +123,9 @@ pub async fn build_services(
             web_secs: settings.session_ttl_secs(),
             refresh_secs: settings.refresh_ttl_secs(),
         },
-    );
-    let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options);
+    )
+    .with_register_limiter(register_limiter.clone());
+    let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
         users,
         secrets.clone(),
@@ -126,6 +136,7 @@ pub async fn build_services(
         Arc::new(SeaRedemptionRepository::new(db.clone())),
         secrets,
         clock.clone(),
+        options,
     );
     Ok(Services {
         accounts,
@@ -138,6 +149,7 @@ pub async fn build_services(
         ledger: Arc::new(SeaLedgerRepository::new(db.clone())),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
+        limiters: vec![register_limiter],
     })
 }
 
@@ -165,6 +177,7 @@ impl Application {
         let services = build_services(&db, &settings).await?;
         bootstrap_root(&services.accounts, &settings).await?;
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
+        spawn_rate_limit_sweep(services.limiters.clone());
 
         let state = web::Data::new(AppState {
             info: InstanceInfo {
@@ -260,6 +273,19 @@ fn spawn_session_purge(sessions: Arc<dyn SessionRepository>, clock: Arc<dyn Cloc
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "old sessions purged"),
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    });
+}
+
+/// Keeps the limiters' key maps from only growing (ADR 0010).
+fn spawn_rate_limit_sweep(limiters: Vec<Arc<LocalRateLimiter>>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RATE_LIMIT_SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            for limiter in &limiters {
+                limiter.sweep();
             }
         }
     });

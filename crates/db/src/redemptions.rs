@@ -5,17 +5,19 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _, PaginatorTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, Condition, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, Statement,
 };
+use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::RedemptionRepository;
 use tollgate_domain::{
-    CreateRedemptionsError, LedgerEntry, MoneyError, NewRedemption, Page, PageRequest, RedeemError,
-    Redeemed, Redemption, RedemptionStatus, RepoError, UserId,
+    CreateRedemptionsError, LedgerEntry, MintCap, MoneyError, NewRedemption, Page, PageRequest,
+    RedeemError, Redeemed, Redemption, RedemptionStatus, RepoError, UserId,
 };
 
 use crate::begin_write;
-use crate::entities::redemption;
+use crate::entities::{redemption, user};
 use crate::error::{is_unique_violation, rollback, unexpected};
 use crate::ledger::{ApplyError, apply_entry};
 
@@ -77,6 +79,94 @@ impl SeaRedemptionRepository {
     }
 }
 
+/// The mint inside its write transaction: with a cap, lock the creator's row (PostgreSQL and
+/// MySQL; SQLite's `BEGIN IMMEDIATE` already serialises writers), sum what it minted in the
+/// window and check the cap; then insert the codes and the audit record.
+async fn mint(
+    txn: &DatabaseTransaction,
+    codes: &[NewRedemption],
+    creator: UserId,
+    cap: Option<MintCap>,
+    audit: &AuditEntry,
+) -> Result<(), CreateRedemptionsError> {
+    if let Some(cap) = cap {
+        let locked: Option<i64> = user::Entity::find_by_id(creator.get())
+            .filter(user::Column::DeletedAt.is_null())
+            .select_only()
+            .column(user::Column::Id)
+            .lock_exclusive()
+            .into_tuple()
+            .one(txn)
+            .await
+            .map_err(|e| unexpected(e, "failed to lock the creator of redemption codes"))?;
+        if locked.is_none() {
+            return Err(CreateRedemptionsError::Forbidden);
+        }
+        let total = codes
+            .iter()
+            .try_fold(0_i64, |sum, c| sum.checked_add(c.quota))
+            .ok_or(CreateRedemptionsError::TotalTooLarge)?;
+        cap.check(minted_since(txn, creator, cap.since).await?, total)?;
+    }
+    let rows = codes.iter().map(|c| redemption::ActiveModel {
+        id: NotSet,
+        created_by: Set(c.created_by.get()),
+        code: Set(c.code.clone()),
+        status: Set(RedemptionStatus::Enabled.code()),
+        name: Set(c.name.clone()),
+        quota: Set(c.quota),
+        created_at: Set(c.created_at),
+        redeemed_at: Set(None),
+        used_by: Set(None),
+        expires_at: Set(c.expires_at),
+        deleted_at: Set(None),
+    });
+    redemption::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                CreateRedemptionsError::CodeCollision
+            } else {
+                unexpected(e, "failed to insert redemption codes").into()
+            }
+        })?;
+    crate::audit::insert(txn, audit)
+        .await
+        .map_err(|e| unexpected(e, "failed to audit a mint"))?;
+    Ok(())
+}
+
+/// The quota of every code `creator` created after `since`, deleted or used ones included:
+/// the cap limits what was minted, not what is still outstanding.
+async fn minted_since(
+    txn: &DatabaseTransaction,
+    creator: UserId,
+    since: i64,
+) -> Result<i64, CreateRedemptionsError> {
+    let backend = txn.get_database_backend();
+    // SUM of BIGINT is NUMERIC on PostgreSQL and DECIMAL on MySQL: cast it back to i64 (an
+    // out-of-range sum fails the statement, so the mint is refused, never wrapped).
+    let (sum, params) = match backend {
+        DbBackend::Postgres => ("CAST(COALESCE(SUM(quota), 0) AS BIGINT)", ("$1", "$2")),
+        DbBackend::MySql => ("CAST(COALESCE(SUM(quota), 0) AS SIGNED)", ("?", "?")),
+        _ => ("COALESCE(SUM(quota), 0)", ("?", "?")),
+    };
+    let sql = format!(
+        "SELECT {sum} AS minted FROM redemptions WHERE created_by = {} AND created_at > {}",
+        params.0, params.1
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [creator.get().into(), since.into()]);
+    let row = txn
+        .query_one_raw(stmt)
+        .await
+        .map_err(|e| unexpected(e, "failed to sum an admin's minted codes"))?
+        .ok_or_else(|| anyhow!("an aggregate returned no row"))?;
+    Ok(row
+        .try_get::<i64>("", "minted")
+        .map_err(|e| unexpected(e, "failed to decode an admin's minted total"))?)
+}
+
 /// Translates a refused credit. The transaction is rolled back, so the code stays unused.
 fn redeem_error(err: ApplyError) -> RedeemError {
     match err {
@@ -92,39 +182,24 @@ fn redeem_error(err: ApplyError) -> RedeemError {
 #[async_trait]
 impl RedemptionRepository for SeaRedemptionRepository {
     #[tracing::instrument(skip_all, fields(count = codes.len()))]
-    async fn create_batch(&self, codes: &[NewRedemption]) -> Result<(), CreateRedemptionsError> {
-        if codes.is_empty() {
+    async fn create_batch(
+        &self,
+        codes: &[NewRedemption],
+        cap: Option<MintCap>,
+        audit: &AuditEntry,
+    ) -> Result<(), CreateRedemptionsError> {
+        let Some(creator) = codes.first().map(|c| c.created_by) else {
             return Ok(());
+        };
+        if codes.iter().any(|c| c.created_by != creator) {
+            return Err(anyhow!("a batch of redemption codes has more than one creator").into());
         }
-        let rows = codes.iter().map(|c| redemption::ActiveModel {
-            id: NotSet,
-            created_by: Set(c.created_by.get()),
-            code: Set(c.code.clone()),
-            status: Set(RedemptionStatus::Enabled.code()),
-            name: Set(c.name.clone()),
-            quota: Set(c.quota),
-            created_at: Set(c.created_at),
-            redeemed_at: Set(None),
-            used_by: Set(None),
-            expires_at: Set(c.expires_at),
-            deleted_at: Set(None),
-        });
         let txn = begin_write(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        match redemption::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                rollback(txn).await;
-                return Err(if is_unique_violation(&e) {
-                    CreateRedemptionsError::CodeCollision
-                } else {
-                    unexpected(e, "failed to insert redemption codes").into()
-                });
-            }
+        if let Err(e) = mint(&txn, codes, creator, cap, audit).await {
+            rollback(txn).await;
+            return Err(e);
         }
         txn.commit()
             .await
@@ -200,10 +275,11 @@ impl RedemptionRepository for SeaRedemptionRepository {
             }
         }
 
-        let claimed: Option<(i64, i64)> = match redemption::Entity::find()
+        let claimed: Option<(i64, i64, i64)> = match redemption::Entity::find()
             .select_only()
             .column(redemption::Column::Id)
             .column(redemption::Column::Quota)
+            .column(redemption::Column::CreatedBy)
             .filter(redemption::Column::Code.eq(code))
             .into_tuple()
             .one(&txn)
@@ -215,12 +291,13 @@ impl RedemptionRepository for SeaRedemptionRepository {
                 return Err(unexpected(e, "failed to read a claimed redemption code").into());
             }
         };
-        let Some((redemption_id, quota)) = claimed else {
+        let Some((redemption_id, quota, created_by)) = claimed else {
             rollback(txn).await;
             return Err(anyhow!("the claimed redemption code vanished").into());
         };
 
-        let entry = match LedgerEntry::redemption(user_id, redemption_id, quota) {
+        let entry = match LedgerEntry::redemption(user_id, redemption_id, quota, UserId(created_by))
+        {
             Ok(entry) => entry,
             Err(e) => {
                 rollback(txn).await;

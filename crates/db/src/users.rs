@@ -14,13 +14,14 @@ use tollgate_domain::ports::{
     CreateUserError, SetAccessTokenError, StateChange, UpdateProfileError, UserQuery,
     UserRepository,
 };
+use tollgate_domain::user::INVITER_REWARD_WINDOW_SECS;
 use tollgate_domain::{
-    LedgerEntry, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role, TokenHash, User,
-    UserId, UserStatus,
+    Account, LedgerEntry, LedgerKind, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role,
+    TokenHash, User, UserId, UserStatus,
 };
 
 use crate::begin_write;
-use crate::entities::user;
+use crate::entities::{ledger, user};
 use crate::error::{finish, is_unique_violation, rollback, unexpected, unix_now};
 use crate::ledger::{ApplyError, apply_entry};
 
@@ -59,6 +60,32 @@ impl TryFrom<user::Model> for User {
             deleted_at: m.deleted_at,
         })
     }
+}
+
+/// How many invitations rewarded `inviter` in the window before `now`, counting at most
+/// `limit` (enough to decide). A locking read, so MySQL's REPEATABLE READ sees the latest
+/// committed rewards rather than an older snapshot.
+async fn recent_rewards(
+    txn: &DatabaseTransaction,
+    inviter: UserId,
+    now: i64,
+    limit: u32,
+) -> Result<u64, anyhow::Error> {
+    let since = now.saturating_sub(INVITER_REWARD_WINDOW_SECS);
+    let ids: Vec<i64> = ledger::Entity::find()
+        .select_only()
+        .column(ledger::Column::Id)
+        .filter(ledger::Column::UserId.eq(inviter.get()))
+        .filter(ledger::Column::Account.eq(Account::AffQuota.as_str()))
+        .filter(ledger::Column::Kind.eq(LedgerKind::InviterReward.as_str()))
+        .filter(ledger::Column::CreatedAt.gt(since))
+        .limit(u64::from(limit))
+        .lock_shared()
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(|e| unexpected(e, "failed to count recent inviter rewards"))?;
+    Ok(ids.len() as u64)
 }
 
 /// [`UserRepository`] over sea-orm.
@@ -170,25 +197,13 @@ impl SeaUserRepository {
             if inv.invitee_bonus > 0 {
                 apply(LedgerEntry::invitee_bonus(invitee, inv.invitee_bonus)).await?;
             }
-            if inv.inviter_reward > 0 {
-                apply(LedgerEntry::inviter_reward(
-                    inv.inviter_id,
-                    invitee,
-                    inv.inviter_reward,
-                ))
-                .await?;
-            }
-            // aff_count counts every invitee; aff_history_quota is lifetime rewards (not a
-            // balance, so it is not a ledger account).
-            let reward = std::cmp::max(inv.inviter_reward, 0);
+            // aff_count counts every invitee. This update comes first: its row lock (PostgreSQL,
+            // MySQL) serialises the inviter's concurrent invitations, so the count of recent
+            // rewards below cannot be raced (SQLite's write transaction already serialises).
             let counted = user::Entity::update_many()
                 .col_expr(
                     user::Column::AffCount,
                     Expr::col(user::Column::AffCount).add(1),
-                )
-                .col_expr(
-                    user::Column::AffHistoryQuota,
-                    Expr::col(user::Column::AffHistoryQuota).add(reward),
                 )
                 .filter(user::Column::Id.eq(inv.inviter_id.get()))
                 .filter(user::Column::DeletedAt.is_null())
@@ -197,6 +212,33 @@ impl SeaUserRepository {
                 .map_err(|e| InsertFailure::Other(unexpected(e, "failed to count an invitee")))?;
             if counted.rows_affected != 1 {
                 return Err(InsertFailure::Other(anyhow!("the inviter vanished")));
+            }
+            let rewarded = if inv.inviter_reward > 0 && inv.reward_daily_limit > 0 {
+                recent_rewards(txn, inv.inviter_id, new.created_at, inv.reward_daily_limit)
+                    .await
+                    .map_err(InsertFailure::Other)?
+            } else {
+                0
+            };
+            if inv.rewards_inviter(rewarded) {
+                apply(LedgerEntry::inviter_reward(
+                    inv.inviter_id,
+                    invitee,
+                    inv.inviter_reward,
+                ))
+                .await?;
+                // aff_history_quota is lifetime rewards (not a balance, so not a ledger account).
+                user::Entity::update_many()
+                    .col_expr(
+                        user::Column::AffHistoryQuota,
+                        Expr::col(user::Column::AffHistoryQuota).add(inv.inviter_reward),
+                    )
+                    .filter(user::Column::Id.eq(inv.inviter_id.get()))
+                    .exec(txn)
+                    .await
+                    .map_err(|e| {
+                        InsertFailure::Other(unexpected(e, "failed to record an inviter reward"))
+                    })?;
             }
         }
         Ok(id)

@@ -21,9 +21,9 @@ use tollgate_domain::ports::{
     UserRepository as _,
 };
 use tollgate_domain::{
-    Account, CreateRedemptionsError, Imbalance, NewRedemption, NewSession, NewUser, PageRequest,
-    ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role, SessionKind, TokenHash, User,
-    UserId, UserStatus, Username,
+    Account, CreateRedemptionsError, Imbalance, MintCap, NewRedemption, NewSession, NewUser,
+    PageRequest, ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role, SessionKind,
+    TokenHash, User, UserId, UserStatus, Username,
 };
 
 /// Business "now" of every story.
@@ -110,13 +110,38 @@ async fn create_user(db: &DatabaseConnection, name: &str, initial_quota: i64) ->
 
 fn code(code: &str, quota: i64, expires_at: Option<i64>) -> NewRedemption {
     NewRedemption {
+        expires_at,
+        ..code_by(UserId(1), code, quota, NOW)
+    }
+}
+
+fn code_by(creator: UserId, code: &str, quota: i64, created_at: i64) -> NewRedemption {
+    NewRedemption {
         code: code.to_owned(),
         name: "promo".to_owned(),
         quota,
-        created_by: UserId(1),
-        created_at: NOW,
-        expires_at,
+        created_by: creator,
+        created_at,
+        expires_at: None,
     }
+}
+
+/// The audit record of a mint by `creator`, as the service writes it.
+fn mint_audit(creator: UserId, total: i64) -> AuditEntry {
+    let mut entry = AuditEntry::new(AuditAction::RedemptionsCreated, Some(creator), None, NOW);
+    entry.after = Some(serde_json::json!({ "total": total }));
+    entry
+}
+
+/// Mints without a cap, audited as the first code's creator.
+async fn mint(
+    repo: &SeaRedemptionRepository,
+    codes: &[NewRedemption],
+) -> Result<(), CreateRedemptionsError> {
+    let creator = codes.first().map_or(UserId(1), |c| c.created_by);
+    let total = codes.iter().map(|c| c.quota).sum();
+    repo.create_batch(codes, None, &mint_audit(creator, total))
+        .await
 }
 
 fn session(hash: &str, user_id: UserId, expires_at: i64) -> NewSession {
@@ -292,8 +317,7 @@ async fn usernames_and_codes_are_case_sensitive_everywhere(db: DatabaseConnectio
     let found = users.find_by_username("ALICE").await.unwrap();
     assert!(found.is_none(), "{found:?}");
     let codes = SeaRedemptionRepository::new(db);
-    codes
-        .create_batch(&[code("cafe", 1, None), code("CAFE", 1, None)])
+    mint(&codes, &[code("cafe", 1, None), code("CAFE", 1, None)])
         .await
         .unwrap();
     assert!(matches!(
@@ -693,8 +717,8 @@ async fn codes_are_listed_newest_first_in_pages(db: DatabaseConnection) {
     let codes: Vec<_> = (0..25)
         .map(|i| code(&format!("code-{i:02}"), 100 + i, None))
         .collect();
-    repo.create_batch(&codes).await.unwrap();
-    repo.create_batch(&[]).await.unwrap();
+    mint(&repo, &codes).await.unwrap();
+    mint(&repo, &[]).await.unwrap();
 
     let first = repo
         .list(PageRequest::new(Some(1), Some(10)))
@@ -750,21 +774,21 @@ async fn codes_are_listed_newest_first_in_pages(db: DatabaseConnection) {
 
 async fn duplicate_code_refuses_the_whole_batch(db: DatabaseConnection) {
     let repo = SeaRedemptionRepository::new(db.clone());
-    repo.create_batch(&[code("taken", 1, None)]).await.unwrap();
+    mint(&repo, &[code("taken", 1, None)]).await.unwrap();
 
     let batch = [
         code("fresh-1", 1, None),
         code("taken", 1, None),
         code("fresh-2", 1, None),
     ];
-    let res = repo.create_batch(&batch).await;
+    let res = mint(&repo, &batch).await;
     assert!(
         matches!(res, Err(CreateRedemptionsError::CodeCollision)),
         "{res:?}"
     );
 
     let within = [code("twin", 1, None), code("twin", 1, None)];
-    let res = repo.create_batch(&within).await;
+    let res = mint(&repo, &within).await;
     assert!(
         matches!(res, Err(CreateRedemptionsError::CodeCollision)),
         "{res:?}"
@@ -779,9 +803,13 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
     let repo = SeaRedemptionRepository::new(db.clone());
     let alice = create_user(&db, "alice", 100).await;
     let bob = create_user(&db, "bob", 0).await;
-    repo.create_batch(&[code("gift", 500, Some(NOW + 60))])
-        .await
-        .unwrap();
+    // The code's creator, an admin that is neither redeemer.
+    let creator = UserId(4242);
+    let gift = NewRedemption {
+        expires_at: Some(NOW + 60),
+        ..code_by(creator, "gift", 500, NOW)
+    };
+    mint(&repo, &[gift]).await.unwrap();
     let id = find_code(&db, "gift").await.id;
 
     let redeemed = repo.redeem("gift", alice.id, NOW).await.unwrap();
@@ -810,9 +838,10 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
         &db,
         &format!(
             "SELECT balance_after FROM ledger WHERE kind = 'redemption' AND reference = '{id}' \
-             AND user_id = {0} AND actor_id = {0} AND delta = 500 AND account = 'quota' \
+             AND user_id = {} AND actor_id = {} AND delta = 500 AND account = 'quota' \
              AND created_at = {NOW}",
-            alice.id
+            alice.id,
+            creator.get()
         ),
     )
     .await;
@@ -830,12 +859,15 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
 async fn unavailable_codes_say_why(db: DatabaseConnection) {
     let repo = SeaRedemptionRepository::new(db.clone());
     let alice = create_user(&db, "alice", 0).await;
-    repo.create_batch(&[
-        code("disabled", 10, None),
-        code("expired", 10, Some(NOW - 1)),
-        code("last-second", 10, Some(NOW)),
-        code("deleted", 10, None),
-    ])
+    mint(
+        &repo,
+        &[
+            code("disabled", 10, None),
+            code("expired", 10, Some(NOW - 1)),
+            code("last-second", 10, Some(NOW)),
+            code("deleted", 10, None),
+        ],
+    )
     .await
     .unwrap();
     exec(
@@ -888,7 +920,7 @@ async fn overflowing_redeem_applies_nothing(db: DatabaseConnection) {
         &format!("UPDATE users SET quota = {near_max} WHERE id = {}", rich.id),
     )
     .await;
-    repo.create_batch(&[code("big", 10, None)]).await.unwrap();
+    mint(&repo, &[code("big", 10, None)]).await.unwrap();
 
     let res = repo.redeem("big", rich.id, NOW).await;
     assert!(matches!(res, Err(RedeemError::BalanceOverflow)), "{res:?}");
@@ -906,7 +938,7 @@ async fn overflowing_redeem_applies_nothing(db: DatabaseConnection) {
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [0]);
 
     // Exactly up to i64::MAX is fine.
-    repo.create_batch(&[code("exact", 5, None)]).await.unwrap();
+    mint(&repo, &[code("exact", 5, None)]).await.unwrap();
     assert_eq!(
         repo.redeem("exact", rich.id, NOW)
             .await
@@ -924,7 +956,7 @@ async fn redeem_for_a_missing_account_applies_nothing(db: DatabaseConnection) {
         &format!("UPDATE users SET deleted_at = {NOW} WHERE id = {}", gone.id),
     )
     .await;
-    repo.create_batch(&[code("gift", 10, None)]).await.unwrap();
+    mint(&repo, &[code("gift", 10, None)]).await.unwrap();
 
     for user in [UserId(999_999), gone.id] {
         let res = repo.redeem("gift", user, NOW).await;
@@ -947,9 +979,7 @@ async fn concurrent_redeemers_have_exactly_one_winner(db: DatabaseConnection) {
     for i in 0..USERS {
         ids.push(create_user(&db, &format!("user-{i}"), 0).await.id);
     }
-    repo.create_batch(&[code("race", 1_000, None)])
-        .await
-        .unwrap();
+    mint(&repo, &[code("race", 1_000, None)]).await.unwrap();
 
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(USERS));
     let tasks: Vec<_> = ids
@@ -988,6 +1018,188 @@ async fn concurrent_redeemers_have_exactly_one_winner(db: DatabaseConnection) {
     assert_eq!(imbalances(&db).await, []);
 }
 
+/// The cap of the stories below: 1000 units per rolling 24 h before `NOW`.
+const CAP: MintCap = MintCap {
+    limit: 1_000,
+    since: NOW - 86_400,
+};
+
+async fn audit_rows(db: &DatabaseConnection) -> Vec<i64> {
+    query_i64(
+        db,
+        "SELECT actor_id FROM audit WHERE action = 'redemption.created' ORDER BY id",
+    )
+    .await
+}
+
+async fn a_mint_and_its_audit_record_commit_together(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let admin = create_user(&db, "admin", 0).await;
+    let batch = [
+        code_by(admin.id, "one", 300, NOW),
+        code_by(admin.id, "two", 300, NOW),
+    ];
+    repo.create_batch(&batch, None, &mint_audit(admin.id, 600))
+        .await
+        .unwrap();
+    assert_eq!(audit_rows(&db).await, [admin.id.get()]);
+    let stmt = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT after FROM audit WHERE action = 'redemption.created'",
+    );
+    let after: String = db
+        .query_one_raw(stmt)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(after, r#"{"total":600}"#);
+
+    // A refused batch leaves neither codes nor a record.
+    let clash = [
+        code_by(admin.id, "three", 1, NOW),
+        code_by(admin.id, "one", 1, NOW),
+    ];
+    let res = repo
+        .create_batch(&clash, Some(CAP), &mint_audit(admin.id, 2))
+        .await;
+    assert!(
+        matches!(res, Err(CreateRedemptionsError::CodeCollision)),
+        "{res:?}"
+    );
+    assert_eq!(audit_rows(&db).await, [admin.id.get()]);
+    assert_eq!(
+        query_i64(&db, "SELECT COUNT(*) FROM redemptions").await,
+        [2]
+    );
+}
+
+async fn the_mint_cap_counts_the_creators_codes_of_the_last_24_hours(db: DatabaseConnection) {
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let admin = create_user(&db, "admin", 0).await;
+    let other = create_user(&db, "other", 0).await;
+    let capped = |name: &str, quota: i64| {
+        let repo = repo.clone();
+        let batch = [code_by(admin.id, name, quota, NOW)];
+        async move {
+            repo.create_batch(&batch, Some(CAP), &mint_audit(admin.id, quota))
+                .await
+        }
+    };
+    // Outside the window, or another admin's: not counted.
+    mint(&repo, &[code_by(admin.id, "old", 50_000, NOW - 86_400)])
+        .await
+        .unwrap();
+    mint(&repo, &[code_by(other.id, "theirs", 50_000, NOW)])
+        .await
+        .unwrap();
+
+    capped("a", 600).await.unwrap();
+    let res = capped("b", 401).await;
+    assert!(
+        matches!(
+            res,
+            Err(CreateRedemptionsError::MintLimitExceeded {
+                limit: 1_000,
+                remaining: 400
+            })
+        ),
+        "{res:?}"
+    );
+    capped("c", 400).await.unwrap();
+    let res = capped("d", 1).await;
+    assert!(
+        matches!(
+            res,
+            Err(CreateRedemptionsError::MintLimitExceeded { remaining: 0, .. })
+        ),
+        "{res:?}"
+    );
+    // Used and deleted codes still count: the cap limits what was minted.
+    exec(
+        &db,
+        "UPDATE redemptions SET status = 3, deleted_at = 1 WHERE code = 'a'",
+    )
+    .await;
+    assert!(capped("e", 1).await.is_err());
+
+    let mine = query_i64(
+        &db,
+        &format!(
+            "SELECT quota FROM redemptions WHERE created_by = {} AND created_at > {} ORDER BY id",
+            admin.id.get(),
+            CAP.since
+        ),
+    )
+    .await;
+    assert_eq!(mine, [600, 400], "refused batches inserted nothing");
+    assert_eq!(
+        audit_rows(&db).await,
+        [
+            admin.id.get(),
+            other.id.get(),
+            admin.id.get(),
+            admin.id.get()
+        ]
+    );
+
+    // A creator that is gone cannot mint under a cap.
+    exec(
+        &db,
+        &format!(
+            "UPDATE users SET deleted_at = 1 WHERE id = {}",
+            other.id.get()
+        ),
+    )
+    .await;
+    let res = repo
+        .create_batch(
+            &[code_by(other.id, "ghost", 1, NOW)],
+            Some(CAP),
+            &mint_audit(other.id, 1),
+        )
+        .await;
+    assert!(
+        matches!(res, Err(CreateRedemptionsError::Forbidden)),
+        "{res:?}"
+    );
+}
+
+async fn concurrent_capped_mints_never_exceed_the_cap(db: DatabaseConnection) {
+    const MINTERS: usize = 16;
+    let repo = SeaRedemptionRepository::new(db.clone());
+    let admin = create_user(&db, "admin", 0).await;
+    // 900 of 1000 used: the racers contend for the last 100 from the first moment.
+    mint(&repo, &[code_by(admin.id, "earlier", 900, NOW)])
+        .await
+        .unwrap();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(MINTERS));
+    let tasks: Vec<_> = (0..MINTERS)
+        .map(|i| {
+            let (repo, start) = (repo.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let batch = [code_by(admin.id, &format!("race-{i}"), 100, NOW)];
+                repo.create_batch(&batch, Some(CAP), &mint_audit(admin.id, 100))
+                    .await
+            })
+        })
+        .collect();
+    let mut minted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => minted += 1,
+            Err(CreateRedemptionsError::MintLimitExceeded { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(minted, 1, "exactly one racer fits under the cap");
+    let quotas = query_i64(&db, "SELECT quota FROM redemptions").await;
+    assert_eq!(quotas.iter().sum::<i64>(), 1_000);
+    assert_eq!(audit_rows(&db).await.len(), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Readiness
 // ---------------------------------------------------------------------------------------------
@@ -1010,6 +1222,7 @@ fn invited(name: &str, inviter: UserId, reward: i64, bonus: i64, initial: i64) -
             inviter_id: inviter,
             inviter_reward: reward,
             invitee_bonus: bonus,
+            reward_daily_limit: 0,
         }),
         ..new_user(name, &format!("aff-{name}"), initial)
     }
@@ -1046,6 +1259,80 @@ async fn an_invitation_links_counts_and_rewards_through_the_ledger(db: DatabaseC
     );
     let inviter = users.find_by_id(inviter.id).await.unwrap().unwrap();
     assert_eq!((inviter.aff_count, inviter.aff_quota), (2, 300));
+    assert!(imbalances(&db).await.is_empty());
+}
+
+fn invited_capped(name: &str, inviter: UserId, limit: u32) -> NewUser {
+    let mut new = invited(name, inviter, 300, 50, 0);
+    if let Some(inv) = new.invitation.as_mut() {
+        inv.reward_daily_limit = limit;
+    }
+    new
+}
+
+async fn the_inviter_reward_stops_at_the_daily_limit(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let inviter = create_user(&db, "inviter", 0).await;
+    for name in ["one", "two", "three"] {
+        let invitee = users
+            .create(&invited_capped(name, inviter.id, 2))
+            .await
+            .unwrap();
+        // Beyond the cap the invitee is still linked and gets its own bonus.
+        assert_eq!((invitee.quota, invitee.inviter_id), (50, Some(inviter.id)));
+    }
+    let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!(
+        (them.aff_count, them.aff_quota, them.aff_history_quota),
+        (3, 600, 600)
+    );
+    let rewards = "SELECT COUNT(*) FROM ledger WHERE kind = 'inviter_reward'";
+    assert_eq!(query_i64(&db, rewards).await, [2]);
+
+    // A day later the window is free again.
+    exec(&db, "UPDATE ledger SET created_at = created_at - 86400").await;
+    users
+        .create(&invited_capped("four", inviter.id, 2))
+        .await
+        .unwrap();
+    let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!((them.aff_count, them.aff_quota), (4, 900));
+    assert_eq!(query_i64(&db, rewards).await, [3]);
+    assert!(imbalances(&db).await.is_empty());
+}
+
+async fn concurrent_invitations_reward_at_most_the_daily_limit(db: DatabaseConnection) {
+    const INVITEES: usize = 24;
+    let users = SeaUserRepository::new(db.clone());
+    let inviter = create_user(&db, "inviter", 0).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(INVITEES));
+    let tasks: Vec<_> = (0..INVITEES)
+        .map(|i| {
+            let (users, start) = (users.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                users
+                    .create(&invited_capped(&format!("invitee-{i}"), inviter.id, 5))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
+    assert_eq!(
+        (them.aff_count, them.aff_quota, them.aff_history_quota),
+        (24, 1_500, 1_500)
+    );
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT COUNT(*) FROM ledger WHERE kind = 'inviter_reward'"
+        )
+        .await,
+        [5]
+    );
     assert!(imbalances(&db).await.is_empty());
 }
 
@@ -1662,6 +1949,9 @@ mod on_every_backend {
         readiness_answers,
         an_invitation_links_counts_and_rewards_through_the_ledger,
         an_inviter_must_be_live_and_enabled,
+        a_mint_and_its_audit_record_commit_together,
+        the_mint_cap_counts_the_creators_codes_of_the_last_24_hours,
+        the_inviter_reward_stops_at_the_daily_limit,
         an_aff_transfer_moves_quota_atomically_and_conserves_the_total,
         profile_updates_apply_or_refuse_whole,
         a_soft_deleted_user_loses_its_token_and_keeps_its_ledger,
@@ -1683,6 +1973,16 @@ mod on_every_backend {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_admin_writes_from_one_read_have_one_winner() {
         on_every_backend(super::concurrent_admin_writes_from_one_read_have_one_winner).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_capped_mints_never_exceed_the_cap() {
+        on_every_backend(super::concurrent_capped_mints_never_exceed_the_cap).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_invitations_reward_at_most_the_daily_limit() {
+        on_every_backend(super::concurrent_invitations_reward_at_most_the_daily_limit).await;
     }
 }
 

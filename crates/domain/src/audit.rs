@@ -24,10 +24,11 @@ pub enum AuditAction {
     OptionChanged,
     UserSelfDeleted,
     AccessTokenRotated,
+    RedemptionsCreated,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::PasswordChanged,
@@ -45,6 +46,7 @@ impl AuditAction {
         AuditAction::OptionChanged,
         AuditAction::UserSelfDeleted,
         AuditAction::AccessTokenRotated,
+        AuditAction::RedemptionsCreated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +68,7 @@ impl AuditAction {
             AuditAction::OptionChanged => "option.changed",
             AuditAction::UserSelfDeleted => "user.self_deleted",
             AuditAction::AccessTokenRotated => "access_token.rotated",
+            AuditAction::RedemptionsCreated => "redemption.created",
         }
     }
 

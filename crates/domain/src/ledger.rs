@@ -140,14 +140,20 @@ impl LedgerEntry {
     }
 
     /// The credit of one redeemed code; reference = the code's id, so a code credits once.
-    pub fn redemption(user_id: UserId, code_id: i64, quota: i64) -> Result<Self, MoneyError> {
+    /// The actor is the admin who created the code: the entry says whose money it is.
+    pub fn redemption(
+        user_id: UserId,
+        code_id: i64,
+        quota: i64,
+        created_by: UserId,
+    ) -> Result<Self, MoneyError> {
         Self::new(
             user_id,
             Account::Quota,
             quota,
             LedgerKind::Redemption,
             code_id.to_string(),
-            Some(user_id),
+            Some(created_by),
         )
     }
 
@@ -381,5 +387,14 @@ mod tests {
         for a in [Account::Quota, Account::AffQuota] {
             assert_eq!(Account::parse(a.as_str()), Some(a));
         }
+    }
+
+    #[test]
+    fn a_redemption_credits_the_redeemer_and_names_the_codes_creator() {
+        let e = LedgerEntry::redemption(UserId(7), 42, 500, UserId(2)).unwrap();
+        assert_eq!(
+            (e.user_id(), e.delta(), e.reference(), e.actor_id()),
+            (UserId(7), 500, "42", Some(UserId(2)))
+        );
     }
 }

@@ -24,8 +24,8 @@ pub use error::RepoError;
 pub use ledger::{Account, Imbalance, LedgerEntry, LedgerKind, MoneyError};
 pub use page::{Page, PageRequest};
 pub use redemption::{
-    CreateRedemptionsError, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed, Redemption,
-    RedemptionStatus,
+    CreateRedemptionsError, MintCap, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed,
+    Redemption, RedemptionStatus,
 };
 pub use session::{ActiveSession, NewSession, SecretToken, SessionKind, TokenHash};
 pub use user::{

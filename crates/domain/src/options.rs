@@ -21,10 +21,17 @@ pub struct RuntimeOptions {
     pub email_domain_whitelist: Vec<String>,
     pub email_alias_restriction_enabled: bool,
     pub groups: GroupSettings,
+    /// Quota units a non-root admin may mint in redemption codes per rolling 24 h
+    /// (`AdminMintQuotaDailyLimit`); 0 lets only root mint. Root is never capped.
+    pub admin_mint_quota_daily_limit: i64,
 }
 
+/// The mint cap of a fresh installation: 500,000,000 units, $1,000 at the default
+/// `QuotaPerUnit`.
+pub const DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT: i64 = 500_000_000;
+
 /// The option keys, in display order.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 18] = [
     "RegisterEnabled",
     "PasswordRegisterEnabled",
     "PasswordLoginEnabled",
@@ -41,6 +48,8 @@ pub const KEYS: [&str; 16] = [
     "GroupSpecialUsableGroup",
     "AutoGroups",
     "GroupModels",
+    "AdminMintQuotaDailyLimit",
+    "AffRewardDailyLimit",
 ];
 
 /// Why an option value was refused. Nothing was stored.
@@ -77,6 +86,12 @@ fn parse_quota(key: &str, v: &str) -> Result<i64, OptionError> {
             "must be a non-negative integer of quota units",
         )),
     }
+}
+
+fn parse_count(key: &str, v: &str) -> Result<u32, OptionError> {
+    v.trim()
+        .parse::<u32>()
+        .map_err(|_| invalid(key, "must be a non-negative integer"))
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(key: &str, v: &str) -> Result<T, OptionError> {
@@ -124,6 +139,11 @@ impl RuntimeOptions {
             ("GroupSpecialUsableGroup", to_json(&g.special_usable)),
             ("AutoGroups", to_json(&g.auto_groups)),
             ("GroupModels", to_json(&g.models)),
+            (
+                "AdminMintQuotaDailyLimit",
+                self.admin_mint_quota_daily_limit.to_string(),
+            ),
+            ("AffRewardDailyLimit", r.aff_reward_daily_limit.to_string()),
         ]
     }
 
@@ -176,6 +196,12 @@ impl RuntimeOptions {
             "GroupSpecialUsableGroup" => next.groups.special_usable = parse_json(key, value)?,
             "AutoGroups" => next.groups.auto_groups = parse_json(key, value)?,
             "GroupModels" => next.groups.models = parse_json(key, value)?,
+            "AdminMintQuotaDailyLimit" => {
+                next.admin_mint_quota_daily_limit = parse_quota(key, value)?;
+            }
+            "AffRewardDailyLimit" => {
+                next.registration.aff_reward_daily_limit = parse_count(key, value)?;
+            }
             other => return Err(OptionError::UnknownKey(other.to_owned())),
         }
         next.groups
@@ -228,6 +254,7 @@ impl StaticOptions {
             email_domain_whitelist: Vec::new(),
             email_alias_restriction_enabled: false,
             groups,
+            admin_mint_quota_daily_limit: DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT,
         })
     }
 }
@@ -265,6 +292,11 @@ mod tests {
             ("UserUsableGroups", "[1,2]"),
             ("EmailDomainWhitelist", "gmail.com,not a domain"),
             ("GroupModels", r#"{"vip": [""]}"#),
+            ("AdminMintQuotaDailyLimit", "-1"),
+            ("AdminMintQuotaDailyLimit", "lots"),
+            ("AffRewardDailyLimit", "-1"),
+            ("AffRewardDailyLimit", "4294967296"),
+            ("AffRewardDailyLimit", "2.5"),
             ("NoSuchKey", "1"),
         ];
         for (k, v) in cases {
@@ -296,5 +328,24 @@ mod tests {
         assert!(!o.registration.register_enabled);
         assert_eq!(o.groups, GroupSettings::default());
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn the_mint_cap_is_on_and_the_invitation_cap_off_by_default() {
+        let mut o = defaults();
+        assert_eq!(
+            o.admin_mint_quota_daily_limit,
+            DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT
+        );
+        assert_eq!(o.registration.aff_reward_daily_limit, 0);
+        o.set("AdminMintQuotaDailyLimit", " 0 ").unwrap();
+        o.set("AffRewardDailyLimit", "5").unwrap();
+        assert_eq!(
+            (
+                o.admin_mint_quota_daily_limit,
+                o.registration.aff_reward_daily_limit
+            ),
+            (0, 5)
+        );
     }
 }

@@ -8,7 +8,9 @@ use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::error::RepoError;
 use crate::ledger::Imbalance;
 use crate::page::{Page, PageRequest};
-use crate::redemption::{CreateRedemptionsError, NewRedemption, RedeemError, Redeemed, Redemption};
+use crate::redemption::{
+    CreateRedemptionsError, MintCap, NewRedemption, RedeemError, Redeemed, Redemption,
+};
 use crate::session::{ActiveSession, NewSession, SecretToken, TokenHash};
 use crate::user::{NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
@@ -390,11 +392,23 @@ pub trait SessionRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RedemptionRepository: Send + Sync {
-    /// Inserts all codes or none.
+    /// Inserts all codes and `audit` in ONE transaction, or nothing. All codes share one
+    /// creator. With `cap`, the creator's mints are serialised (SQLite: the write
+    /// transaction; other backends: a lock on the creator's user row taken first), and the
+    /// quota of the codes it created after `cap.since` is summed inside the transaction and
+    /// checked with [`MintCap::check`], so concurrent mints never exceed the cap together.
     ///
     /// # Errors
     /// - MUST return [`CreateRedemptionsError::CodeCollision`] when a code already exists.
-    async fn create_batch(&self, codes: &[NewRedemption]) -> Result<(), CreateRedemptionsError>;
+    /// - MUST return [`CreateRedemptionsError::MintLimitExceeded`] when the batch does not
+    ///   fit under `cap`, and [`CreateRedemptionsError::Forbidden`] when the creator's row is
+    ///   gone.
+    async fn create_batch(
+        &self,
+        codes: &[NewRedemption],
+        cap: Option<MintCap>,
+        audit: &AuditEntry,
+    ) -> Result<(), CreateRedemptionsError>;
 
     /// Codes, newest first.
     async fn list(&self, page: PageRequest) -> Result<Page<Redemption>, RepoError>;

@@ -75,3 +75,47 @@ impl RateLimiter for NoLimit {
         Ok(Decision::Allow)
     }
 }
+
+/// The key under which a client address is limited: an IPv4 address as is; an IPv6 address
+/// by its /64 network, because one subscriber usually holds a whole /64 and could otherwise
+/// rotate through 2^64 keys; an IPv4-mapped IPv6 address as the IPv4 address. A missing or
+/// unparsable address shares the key `unknown`.
+pub fn address_key(ip: Option<&str>) -> String {
+    use std::net::IpAddr;
+    match ip.and_then(|s| s.trim().parse::<IpAddr>().ok()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        None => "unknown".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_network() {
+        let cases = [
+            (Some("203.0.113.9"), "203.0.113.9"),
+            (Some("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64"),
+            (
+                Some("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+                "2001:db8:1:2::/64",
+            ),
+            (Some("2001:db8:1:3::1"), "2001:db8:1:3::/64"),
+            (Some("::ffff:198.51.100.4"), "198.51.100.4"),
+            (Some("::1"), "0:0:0:0::/64"),
+            (Some("not an address"), "unknown"),
+            (None, "unknown"),
+        ];
+        for (ip, key) in cases {
+            assert_eq!(address_key(ip), key, "{ip:?}");
+        }
+    }
+}

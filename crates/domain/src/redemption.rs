@@ -1,6 +1,6 @@
 //! Redemption codes (spec §5.5): admin-issued vouchers a user redeems once for quota.
 
-use crate::user::UserId;
+use crate::user::{Role, UserId};
 
 /// Code status, with New API's codes (1 enabled, 2 disabled, 3 used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,10 @@ pub enum CreateRedemptionsError {
     CodeCollision,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+    #[error("the batch's total quota exceeds the largest amount")]
+    TotalTooLarge,
+    #[error("the batch exceeds the admin's mint limit of {limit} per 24 h ({remaining} left)")]
+    MintLimitExceeded { limit: i64, remaining: i64 },
 }
 
 /// A validated request for a batch of codes.
@@ -122,6 +126,10 @@ impl NewRedemptionBatch {
         if quota <= 0 {
             return Err(CreateRedemptionsError::InvalidQuota);
         }
+        // The total is audited and counted against the mint cap, so it must be exact.
+        if quota.checked_mul(count).is_none() {
+            return Err(CreateRedemptionsError::TotalTooLarge);
+        }
         let expires_at = expires_at.filter(|t| *t != 0);
         if matches!(expires_at, Some(t) if t < now) {
             return Err(CreateRedemptionsError::ExpiryInPast);
@@ -146,6 +154,10 @@ impl NewRedemptionBatch {
     pub fn expires_at(&self) -> Option<i64> {
         self.expires_at
     }
+    /// `quota × count`; [`Self::parse`] refused batches where it overflows.
+    pub fn total(&self) -> i64 {
+        self.quota.saturating_mul(i64::from(self.count))
+    }
 }
 
 /// One code to insert.
@@ -157,6 +169,40 @@ pub struct NewRedemption {
     pub created_by: UserId,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+}
+
+/// The rolling window of the admins' mint cap (`AdminMintQuotaDailyLimit`).
+pub const MINT_WINDOW_SECS: i64 = 86_400;
+
+/// The cap on what one non-root admin may mint: codes it created after `since` (the last 24 h)
+/// plus the new batch may total at most `limit` quota units. Root mints without a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MintCap {
+    pub limit: i64,
+    pub since: i64,
+}
+
+impl MintCap {
+    /// The cap of an actor with `role` minting at `now` under `limit`: `None` for root.
+    pub fn for_actor(role: Role, limit: i64, now: i64) -> Option<Self> {
+        (role != Role::Root).then(|| Self {
+            limit,
+            since: now.saturating_sub(MINT_WINDOW_SECS),
+        })
+    }
+
+    /// Whether a batch worth `total` fits beside the `minted` total of the window. Adapters
+    /// call it inside the write transaction, after serialising the actor's mints.
+    pub fn check(&self, minted: i64, total: i64) -> Result<(), CreateRedemptionsError> {
+        let remaining = self.limit.saturating_sub(minted).max(0);
+        if total > remaining {
+            return Err(CreateRedemptionsError::MintLimitExceeded {
+                limit: self.limit,
+                remaining,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The outcome of a successful redemption.
@@ -268,6 +314,63 @@ mod tests {
                 Err(CreateRedemptionsError::InvalidQuota)
             ));
         }
+    }
+
+    #[test]
+    fn a_batch_whose_total_overflows_is_refused() {
+        assert!(matches!(
+            NewRedemptionBatch::parse("n", i64::MAX / 2 + 1, 2, None, NOW),
+            Err(CreateRedemptionsError::TotalTooLarge)
+        ));
+        let b = NewRedemptionBatch::parse("n", i64::MAX / 100, 100, None, NOW).unwrap();
+        assert_eq!(b.total(), i64::MAX / 100 * 100);
+    }
+
+    #[test]
+    fn root_mints_without_a_cap_and_admins_within_a_rolling_day() {
+        assert_eq!(MintCap::for_actor(Role::Root, 1_000, NOW), None);
+        assert_eq!(
+            MintCap::for_actor(Role::Admin, 1_000, NOW),
+            Some(MintCap {
+                limit: 1_000,
+                since: NOW - MINT_WINDOW_SECS
+            })
+        );
+    }
+
+    #[test]
+    fn the_cap_admits_batches_up_to_what_is_left() {
+        let cap = MintCap {
+            limit: 1_000,
+            since: 0,
+        };
+        // (already minted, batch total) -> Ok or the remaining allowance
+        let cases = [
+            (0, 1_000, None),
+            (0, 1_001, Some(1_000)),
+            (600, 400, None),
+            (600, 401, Some(400)),
+            (1_000, 1, Some(0)),
+            // Minted beyond the cap (the limit was lowered): nothing is left, never negative.
+            (5_000, 1, Some(0)),
+            (i64::MAX, i64::MAX, Some(0)),
+        ];
+        for (minted, total, refused) in cases {
+            let got = match cap.check(minted, total) {
+                Ok(()) => None,
+                Err(CreateRedemptionsError::MintLimitExceeded { limit, remaining }) => {
+                    assert_eq!(limit, 1_000);
+                    Some(remaining)
+                }
+                Err(other) => panic!("{other:?}"),
+            };
+            assert_eq!(got, refused, "minted {minted}, batch {total}");
+        }
+        let closed = MintCap { limit: 0, since: 0 };
+        assert!(
+            closed.check(0, 1).is_err(),
+            "a limit of 0 lets admins mint nothing"
+        );
     }
 
     #[test]

@@ -230,6 +230,23 @@ pub struct Invitation {
     pub inviter_reward: i64,
     /// Credited to the new user's `quota`.
     pub invitee_bonus: i64,
+    /// At most this many invitations reward the inviter per rolling 24 h; 0 = unlimited.
+    /// Beyond it the invitee is still linked and counted, and its own bonus still paid.
+    pub reward_daily_limit: u32,
+}
+
+/// The rolling window of [`Invitation::reward_daily_limit`].
+pub const INVITER_REWARD_WINDOW_SECS: i64 = 86_400;
+
+impl Invitation {
+    /// Whether this invitation pays the inviter, given how many invitations rewarded it in
+    /// the last [`INVITER_REWARD_WINDOW_SECS`]. Adapters count inside the insert transaction,
+    /// after serialising the inviter's invitations.
+    pub fn rewards_inviter(&self, rewarded_in_window: u64) -> bool {
+        self.inviter_reward > 0
+            && (self.reward_daily_limit == 0
+                || rewarded_in_window < u64::from(self.reward_daily_limit))
+    }
 }
 
 /// Changes to a user's profile; `None` leaves a field as it is. For the optional contact
@@ -368,5 +385,33 @@ mod tests {
         assert_eq!(parse(Role::Admin)["admin"]["setting"], false);
         assert_eq!(parse(Role::Root)["admin"]["setting"], true);
         assert_eq!(parse(Role::User)["console"]["token"], true);
+    }
+
+    #[test]
+    fn the_inviter_is_rewarded_up_to_the_daily_limit() {
+        let inv = |reward, limit| Invitation {
+            inviter_id: UserId(1),
+            inviter_reward: reward,
+            invitee_bonus: 5,
+            reward_daily_limit: limit,
+        };
+        // (reward, limit, rewarded in the window) -> pays the inviter
+        let cases = [
+            (100, 0, 0, true),
+            (100, 0, 1_000_000, true),
+            (100, 3, 0, true),
+            (100, 3, 2, true),
+            (100, 3, 3, false),
+            (100, 3, 50, false),
+            (0, 0, 0, false),
+            (0, 3, 0, false),
+        ];
+        for (reward, limit, rewarded, expected) in cases {
+            assert_eq!(
+                inv(reward, limit).rewards_inviter(rewarded),
+                expected,
+                "{reward} {limit} {rewarded}"
+            );
+        }
     }
 }

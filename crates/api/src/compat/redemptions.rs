@@ -1,13 +1,13 @@
 //! `/api/redemption/*` (admin): enough of code management to seed the redeem path.
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 use tollgate_domain::{CreateRedemptionsError, PageRequest};
 
 use super::auth::AdminAuth;
 use super::dto::{PageBody, RedemptionItem};
 use super::respond::{CompatError, CompatResult, ok};
-use crate::i18n::Msg;
+use crate::i18n::{Msg, format_quota, mint_limit_exceeded};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +25,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     auth: AdminAuth,
+    req: HttpRequest,
     body: web::Json<CreateBody>,
 ) -> CompatResult {
     let body = body.into_inner();
@@ -37,6 +38,7 @@ pub async fn create(
             body.quota.unwrap_or(0),
             body.count.unwrap_or(1),
             body.expired_time,
+            crate::client::peer_ip(&req),
         )
         .await;
     match result {
@@ -64,6 +66,19 @@ pub async fn create(
                 CompatError::fail(Msg::RedemptionGenerateFailed, locale)
             }
             CreateRedemptionsError::Unexpected(e) => CompatError::internal(&e, locale),
+            CreateRedemptionsError::TotalTooLarge => {
+                CompatError::fail(Msg::RedemptionTotalTooLarge, locale)
+            }
+            CreateRedemptionsError::MintLimitExceeded { remaining, .. } => {
+                let info = &state.info;
+                let left = format_quota(
+                    remaining,
+                    info.quota_per_unit,
+                    &info.quota_display_type,
+                    locale,
+                );
+                CompatError::fail_text(mint_limit_exceeded(&left, locale))
+            }
         }),
     }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ACCEPT_LANGUAGE;
+use actix_web::http::header::{ACCEPT_LANGUAGE, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::json;
@@ -44,6 +44,8 @@ pub fn locale_of(req: &HttpRequest) -> Locale {
 pub struct CompatError {
     status: StatusCode,
     message: Cow<'static, str>,
+    /// Seconds for a `Retry-After` header (rate-limit refusals).
+    retry_after: Option<u64>,
 }
 
 impl CompatError {
@@ -52,6 +54,7 @@ impl CompatError {
         Self {
             status: StatusCode::OK,
             message: Cow::Borrowed(msg.text(locale)),
+            retry_after: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl CompatError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             message: Cow::Borrowed(msg.text(locale)),
+            retry_after: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl CompatError {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: Cow::Borrowed(Msg::DatabaseError.text(locale)),
+            retry_after: None,
         }
     }
 
@@ -77,6 +82,7 @@ impl CompatError {
         Self {
             status: StatusCode::OK,
             message: Cow::Owned(message),
+            retry_after: None,
         }
     }
 
@@ -84,6 +90,18 @@ impl CompatError {
         Self {
             status: StatusCode::NOT_FOUND,
             message: Cow::Borrowed(Msg::NotFound.text(locale)),
+            retry_after: None,
+        }
+    }
+}
+
+impl CompatError {
+    /// A rate-limit refusal (spec §0.2): HTTP 429 with the envelope and `Retry-After`.
+    pub fn too_many_requests(msg: Msg, locale: Locale, retry_after_secs: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: Cow::Borrowed(msg.text(locale)),
+            retry_after: Some(retry_after_secs),
         }
     }
 }
@@ -100,7 +118,11 @@ impl ResponseError for CompatError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({"success": false, "message": self.message}))
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((RETRY_AFTER, secs.to_string()));
+        }
+        res.json(json!({"success": false, "message": self.message}))
     }
 }
 

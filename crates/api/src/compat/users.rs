@@ -48,6 +48,7 @@ pub async fn register(
         // Not stored: see `RegisterBody::email`.
         email: None,
         aff_code: body.aff_code,
+        ip: crate::client::peer_ip(&req),
     };
     match state.accounts.register(input).await {
         Ok(_) => Ok(ok_empty()),
@@ -58,6 +59,9 @@ pub async fn register(
             }
             RegisterError::InvalidInput(rule) => CompatError::fail(credential_msg(&rule), locale),
             RegisterError::UsernameTaken => CompatError::fail(Msg::UsernameTaken, locale),
+            RegisterError::RateLimited { retry_after_secs } => {
+                CompatError::too_many_requests(Msg::RegisterRateLimited, locale, retry_after_secs)
+            }
             other => CompatError::internal(&other, locale),
         }),
     }

@@ -2,6 +2,7 @@
 //! timestamp}` on failure; `code` is the HTTP status.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::json;
@@ -25,6 +26,8 @@ pub struct RestError {
     status: StatusCode,
     message: &'static str,
     error: String,
+    /// Seconds for a `Retry-After` header (rate-limit refusals).
+    retry_after: Option<u64>,
 }
 
 impl RestError {
@@ -33,6 +36,20 @@ impl RestError {
             status,
             message: msg.text(locale),
             error: error.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A rate-limit refusal: HTTP 429 with `Retry-After`.
+    pub fn too_many_requests(
+        msg: Msg,
+        locale: Locale,
+        error: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, msg, locale, error)
         }
     }
 
@@ -73,7 +90,11 @@ impl ResponseError for RestError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((RETRY_AFTER, secs.to_string()));
+        }
+        res.json(json!({
             "code": self.status.as_u16(),
             "message": self.message,
             "error": self.error,

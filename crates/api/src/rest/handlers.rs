@@ -93,6 +93,7 @@ pub async fn register(
         password: body.password.unwrap_or_default(),
         email: body.email,
         aff_code: body.aff_code,
+        ip: crate::client::peer_ip(&req),
     };
     match state.accounts.register(input).await {
         Ok(user) => Ok(respond(
@@ -123,6 +124,12 @@ pub async fn register(
                 Msg::RestEmailTaken,
                 locale,
                 "email already registered",
+            ),
+            RegisterError::RateLimited { retry_after_secs } => RestError::too_many_requests(
+                Msg::RegisterRateLimited,
+                locale,
+                "too many registrations from this address",
+                retry_after_secs,
             ),
             other => RestError::internal(&other, locale),
         }),

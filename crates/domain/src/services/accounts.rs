@@ -9,6 +9,7 @@ use crate::ports::{
     AccessTokenCodec, AuditRepository, Clock, CreateUserError, PasswordHasher, SecretGenerator,
     SessionRepository, UserRepository,
 };
+use crate::rate_limit::{Decision, NoLimit, RateLimiter, address_key};
 use crate::session::{NewSession, SessionKind};
 use crate::user::{
     CredentialRuleError, DEFAULT_GROUP, Invitation, NewUser, Password, Role, User, Username,
@@ -54,6 +55,9 @@ pub struct RegistrationPolicy {
     pub quota_for_inviter: i64,
     /// Credited to a new user who registers with an invitation code (`QuotaForInvitee`).
     pub quota_for_invitee: i64,
+    /// At most this many invitations pay the inviter a reward per rolling 24 h
+    /// (`AffRewardDailyLimit`); 0 = unlimited, as in New API.
+    pub aff_reward_daily_limit: u32,
 }
 
 impl Default for RegistrationPolicy {
@@ -65,6 +69,7 @@ impl Default for RegistrationPolicy {
             quota_for_new_user: 0,
             quota_for_inviter: 0,
             quota_for_invitee: 0,
+            aff_reward_daily_limit: 0,
         }
     }
 }
@@ -79,6 +84,7 @@ pub fn invitation_for(policy: &RegistrationPolicy, inviter: Option<&User>) -> Op
         inviter_id: inviter.id,
         inviter_reward: policy.quota_for_inviter,
         invitee_bonus: policy.quota_for_invitee,
+        reward_daily_limit: policy.aff_reward_daily_limit,
     })
 }
 
@@ -100,6 +106,8 @@ pub enum RegisterError {
     RootExists,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+    #[error("too many registrations from this address; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +190,8 @@ pub struct RegisterInput {
     pub email: Option<String>,
     /// The inviter's invitation code.
     pub aff_code: Option<String>,
+    /// The client's address: registrations are rate limited per address.
+    pub ip: Option<String>,
 }
 
 /// Raw login input. `login` is a username or an e-mail address.
@@ -223,6 +233,8 @@ pub struct AccountService {
     pub(super) codec: Arc<dyn AccessTokenCodec>,
     pub(super) options: Arc<dyn OptionsSource>,
     pub(super) ttl: SessionTtl,
+    /// Registrations per client address ([`NoLimit`] unless configured).
+    pub(super) register_limiter: Arc<dyn RateLimiter>,
 }
 
 impl AccountService {
@@ -242,7 +254,14 @@ impl AccountService {
             codec,
             options,
             ttl,
+            register_limiter: Arc::new(NoLimit),
         }
+    }
+
+    /// Limits self-service registrations per client address (both surfaces share it).
+    pub fn with_register_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.register_limiter = limiter;
+        self
     }
 
     /// The registration and login switches in force now (runtime options).
@@ -266,6 +285,12 @@ impl AccountService {
             None | Some("") => None,
             Some(e) => Some(crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?),
         };
+        // Every well-formed attempt counts, before the password is hashed or anything stored.
+        let key = address_key(input.ip.as_deref());
+        if let Decision::Deny { retry_after_secs } = self.register_limiter.check(&key).await? {
+            tracing::warn!(client = %key, retry_after_secs, "registration rate limited");
+            return Err(RegisterError::RateLimited { retry_after_secs });
+        }
         let inviter = match input.aff_code.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(code) => self.users.find_inviter(code).await?,

@@ -2,11 +2,16 @@
 
 use std::sync::Arc;
 
+use serde_json::json;
+
+use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
+use crate::options::OptionsSource;
 use crate::page::{Page, PageRequest};
 use crate::ports::{Clock, RedemptionRepository, SecretGenerator};
 use crate::redemption::{
-    CreateRedemptionsError, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed, Redemption,
+    CreateRedemptionsError, MintCap, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed,
+    Redemption,
 };
 use crate::user::User;
 
@@ -14,6 +19,7 @@ pub struct RedemptionService {
     repo: Arc<dyn RedemptionRepository>,
     secrets: Arc<dyn SecretGenerator>,
     clock: Arc<dyn Clock>,
+    options: Arc<dyn OptionsSource>,
 }
 
 impl RedemptionService {
@@ -21,15 +27,19 @@ impl RedemptionService {
         repo: Arc<dyn RedemptionRepository>,
         secrets: Arc<dyn SecretGenerator>,
         clock: Arc<dyn Clock>,
+        options: Arc<dyn OptionsSource>,
     ) -> Self {
         Self {
             repo,
             secrets,
             clock,
+            options,
         }
     }
 
     /// Mints `count` codes worth `quota` each and returns their keys, in creation order.
+    /// Every mint is audited (creator, count, quota each, total; never the codes) in the
+    /// transaction of the insert; a non-root admin is held to `AdminMintQuotaDailyLimit`.
     #[tracing::instrument(skip_all, fields(actor = %actor.id))]
     pub async fn create_batch(
         &self,
@@ -38,12 +48,29 @@ impl RedemptionService {
         quota: i64,
         count: i64,
         expires_at: Option<i64>,
+        ip: Option<String>,
     ) -> Result<Vec<String>, CreateRedemptionsError> {
         if !actor.role.is_admin() || !actor.is_enabled() {
             return Err(CreateRedemptionsError::Forbidden);
         }
         let now = self.clock.now();
         let batch = NewRedemptionBatch::parse(name, quota, count, expires_at, now)?;
+        let limit = self
+            .options
+            .current()
+            .await
+            .map_err(|e| CreateRedemptionsError::Unexpected(e.0))?
+            .admin_mint_quota_daily_limit;
+        let cap = MintCap::for_actor(actor.role, limit, now);
+        let mut audit =
+            AuditEntry::new(AuditAction::RedemptionsCreated, Some(actor.id), None, now).from_ip(ip);
+        audit.after = Some(json!({
+            "name": batch.name(),
+            "count": batch.count(),
+            "quota": batch.quota(),
+            "total": batch.total(),
+            "expires_at": batch.expires_at(),
+        }));
         // A collision of 128-bit random codes means a broken RNG more than bad luck; one
         // retry with fresh codes, then give up loudly.
         for _ in 0..2 {
@@ -57,12 +84,16 @@ impl RedemptionService {
                     expires_at: batch.expires_at(),
                 })
                 .collect();
-            match self.repo.create_batch(&codes).await {
+            match self.repo.create_batch(&codes, cap, &audit).await {
                 Ok(()) => {
                     tracing::info!(count = codes.len(), quota = batch.quota(), "codes created");
                     return Ok(codes.into_iter().map(|c| c.code).collect());
                 }
                 Err(CreateRedemptionsError::CodeCollision) => continue,
+                Err(e @ CreateRedemptionsError::MintLimitExceeded { .. }) => {
+                    tracing::warn!(total = batch.total(), error = %e, "mint refused by the cap");
+                    return Err(e);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -100,10 +131,14 @@ mod tests {
     use mockall::predicate::eq;
 
     use super::*;
+    use crate::groups::GroupSettings;
+    use crate::options::StaticOptions;
     use crate::ports::{MockClock, MockRedemptionRepository, MockSecretGenerator};
+    use crate::services::RegistrationPolicy;
     use crate::user::{Role, UserId, UserStatus};
 
     const NOW: i64 = 1_700_000_000;
+    const LIMIT: i64 = 10_000;
 
     fn actor(role: Role) -> User {
         crate::services::accounts_test_user(1, role)
@@ -118,7 +153,15 @@ mod tests {
         });
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
-        RedemptionService::new(Arc::new(repo), Arc::new(secrets), Arc::new(clock))
+        let mut options =
+            StaticOptions::with(RegistrationPolicy::default(), GroupSettings::default());
+        options.0.admin_mint_quota_daily_limit = LIMIT;
+        RedemptionService::new(
+            Arc::new(repo),
+            Arc::new(secrets),
+            Arc::new(clock),
+            Arc::new(options),
+        )
     }
 
     #[tokio::test]
@@ -126,15 +169,15 @@ mod tests {
         let mut repo = MockRedemptionRepository::new();
         repo.expect_create_batch()
             .times(1)
-            .withf(|codes: &[NewRedemption]| {
+            .withf(|codes: &[NewRedemption], _, _| {
                 codes.len() == 3
                     && codes
                         .iter()
                         .all(|c| c.quota == 500 && c.name == "promo" && c.created_by == UserId(1))
             })
-            .returning(|_| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let keys = service(repo)
-            .create_batch(&actor(Role::Admin), "promo", 500, 3, None)
+            .create_batch(&actor(Role::Admin), "promo", 500, 3, None, None)
             .await
             .unwrap();
         assert_eq!(keys.len(), 3);
@@ -142,11 +185,85 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_mint_is_audited_with_its_totals_and_never_its_codes() {
+        let mut repo = MockRedemptionRepository::new();
+        repo.expect_create_batch()
+            .times(1)
+            .withf(|codes: &[NewRedemption], _, audit: &AuditEntry| {
+                let text = serde_json::to_string(&audit.after).unwrap();
+                audit.action == AuditAction::RedemptionsCreated
+                    && audit.actor_id == Some(UserId(1))
+                    && audit.target_id.is_none()
+                    && audit.ip.as_deref() == Some("192.0.2.7")
+                    && audit.at == NOW
+                    && audit.after
+                        == Some(json!({
+                            "name": "promo", "count": 4, "quota": 250, "total": 1000,
+                            "expires_at": null
+                        }))
+                    && codes.iter().all(|c| !text.contains(&c.code))
+            })
+            .returning(|_, _, _| Ok(()));
+        service(repo)
+            .create_batch(
+                &actor(Role::Root),
+                "promo",
+                250,
+                4,
+                None,
+                Some("192.0.2.7".into()),
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn admins_mint_under_the_daily_cap_and_root_without_one() {
+        for (role, cap) in [
+            (
+                Role::Admin,
+                Some(MintCap {
+                    limit: LIMIT,
+                    since: NOW - crate::redemption::MINT_WINDOW_SECS,
+                }),
+            ),
+            (Role::Root, None),
+        ] {
+            let mut repo = MockRedemptionRepository::new();
+            repo.expect_create_batch()
+                .times(1)
+                .withf(move |_, c, _| *c == cap)
+                .returning(|_, _, _| Ok(()));
+            service(repo)
+                .create_batch(&actor(role), "promo", 1, 1, None, None)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_by_the_cap_is_passed_on_and_not_retried() {
+        let mut repo = MockRedemptionRepository::new();
+        repo.expect_create_batch().times(1).returning(|_, _, _| {
+            Err(CreateRedemptionsError::MintLimitExceeded {
+                limit: LIMIT,
+                remaining: 3,
+            })
+        });
+        assert!(matches!(
+            service(repo)
+                .create_batch(&actor(Role::Admin), "promo", 4, 1, None, None)
+                .await,
+            Err(CreateRedemptionsError::MintLimitExceeded { remaining: 3, .. })
+        ));
+    }
+
+    #[tokio::test]
     async fn a_plain_user_cannot_create_codes() {
         let repo = MockRedemptionRepository::new();
         assert!(matches!(
             service(repo)
-                .create_batch(&actor(Role::User), "promo", 500, 1, None)
+                .create_batch(&actor(Role::User), "promo", 500, 1, None, None)
                 .await,
             Err(CreateRedemptionsError::Forbidden)
         ));
@@ -157,7 +274,7 @@ mod tests {
         let repo = MockRedemptionRepository::new();
         assert!(matches!(
             service(repo)
-                .create_batch(&actor(Role::Root), "promo", 500, 101, None)
+                .create_batch(&actor(Role::Root), "promo", 500, 101, None, None)
                 .await,
             Err(CreateRedemptionsError::CountTooLarge { .. })
         ));

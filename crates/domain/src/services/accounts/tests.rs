@@ -561,6 +561,7 @@ async fn registering_with_a_known_code_passes_the_invitation_to_the_store() {
                     inviter_id: UserId(2),
                     inviter_reward: 300,
                     invitee_bonus: 200,
+                    reward_daily_limit: 4,
                 })
                 && n.initial_quota == 10
         })
@@ -570,6 +571,7 @@ async fn registering_with_a_known_code_passes_the_invitation_to_the_store() {
         quota_for_new_user: 10,
         quota_for_inviter: 300,
         quota_for_invitee: 200,
+        aff_reward_daily_limit: 4,
         ..Default::default()
     });
     let input = RegisterInput {
@@ -591,6 +593,75 @@ async fn an_unknown_code_registers_without_an_inviter() {
     let svc = m.service(RegistrationPolicy::default());
     let input = RegisterInput {
         aff_code: Some("nope".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(svc.register(input).await.is_ok());
+}
+
+// --- registration rate limit ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_rate_limited_registration_hashes_and_stores_nothing() {
+    use crate::rate_limit::{Decision, MockRateLimiter};
+    // No expectation on the hasher or the store: calling either fails the test.
+    let mut limiter = MockRateLimiter::new();
+    limiter
+        .expect_check()
+        .with(eq("2001:db8:7:7::/64"))
+        .times(1)
+        .returning(|_| {
+            Ok(Decision::Deny {
+                retry_after_secs: 360,
+            })
+        });
+    let svc = Mocks::new()
+        .service(RegistrationPolicy::default())
+        .with_register_limiter(Arc::new(limiter));
+    let input = RegisterInput {
+        ip: Some("2001:db8:7:7::42".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(matches!(
+        svc.register(input).await,
+        Err(RegisterError::RateLimited {
+            retry_after_secs: 360
+        })
+    ));
+}
+
+#[tokio::test]
+async fn malformed_input_is_refused_before_it_counts_against_the_limit() {
+    use crate::rate_limit::MockRateLimiter;
+    // The limiter has no expectation: a check would fail the test.
+    let svc = Mocks::new()
+        .service(RegistrationPolicy::default())
+        .with_register_limiter(Arc::new(MockRateLimiter::new()));
+    assert!(matches!(
+        svc.register(register_input("newbie", "short")).await,
+        Err(RegisterError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_allowed_registration_is_counted_under_the_clients_address() {
+    use crate::rate_limit::{Decision, MockRateLimiter};
+    let mut m = Mocks::new();
+    m.hasher.expect_hash().returning(|_| Ok("h".into()));
+    m.users
+        .expect_create()
+        .times(1)
+        .returning(|_| Ok(user(9, Role::User)));
+    let mut limiter = MockRateLimiter::new();
+    limiter
+        .expect_check()
+        .with(eq("203.0.113.5"))
+        .times(1)
+        .returning(|_| Ok(Decision::Allow));
+    let svc = m
+        .service(RegistrationPolicy::default())
+        .with_register_limiter(Arc::new(limiter));
+    let input = RegisterInput {
+        ip: Some("203.0.113.5".into()),
         ..register_input("newbie", "password1")
     };
     assert!(svc.register(input).await.is_ok());
