@@ -761,3 +761,90 @@ async fn rotating_the_access_token_is_audited_without_the_token() {
         }
     }
 }
+
+// Issue 7.5: what is stored is the one spelling every parser reads the same way.
+
+const AMBIGUOUS_URL: &str =
+    "地址不能包含用户信息（@）、反斜杠、空白、控制字符，主机部分不能使用百分号编码";
+
+#[tokio::test]
+async fn urls_that_parsers_read_differently_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let s = app.user("alice").await;
+    let before = app.get_self(&s).await["data"]["setting"].clone();
+    for url in [
+        // WHATWG reads host 1.1.1.1; curl and urllib read 127.0.0.1.
+        "http://1.1.1.1\\@127.0.0.1:6379/",
+        "http://1.1.1.1#@127.0.0.1:6379/",
+        "http://1.1.1.1?@127.0.0.1:6379/",
+        "http://1.1.1.1&@127.0.0.1:6379/",
+        // Userinfo of any kind, even empty.
+        "http://@1.1.1.1/",
+        "http://:@1.1.1.1/",
+        "http://user@1.1.1.1/",
+        "http://user:pass@1.1.1.1/",
+        // Characters the WHATWG parser strips or rewrites silently.
+        "http://1.1.1.1\t@127.0.0.1/",
+        "http://1.1.1.1\n/hook",
+        " http://1.1.1.1/hook",
+        "http://1.1.1.1/hook\r",
+        "http:\\\\1.1.1.1\\hook",
+        "http://1.1.1.1\\hook",
+        "http:1.1.1.1/hook",
+        "http:/1.1.1.1/hook",
+        // Percent-encoding in the host.
+        "http://1.1.1.%31/hook",
+        "http://%31.1.1.1/hook",
+    ] {
+        for body in [
+            json!({"notify_type": "webhook", "quota_warning_threshold": 1.0, "webhook_url": url}),
+            json!({"notify_type": "bark", "quota_warning_threshold": 1.0, "bark_url": url}),
+            json!({"notify_type": "gotify", "quota_warning_threshold": 1.0, "gotify_url": url,
+                   "gotify_token": "t"}),
+        ] {
+            let reply = call(&app, Method::PUT, "/api/user/setting", &s, body.clone()).await;
+            assert_eq!(reply, refused(AMBIGUOUS_URL), "{body}");
+        }
+    }
+    assert_eq!(app.get_self(&s).await["data"]["setting"], before);
+}
+
+#[tokio::test]
+async fn accepted_urls_are_stored_in_their_normalised_form() {
+    let app = TestApp::spawn().await;
+    let s = app.user("alice").await;
+    let stored = async |body: Value, key: &str| -> Value {
+        let reply = call(&app, Method::PUT, "/api/user/setting", &s, body.clone()).await;
+        assert_eq!(reply["success"], true, "{body}: {reply}");
+        let setting: Value =
+            serde_json::from_str(app.get_self(&s).await["data"]["setting"].as_str().unwrap())
+                .unwrap();
+        setting[key].clone()
+    };
+    for (sent, normalised) in [
+        ("HTTP://1.1.1.1:80/hook", "http://1.1.1.1/hook"),
+        ("http://16843009/hook", "http://1.1.1.1/hook"),
+        ("http://0x1.0x1.0x1.0x1/hook", "http://1.1.1.1/hook"),
+        ("http://1.1.1.1", "http://1.1.1.1/"),
+        ("https://1.1.1.1/a/../b/./c", "https://1.1.1.1/b/c"),
+        (
+            "http://[2606:4700:4700:0:0:0:0:1111]:443/x",
+            "http://[2606:4700:4700::1111]:443/x",
+        ),
+        ("https://1.1.1.1/x?to=a@b.example#frag", "https://1.1.1.1/x?to=a@b.example#frag"),
+    ] {
+        let body = json!({"notify_type": "webhook", "quota_warning_threshold": 1.0,
+                          "webhook_url": sent});
+        assert_eq!(stored(body, "webhook_url").await, normalised, "{sent}");
+    }
+    let bark = json!({"notify_type": "bark", "quota_warning_threshold": 1.0,
+                      "bark_url": "HTTPS://1.1.1.1:443/KEY/{{title}}/{{content}}?group={{title}}"});
+    assert_eq!(
+        stored(bark, "bark_url").await,
+        "https://1.1.1.1/KEY/{{title}}/{{content}}?group={{title}}",
+        "Bark's placeholders stay readable"
+    );
+    let gotify = json!({"notify_type": "gotify", "quota_warning_threshold": 1.0,
+                        "gotify_url": "https://1.1.1.1", "gotify_token": "t"});
+    assert_eq!(stored(gotify, "gotify_url").await, "https://1.1.1.1/");
+}

@@ -146,6 +146,7 @@ pub enum Msg {
     // Issue 7.2, 7.3.
     RedemptionTotalTooLarge,
     RegisterRateLimited,
+    UrlAmbiguous,
 }
 
 impl Msg {
@@ -412,6 +413,11 @@ impl Msg {
             RegisterRateLimited => (
                 "注册过于频繁，请稍后再试",
                 "Too many registrations, please try again later",
+            ),
+            UrlAmbiguous => (
+                "地址不能包含用户信息（@）、反斜杠、空白、控制字符，主机部分不能使用百分号编码",
+                "The URL must not contain user info (@), backslashes, whitespace or control \
+                 characters, nor percent-encoding in the host",
             ),
         }
     }

@@ -3,6 +3,11 @@
 //!
 //! The check runs when the URL is saved. A name can resolve differently later (DNS
 //! rebinding), so whatever sends to the URL must check the addresses it connects to again.
+//!
+//! What is stored is [`stored_form`] of the URL that was checked, never the string as sent,
+//! and spellings that other parsers (curl, Python's urllib, Go's net/url) read with another
+//! host are refused outright (issue 7.5): `http://1.1.1.1\@127.0.0.1/` is host 1.1.1.1 to
+//! the WHATWG parser and 127.0.0.1 to curl.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,7 +21,7 @@ pub const MAX_URL_LEN: usize = 2048;
 /// Why a URL was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRejection {
-    /// It does not parse, has no host, carries a user name or password, or is too long.
+    /// It does not parse, has no host, or is too long.
     #[error("the url is invalid")]
     Invalid,
     #[error("the url must start with http:// or https://")]
@@ -27,15 +32,25 @@ pub enum UrlRejection {
     /// The name did not resolve (we fail closed).
     #[error("the url's host name does not resolve")]
     Unresolvable,
+    /// A spelling that parsers read differently: user info (any `@` before the path, even an
+    /// empty one), a backslash, whitespace or a control character anywhere, a scheme not
+    /// followed by `//`, or percent-encoding before the path.
+    #[error(
+        "the url must not contain user info (@), backslashes, whitespace, control characters \
+         or percent-encoding in the host"
+    )]
+    Ambiguous,
 }
 
-/// Parses `raw` and accepts it only if it is an absolute http(s) URL without credentials
-/// whose host is public: an IP literal that [`forbidden_ip`] allows, or a name that is not
-/// reserved for local use and whose every address is allowed.
+/// Parses `raw` and accepts it only if it is an absolute http(s) URL without credentials,
+/// spelled so that every parser reads the same host ([`UrlRejection::Ambiguous`]), whose
+/// host is public: an IP literal that [`forbidden_ip`] allows, or a name that is not reserved
+/// for local use and whose every address is allowed.
 ///
 /// Host forms such as `http://2130706433/` or `http://0x7f.1/` are normalised by the WHATWG
-/// parser to the address they mean, so they are checked as that address. The resolver is
-/// only asked about domain names.
+/// parser to the address they mean, so they are checked as that address; store
+/// [`stored_form`] of the result, where that address is written in dotted decimal. The
+/// resolver is only asked about domain names.
 ///
 /// # Errors
 /// See [`UrlRejection`].
@@ -50,8 +65,9 @@ pub async fn check_public_http_url(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlRejection::Scheme);
     }
+    check_unambiguous(raw, url.scheme())?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(UrlRejection::Invalid);
+        return Err(UrlRejection::Ambiguous);
     }
     match url.host() {
         None => return Err(UrlRejection::Invalid),
@@ -74,6 +90,59 @@ pub async fn check_public_http_url(
         }
     }
     Ok(url)
+}
+
+/// Refuses the spellings on which URL parsers disagree about the host. The WHATWG parser
+/// strips tabs, newlines and surrounding spaces, reads `\` as `/`, accepts `http:host`
+/// and percent-decodes the host; curl, urllib and Go do none of that, and split user info at
+/// an `@` that WHATWG puts into the path, query or fragment. So: no whitespace, control
+/// character or backslash anywhere, the scheme followed by `//` and a host (WHATWG skips
+/// extra slashes), and no `@` or `%` between `//` and the first `/` (the only delimiter every
+/// parser ends the authority at).
+fn check_unambiguous(raw: &str, scheme: &str) -> Result<(), UrlRejection> {
+    if raw
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err(UrlRejection::Ambiguous);
+    }
+    let prefix_len = scheme.len() + "://".len();
+    let authority = raw
+        .get(..prefix_len)
+        .filter(|prefix| prefix.eq_ignore_ascii_case(&format!("{scheme}://")))
+        .and_then(|_| raw.get(prefix_len..))
+        .ok_or(UrlRejection::Ambiguous)?;
+    let authority = authority.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains(['@', '%']) {
+        return Err(UrlRejection::Ambiguous);
+    }
+    Ok(())
+}
+
+/// The string to store for a URL that [`check_public_http_url`] accepted: its WHATWG
+/// serialisation (lowercase scheme and host, IDNA names in punycode, IPv4 in dotted decimal,
+/// IPv6 compressed, no default port, dot segments resolved, `/` after the authority), which
+/// curl, urllib and Go read with the same host. Only the `{` and `}` that the serialisation
+/// percent-encodes in the path are written back as braces, so Bark's `{{title}}` placeholders
+/// stay usable; parsing the stored form gives back exactly the checked URL.
+pub fn stored_form(url: &Url) -> String {
+    let serialised = url.as_str();
+    let path_end = url
+        .query()
+        .map(|q| q.len() + 1)
+        .unwrap_or(0)
+        .saturating_add(url.fragment().map(|f| f.len() + 1).unwrap_or(0));
+    let split = serialised.len().saturating_sub(path_end);
+    let (head, tail) = serialised.split_at(split);
+    let head = head.replace("%7B", "{").replace("%7D", "}");
+    let stored = format!("{head}{tail}");
+    // The braces are re-encoded by any parser; should that ever not give the same URL,
+    // store the plain serialisation.
+    if Url::parse(&stored).as_ref() == Ok(url) {
+        stored
+    } else {
+        serialised.to_owned()
+    }
 }
 
 fn check_ip(ip: IpAddr) -> Result<(), UrlRejection> {
@@ -458,7 +527,98 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn malformed_relative_credentialed_or_huge_urls_are_invalid() {
+    async fn spellings_that_parsers_read_differently_are_refused_before_any_lookup() {
+        for raw in [
+            // WHATWG: host 1.1.1.1; curl, urllib: user "1.1.1.1", host 127.0.0.1.
+            "http://1.1.1.1\\@127.0.0.1:6379/",
+            "http://1.1.1.1#@127.0.0.1:6379/",
+            "http://1.1.1.1?@127.0.0.1:6379/",
+            "http://1.1.1.1;@127.0.0.1/",
+            "http://hooks.example.com#@127.0.0.1/",
+            // User info, even empty.
+            "https://user:pass@example.com/",
+            "https://user@example.com/",
+            "https://:pass@example.com/",
+            "http://@1.1.1.1/",
+            "http://:@1.1.1.1/",
+            // Stripped or rewritten by WHATWG only.
+            "http://1.1.1.1\t@127.0.0.1/",
+            "http://1.1.1.1\n@127.0.0.1/",
+            "http://1.1.1.1/\r\n",
+            " http://1.1.1.1/",
+            "http://1.1.1.1/ ",
+            "\u{0}http://1.1.1.1/",
+            "http://1.1.1.1/\u{7f}",
+            "http://1.1.1.1/\u{a0}",
+            "http:\\\\1.1.1.1\\",
+            "http:/\\1.1.1.1/",
+            "http://1.1.1.1\\x",
+            "http:1.1.1.1/",
+            "http:/1.1.1.1/",
+            "http:///1.1.1.1/",
+            // Percent-encoded hosts (WHATWG decodes them, others do not).
+            "http://127.0.0.%31/",
+            "http://%31.1.1.1/",
+            "http://example%2ecom/",
+        ] {
+            assert_eq!(
+                check_public_http_url(raw, &no_dns()).await,
+                Err(UrlRejection::Ambiguous),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_at_sign_after_the_path_starts_is_data() {
+        for raw in [
+            "https://1.1.1.1/users/@me",
+            "https://1.1.1.1/x?to=a@b.example",
+            "https://1.1.1.1/x#a@b",
+        ] {
+            let url = check_public_http_url(raw, &no_dns()).await.unwrap();
+            assert_eq!(url.host_str(), Some("1.1.1.1"), "{raw}");
+            assert_eq!(stored_form(&url), raw);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stored_form_is_the_normalised_serialisation() {
+        for (raw, stored) in [
+            ("HTTP://1.1.1.1:80/hook", "http://1.1.1.1/hook"),
+            ("http://16843009/hook", "http://1.1.1.1/hook"),
+            ("http://0x1.0x1.0x1.0x1/hook", "http://1.1.1.1/hook"),
+            ("http://01.1.1.1/hook", "http://1.1.1.1/hook"),
+            ("http://1.1.1.1", "http://1.1.1.1/"),
+            ("http://1.1.1.1?x=1", "http://1.1.1.1/?x=1"),
+            ("https://1.1.1.1:443/a/../b/./c", "https://1.1.1.1/b/c"),
+            (
+                "http://[2606:4700:4700:0:0:0:0:1111]/",
+                "http://[2606:4700:4700::1111]/",
+            ),
+            (
+                "https://1.1.1.1/KEY/{{title}}/{{content}}?g={{title}}",
+                "https://1.1.1.1/KEY/{{title}}/{{content}}?g={{title}}",
+            ),
+            ("https://1.1.1.1/a b", "https://1.1.1.1/a%20b"),
+        ] {
+            let Ok(url) = check_public_http_url(raw, &no_dns()).await else {
+                // `a b` has a space: refused, as every other whitespace.
+                assert!(raw.contains(' '), "{raw}");
+                continue;
+            };
+            let got = stored_form(&url);
+            assert_eq!(got, stored, "{raw}");
+            assert_eq!(Url::parse(&got).unwrap(), url, "{raw}: reads back the same");
+        }
+        let idn = check_public_http_url("https://例え.jp/", &dns("xn--r8jz45g.jp", &["8.8.8.8"]))
+            .await
+            .unwrap();
+        assert_eq!(stored_form(&idn), "https://xn--r8jz45g.jp/");
+    }
+
+    #[tokio::test]
+    async fn malformed_relative_or_huge_urls_are_invalid() {
         let huge = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         for raw in [
             "",
@@ -469,9 +629,8 @@ mod tests {
             "http://exa mple.com/",
             "http://[::1/",
             "http://999.1.1.1/",
-            "https://user:pass@example.com/",
-            "https://user@example.com/",
-            "https://:pass@example.com/",
+            // WHATWG decodes the host to `1.1.1.1@127.0.0.1`, which it cannot parse.
+            "http://1.1.1.1%40127.0.0.1/",
             huge.as_str(),
         ] {
             assert_eq!(

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::ports::HostResolver;
-use crate::public_url::{UrlRejection, check_public_http_url};
+use crate::public_url::{UrlRejection, check_public_http_url, stored_form};
 
 /// Largest `sidebar_modules` document, in bytes.
 pub const MAX_SIDEBAR_BYTES: usize = 4096;
@@ -202,6 +202,12 @@ pub enum SettingsError {
     /// The url points to a private or reserved address, or its host does not resolve.
     #[error("the url must point to a public address")]
     UrlForbidden,
+    /// The url is spelled in a way parsers read differently (issue 7.5).
+    #[error(
+        "the url must not contain user info (@), backslashes, whitespace, control characters \
+         or percent-encoding in the host"
+    )]
+    UrlAmbiguous,
 }
 
 // Keys of the setting object that `PUT /api/user/setting` owns.
@@ -231,8 +237,8 @@ const RECORD_IP_LOG: &str = "record_ip_log";
 /// - `webhook_secret` and `gotify_token` keep their stored value when the request omits
 ///   them or sends `""`, so the console need not echo secrets back. A Gotify token is
 ///   required, but a stored one satisfies the requirement.
-/// - URLs are stored as sent (Bark URLs carry `{{title}}` placeholders that parsing would
-///   percent-encode).
+/// - URLs are stored in the normalised form that was checked ([`stored_form`]), never as
+///   sent; Bark's `{{title}}` placeholders stay braces.
 /// - `gotify_priority` is always present: the requested value for Gotify (outside 0..=10
 ///   becomes 5; omitted keeps the stored value if valid, else 0), and 0 for other channels.
 /// - The booleans are set when sent (`false` removes the key, as New API omits empty
@@ -271,7 +277,7 @@ pub async fn apply_notification_settings(
     match notify_type {
         NotifyType::Webhook => {
             let url = non_empty(input.webhook_url).ok_or(SettingsError::WebhookUrlEmpty)?;
-            check_channel_url(
+            let url = check_channel_url(
                 &url,
                 resolver,
                 SettingsError::WebhookUrlInvalid,
@@ -295,7 +301,7 @@ pub async fn apply_notification_settings(
         }
         NotifyType::Bark => {
             let url = non_empty(input.bark_url).ok_or(SettingsError::BarkUrlEmpty)?;
-            check_channel_url(
+            let url = check_channel_url(
                 &url,
                 resolver,
                 SettingsError::BarkUrlInvalid,
@@ -309,7 +315,7 @@ pub async fn apply_notification_settings(
             let token = non_empty(input.gotify_token)
                 .or_else(|| stored(&setting, GOTIFY_TOKEN))
                 .ok_or(SettingsError::GotifyTokenEmpty)?;
-            check_channel_url(
+            let url = check_channel_url(
                 &url,
                 resolver,
                 SettingsError::GotifyUrlInvalid,
@@ -372,16 +378,18 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.is_empty())
 }
 
+/// Checks a channel's url and returns the form to store.
 async fn check_channel_url(
     url: &str,
     resolver: &dyn HostResolver,
     invalid: SettingsError,
     scheme: SettingsError,
-) -> Result<(), SettingsError> {
+) -> Result<String, SettingsError> {
     match check_public_http_url(url, resolver).await {
-        Ok(_) => Ok(()),
+        Ok(url) => Ok(stored_form(&url)),
         Err(UrlRejection::Invalid) => Err(invalid),
         Err(UrlRejection::Scheme) => Err(scheme),
+        Err(UrlRejection::Ambiguous) => Err(SettingsError::UrlAmbiguous),
         Err(UrlRejection::ForbiddenHost | UrlRejection::Unresolvable) => {
             Err(SettingsError::UrlForbidden)
         }
@@ -633,7 +641,11 @@ mod tests {
             ),
             (
                 webhook("https://u:p@hooks.example.com/"),
-                SettingsError::WebhookUrlInvalid,
+                SettingsError::UrlAmbiguous,
+            ),
+            (
+                webhook("http://1.1.1.1\\@127.0.0.1:6379/"),
+                SettingsError::UrlAmbiguous,
             ),
             (
                 webhook("http://127.0.0.1:3000/"),
@@ -722,6 +734,7 @@ mod tests {
             (bark("ftp://api.day.app/key"), SettingsError::BarkUrlScheme),
             (bark("javascript:alert(1)"), SettingsError::BarkUrlScheme),
             (bark("http://2130706433/"), SettingsError::UrlForbidden),
+            (bark("http://1.1.1.1#@127.0.0.1/"), SettingsError::UrlAmbiguous),
         ];
         for (bad, expected) in cases {
             assert_eq!(refused(bad, &no_dns()).await, expected);
@@ -746,6 +759,10 @@ mod tests {
             (
                 gotify("http://[fd00:ec2::254]/", "tok"),
                 SettingsError::UrlForbidden,
+            ),
+            (
+                gotify("http://1.1.1.1?@127.0.0.1/", "tok"),
+                SettingsError::UrlAmbiguous,
             ),
         ];
         for (bad, expected) in cases {
@@ -823,7 +840,7 @@ mod tests {
         };
         let out = apply(current, req, &public_dns()).await.unwrap();
         assert_eq!(out["gotify_token"], "t0ken");
-        assert_eq!(out["gotify_url"], "https://g2.example.com");
+        assert_eq!(out["gotify_url"], "https://g2.example.com/", "stored normalised");
         // Priority omitted: the stored one is kept.
         assert_eq!(out["gotify_priority"], 7);
     }

@@ -205,6 +205,7 @@ fn settings_msg(e: &SettingsError) -> Msg {
         SettingsError::GotifyUrlInvalid => Msg::GotifyUrlInvalid,
         SettingsError::GotifyUrlScheme => Msg::GotifyUrlScheme,
         SettingsError::UrlForbidden => Msg::UrlForbidden,
+        SettingsError::UrlAmbiguous => Msg::UrlAmbiguous,
     }
 }
 
