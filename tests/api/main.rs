@@ -24,3 +24,4 @@ mod rest_profile;
 mod self_service;
 mod signup_limits;
 mod status;
+mod unverified_email;

@@ -52,7 +52,7 @@ async fn rest_profile_get_returns_the_seed_fields() {
     );
     assert_eq!(data["id"], tokens.user_id);
     assert_eq!(data["username"], "alice");
-    assert_eq!(data["email"], "alice@example.com");
+    assert_eq!(data["email"], "", "an unverified address is not stored (issue 7.7)");
     assert_eq!(data["phone"], "");
     assert_eq!(data["avatar"], "");
     assert_eq!(data["status"], 1);
@@ -83,7 +83,6 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     let before = profile_of(&app, &tokens.access).await;
     let change = json!({
         "username": "alice2",
-        "email": "alice2@example.com",
         "phone": "+8613800138000",
         "avatar": "https://example.com/a.png",
     });
@@ -92,7 +91,6 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
         .ok(200, "更新成功");
     assert_eq!(data["id"], tokens.user_id);
     assert_eq!(data["username"], "alice2");
-    assert_eq!(data["email"], "alice2@example.com");
     assert_eq!(data["phone"], "+8613800138000");
     assert_eq!(data["avatar"], "https://example.com/a.png");
     assert_eq!(data["status"], 1);
@@ -106,13 +104,11 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     let (status, me) = compat_self(&app, &compat).await;
     assert_eq!(status, 200);
     assert_eq!(me["data"]["username"], "alice2");
-    assert_eq!(me["data"]["email"], "alice2@example.com");
-    // The old name no longer logs in; the new name and the new address do.
+    // The old name no longer logs in; the new name does.
     rest_login(&app, "alice", PASSWORD)
         .await
         .err(401, "认证失败");
     rest_tokens(&app, "alice2", PASSWORD).await;
-    rest_tokens(&app, "alice2@example.com", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -122,7 +118,7 @@ async fn rest_profile_put_is_partial_and_an_empty_string_clears() {
     put_profile(
         &app,
         &tokens.access,
-        &json!({"email": "a@example.com", "phone": "13800138000", "avatar": "http://x.example/a"}),
+        &json!({"phone": "13800138000", "avatar": "http://x.example/a"}),
     )
     .await
     .ok(200, "更新成功");
@@ -131,7 +127,6 @@ async fn rest_profile_put_is_partial_and_an_empty_string_clears() {
         .await
         .ok(200, "更新成功");
     assert_eq!(data["username"], "alice");
-    assert_eq!(data["email"], "a@example.com");
     assert_eq!(data["phone"], "13900139000");
     assert_eq!(data["avatar"], "http://x.example/a");
     // An empty body changes nothing.
@@ -252,7 +247,7 @@ async fn rest_profile_invalid_updates_are_400_and_change_nothing() {
     put_profile(
         &app,
         &tokens.access,
-        &json!({"email": "a@example.com", "phone": "13800138000", "avatar": "https://x.example/a"}),
+        &json!({"phone": "13800138000", "avatar": "https://x.example/a"}),
     )
     .await
     .ok(200, "更新成功");
@@ -285,7 +280,7 @@ async fn rest_profile_invalid_updates_are_400_and_change_nothing() {
         // Every field is validated before any is written.
         (
             "valid name, bad phone",
-            json!({"username": "renamed", "email": "new@example.com", "phone": "12ab"}),
+            json!({"username": "renamed", "email": "", "phone": "12ab"}),
         ),
         (
             "valid name, bad avatar",
@@ -312,9 +307,9 @@ async fn rest_profile_invalid_updates_are_400_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn rest_profile_taken_username_or_email_is_409() {
+async fn rest_profile_taken_username_is_409() {
     let app = TestApp::spawn().await;
-    rest_register(&app, "bob", PASSWORD, Some("bob@example.com"))
+    rest_register(&app, "bob", PASSWORD, None)
         .await
         .ok(201, "注册成功");
     let tokens = rest_user(&app, "alice").await;
@@ -326,18 +321,14 @@ async fn rest_profile_taken_username_or_email_is_409() {
     put_profile(&app, &tokens.access, &json!({"username": "root"}))
         .await
         .err(409, "用户名已存在");
-    let error = put_profile(&app, &tokens.access, &json!({"email": "bob@example.com"}))
-        .await
-        .err(409, "邮箱已被注册");
-    assert_eq!(error, "email already registered");
     // A conflict in one field leaves the others unwritten.
     put_profile(
         &app,
         &tokens.access,
-        &json!({"email": "bob@example.com", "phone": "13800138000"}),
+        &json!({"username": "bob", "phone": "13800138000"}),
     )
     .await
-    .err(409, "邮箱已被注册");
+    .err(409, "用户名已存在");
     assert_eq!(profile_of(&app, &tokens.access).await, before);
     rest_tokens(&app, "bob", PASSWORD).await;
 }
@@ -542,7 +533,7 @@ async fn rest_profile_concurrent_renames_to_one_name_have_exactly_one_winner() {
     for t in &users {
         let req =
             crate::rest_helpers::bearer(&app, Method::PUT, "/api/v1/users/profile", &t.access)
-                .json(&json!({"username": "taken", "email": format!("{}@example.com", t.user_id)}));
+                .json(&json!({"username": "taken", "phone": format!("1380013800{}", t.user_id)}));
         set.spawn(send(req));
     }
     let replies = set.join_all().await;
@@ -561,9 +552,9 @@ async fn rest_profile_concurrent_renames_to_one_name_have_exactly_one_winner() {
             .await[0][0],
         1
     );
-    // The losers kept their names and addresses.
+    // The losers kept their names and phones.
     assert_eq!(
-        app.query_i64("SELECT COUNT(*) FROM users WHERE email LIKE '%@example.com'")
+        app.query_i64("SELECT COUNT(*) FROM users WHERE phone LIKE '1380013800%'")
             .await[0][0],
         1
     );

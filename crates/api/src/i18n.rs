@@ -147,6 +147,7 @@ pub enum Msg {
     RedemptionTotalTooLarge,
     RegisterRateLimited,
     UrlAmbiguous,
+    RestEmailUnverified,
 }
 
 impl Msg {
@@ -418,6 +419,10 @@ impl Msg {
                 "地址不能包含用户信息（@）、反斜杠、空白、控制字符，主机部分不能使用百分号编码",
                 "The URL must not contain user info (@), backslashes, whitespace or control \
                  characters, nor percent-encoding in the host",
+            ),
+            RestEmailUnverified => (
+                "邮箱验证开放前不能设置邮箱",
+                "The e-mail address cannot be set until e-mail verification is available",
             ),
         }
     }

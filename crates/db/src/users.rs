@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, DatabaseConnection, DatabaseTransaction, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Select,
+    PaginatorTrait as _, QueryFilter as _, QuerySelect as _, Select,
 };
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::{
@@ -340,16 +340,7 @@ impl UserRepository for SeaUserRepository {
         let by_username = user::Entity::find()
             .filter(user::Column::Username.eq(login))
             .filter(user::Column::DeletedAt.is_null());
-        let model = match self.find_model(by_username).await? {
-            Some(m) => Some(m),
-            None => {
-                let by_email = user::Entity::find()
-                    .filter(user::Column::Email.eq(login))
-                    .filter(user::Column::DeletedAt.is_null())
-                    .order_by_asc(user::Column::Id);
-                self.find_model(by_email).await?
-            }
-        };
+        let model = self.find_model(by_username).await?;
         model
             .map(|m| {
                 let hash = m.password_hash.clone();

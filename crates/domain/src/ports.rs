@@ -179,8 +179,9 @@ pub trait UserRepository: Send + Sync {
     /// Any user row with this exact username, soft-deleted ones included.
     async fn find_by_username(&self, username: &str) -> Result<Option<User>, RepoError>;
 
-    /// The login lookup of spec §3.2: a non-deleted user whose username, or else e-mail,
-    /// equals `login`, with its password hash (empty for accounts without a password).
+    /// The login lookup of spec §3.2: a non-deleted user whose username equals `login`, with
+    /// its password hash (empty for accounts without a password). E-mail addresses are not
+    /// login names until they can be verified (issue 7.7).
     async fn find_credentials(&self, login: &str) -> Result<Option<(User, String)>, RepoError>;
 
     /// The non-deleted user holding this access token.

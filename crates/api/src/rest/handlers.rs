@@ -289,6 +289,12 @@ pub async fn update_profile(
                 "email already registered",
             ),
             ProfileError::NotFound => RestError::unauthenticated(locale),
+            e @ ProfileError::EmailUnverified => status_error(
+                StatusCode::BAD_REQUEST,
+                Msg::RestEmailUnverified,
+                locale,
+                &e.to_string(),
+            ),
             other => RestError::internal(&other, locale),
         }),
     }

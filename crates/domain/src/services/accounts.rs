@@ -186,7 +186,9 @@ impl From<RepoError> for AdminCreateError {
 pub struct RegisterInput {
     pub username: String,
     pub password: String,
-    /// Stored only where the surface allows an unverified address (`/api/v1`).
+    /// Checked for syntax where a surface asks for it (`/api/v1`), never stored: until e-mail
+    /// verification exists an address is unverified, and an unverified address must never
+    /// become a login name or block its owner's registration (issue 7.7).
     pub email: Option<String>,
     /// The inviter's invitation code.
     pub aff_code: Option<String>,
@@ -281,10 +283,9 @@ impl AccountService {
         }
         let username = Username::parse(&input.username)?;
         let password = Password::parse(&input.password)?;
-        let email = match input.email.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(e) => Some(crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?),
-        };
+        if let Some(e) = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?;
+        }
         // Every well-formed attempt counts, before the password is hashed or anything stored.
         let key = address_key(input.ip.as_deref());
         if let Decision::Deny { retry_after_secs } = self.register_limiter.check(&key).await? {
@@ -301,7 +302,7 @@ impl AccountService {
                 username,
                 password: &password,
                 role: Role::User,
-                email,
+                email: None,
                 initial_quota: policy.quota_for_new_user,
                 invitation,
                 audit: None,
@@ -371,12 +372,9 @@ impl AccountService {
         if login.is_empty() || input.password.is_empty() {
             return Err(LoginError::MissingCredentials);
         }
-        // E-mail addresses are stored lowercased; usernames never contain `@`.
-        let login = if login.contains('@') {
-            login.to_lowercase()
-        } else {
-            login.to_owned()
-        };
+        // Only usernames are login names: every stored e-mail address is unverified until
+        // e-mail verification exists (issue 7.7), and usernames never contain `@`.
+        let login = login.to_owned();
         let found = self.users.find_credentials(&login).await?;
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),

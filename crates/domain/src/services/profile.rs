@@ -44,6 +44,9 @@ pub enum ProfileError {
     EmailTaken,
     #[error("no such user")]
     NotFound,
+    /// Issue 7.7: nothing can prove the address is the user's, so it is not stored.
+    #[error("the e-mail address cannot be set until e-mail verification is available")]
+    EmailUnverified,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -235,17 +238,25 @@ impl ProfileService {
     }
 
     /// REST `PUT /api/v1/users/profile`: validates every field before changing any.
+    ///
+    /// An e-mail address can be cleared but not set (issue 7.7): until e-mail verification
+    /// exists an address would be unverified, and an unverified address must never become a
+    /// login name or block its owner's registration.
     pub async fn update_profile(
         &self,
         user: &User,
         input: ProfileInput,
     ) -> Result<User, ProfileError> {
+        let email = optional(input.email.as_deref(), |e| {
+            parse_email(e).ok_or(ProfileError::InvalidEmail)
+        })?;
+        if matches!(email, Some(Some(_))) {
+            return Err(ProfileError::EmailUnverified);
+        }
         let changes = ProfileChanges {
             username: input.username.as_deref().map(Username::parse).transpose()?,
             display_name: None,
-            email: optional(input.email.as_deref(), |e| {
-                parse_email(e).ok_or(ProfileError::InvalidEmail)
-            })?,
+            email,
             phone: optional(input.phone.as_deref(), parse_phone)?,
             avatar: optional(input.avatar.as_deref(), parse_avatar)?,
         };

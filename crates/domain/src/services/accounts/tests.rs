@@ -680,6 +680,40 @@ async fn an_invalid_email_is_refused_before_anything_is_stored() {
     ));
 }
 
+#[tokio::test]
+async fn a_valid_email_is_never_stored_at_registration() {
+    let mut m = Mocks::new();
+    m.hasher.expect_hash().returning(|_| Ok("hash".into()));
+    m.users
+        .expect_create()
+        .times(1)
+        .withf(|n: &NewUser| n.email.is_none())
+        .returning(|_| Ok(user(7, Role::User)));
+    let svc = m.service(RegistrationPolicy::default());
+    let input = RegisterInput {
+        email: Some("alice@example.com".into()),
+        ..register_input("newbie", "password1")
+    };
+    assert!(svc.register(input).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_email_address_is_not_a_login_name() {
+    let mut m = Mocks::new();
+    // Passed through as typed: only a username can match it.
+    m.users
+        .expect_find_credentials()
+        .with(eq("Alice@Example.com"))
+        .returning(|_| Ok(None));
+    m.hasher.expect_verify().returning(|_, _| Ok(false));
+    m.audit.expect_record().returning(|_| Ok(()));
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.login(login_input("Alice@Example.com", "password1")).await,
+        Err(LoginError::InvalidCredentials)
+    ));
+}
+
 // --- /api/v1 tokens ----------------------------------------------------------------------
 
 fn claims(user: i64, session: i64) -> AccessClaims {

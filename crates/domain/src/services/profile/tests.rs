@@ -222,6 +222,20 @@ async fn the_rest_password_change_checks_confirmation_policy_and_old_password() 
 }
 
 #[tokio::test]
+async fn a_valid_email_is_refused_as_unverified_before_any_write() {
+    let svc = Mocks::default().service();
+    let input = ProfileInput {
+        username: Some("renamed".into()),
+        email: Some("alice@example.com".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update_profile(&user(1, Role::User), input).await,
+        Err(ProfileError::EmailUnverified)
+    ));
+}
+
+#[tokio::test]
 async fn invalid_profile_fields_are_refused_before_any_write() {
     let svc = Mocks::default().service();
     let u = user(1, Role::User);
