@@ -1483,9 +1483,16 @@ async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
         (cleared.phone, cleared.display_name.as_str()),
         (None, "Alice")
     );
-    // Login by e-mail now finds alice.
+    // An address is not a login name (issue 7.7); the name is.
+    assert!(
+        users
+            .find_credentials("alice@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (found, _) = users
-        .find_credentials("alice@example.com")
+        .find_credentials(&cleared.username)
         .await
         .unwrap()
         .unwrap();
