@@ -25,3 +25,4 @@ mod self_service;
 mod signup_limits;
 mod status;
 mod unverified_email;
+mod usernames;

@@ -52,7 +52,10 @@ async fn rest_profile_get_returns_the_seed_fields() {
     );
     assert_eq!(data["id"], tokens.user_id);
     assert_eq!(data["username"], "alice");
-    assert_eq!(data["email"], "", "an unverified address is not stored (issue 7.7)");
+    assert_eq!(
+        data["email"], "",
+        "an unverified address is not stored (issue 7.7)"
+    );
     assert_eq!(data["phone"], "");
     assert_eq!(data["avatar"], "");
     assert_eq!(data["status"], 1);

@@ -831,7 +831,10 @@ async fn accepted_urls_are_stored_in_their_normalised_form() {
             "http://[2606:4700:4700:0:0:0:0:1111]:443/x",
             "http://[2606:4700:4700::1111]:443/x",
         ),
-        ("https://1.1.1.1/x?to=a@b.example#frag", "https://1.1.1.1/x?to=a@b.example#frag"),
+        (
+            "https://1.1.1.1/x?to=a@b.example#frag",
+            "https://1.1.1.1/x?to=a@b.example#frag",
+        ),
     ] {
         let body = json!({"notify_type": "webhook", "quota_warning_threshold": 1.0,
                           "webhook_url": sent});

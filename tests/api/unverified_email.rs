@@ -14,9 +14,14 @@ const EMAIL_UNVERIFIED: &str = "邮箱验证开放前不能设置邮箱";
 async fn an_address_sent_at_rest_registration_is_not_stored_and_cannot_be_squatted() {
     let app = TestApp::spawn().await;
     // Mallory registers first with alice's address.
-    let mallory = rest_register(&app, "mallory", "mallorys-password", Some("alice@example.com"))
-        .await
-        .ok(201, "注册成功");
+    let mallory = rest_register(
+        &app,
+        "mallory",
+        "mallorys-password",
+        Some("alice@example.com"),
+    )
+    .await
+    .ok(201, "注册成功");
     assert_eq!(mallory["email"], "", "not stored");
     assert_eq!(
         app.query_i64("SELECT COUNT(*) FROM users WHERE email IS NOT NULL")
@@ -73,7 +78,11 @@ async fn a_profile_update_cannot_set_an_unverified_address_and_changes_nothing()
             "the e-mail address cannot be set until e-mail verification is available"
         );
     }
-    assert_eq!(profile_of(&app, &mallory.access).await, before, "nothing changed");
+    assert_eq!(
+        profile_of(&app, &mallory.access).await,
+        before,
+        "nothing changed"
+    );
     // The owner registers with it; the address logs into nobody's account.
     rest_register(&app, "alice", PASSWORD, Some("alice@example.com"))
         .await

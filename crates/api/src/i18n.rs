@@ -148,6 +148,7 @@ pub enum Msg {
     RegisterRateLimited,
     UrlAmbiguous,
     RestEmailUnverified,
+    UsernameUnsafe,
 }
 
 impl Msg {
@@ -423,6 +424,11 @@ impl Msg {
             RestEmailUnverified => (
                 "邮箱验证开放前不能设置邮箱",
                 "The e-mail address cannot be set until e-mail verification is available",
+            ),
+            UsernameUnsafe => (
+                "输入不合法 用户名不能包含不可见字符、双向控制字符、非ASCII符号，或混用易混淆的文字",
+                "Invalid input: username must not contain invisible, bidirectional-control or \
+                 non-ASCII symbol characters, nor mix look-alike scripts",
             ),
         }
     }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, DatabaseConnection, DatabaseTransaction, EntityTrait as _,
+    ColumnTrait as _, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QuerySelect as _, Select,
 };
 use tollgate_domain::audit::AuditEntry;
@@ -17,7 +17,7 @@ use tollgate_domain::ports::{
 use tollgate_domain::user::INVITER_REWARD_WINDOW_SECS;
 use tollgate_domain::{
     Account, LedgerEntry, LedgerKind, NewUser, Page, PageRequest, ProfileChanges, RepoError, Role,
-    TokenHash, User, UserId, UserStatus,
+    TokenHash, User, UserId, UserStatus, Username,
 };
 
 use crate::begin_write;
@@ -152,6 +152,7 @@ impl SeaUserRepository {
             updated_at: Set(now),
             last_login_at: Set(None),
             deleted_at: Set(None),
+            username_key: Set(Some(new.username.key().to_owned())),
         };
         let id = match user::Entity::insert(row).exec(txn).await {
             Ok(res) => res.last_insert_id,
@@ -248,7 +249,7 @@ impl SeaUserRepository {
     /// constraint names and messages differ across SQLite, PostgreSQL and MySQL.
     async fn classify_unique(&self, new: &NewUser) -> CreateUserError {
         let username_taken = user::Entity::find()
-            .filter(user::Column::Username.eq(new.username.as_str()))
+            .filter(username_taken(&new.username))
             .count(&self.db)
             .await;
         match username_taken {
@@ -479,7 +480,9 @@ impl UserRepository for SeaUserRepository {
             .filter(user::Column::Id.eq(id.get()))
             .filter(user::Column::DeletedAt.is_null());
         if let Some(username) = &changes.username {
-            update = update.col_expr(user::Column::Username, Expr::value(username.as_str()));
+            update = update
+                .col_expr(user::Column::Username, Expr::value(username.as_str()))
+                .col_expr(user::Column::UsernameKey, Expr::value(username.key()));
         }
         if let Some(name) = &changes.display_name {
             update = update.col_expr(user::Column::DisplayName, Expr::value(name.as_str()));
@@ -500,7 +503,7 @@ impl UserRepository for SeaUserRepository {
                 // Portable classification: which requested value belongs to someone else?
                 if let Some(username) = &changes.username {
                     let taken = user::Entity::find()
-                        .filter(user::Column::Username.eq(username.as_str()))
+                        .filter(username_taken(username))
                         .filter(user::Column::Id.ne(id.get()))
                         .count(&self.db)
                         .await
@@ -759,6 +762,13 @@ impl UserRepository for SeaUserRepository {
     }
 }
 
+/// Rows a new `username` collides with: the same name, or the same canonical key (issue 7.6).
+fn username_taken(username: &Username) -> Condition {
+    Condition::any()
+        .add(user::Column::Username.eq(username.as_str()))
+        .add(user::Column::UsernameKey.eq(username.key()))
+}
+
 impl SeaUserRepository {
     /// The body of [`UserRepository::admin_update`], inside its transaction.
     async fn admin_update_in(
@@ -781,6 +791,7 @@ impl SeaUserRepository {
         if let Some(u) = &changes.username {
             update = update
                 .col_expr(user::Column::Username, Expr::value(u.as_str()))
+                .col_expr(user::Column::UsernameKey, Expr::value(u.key()))
                 .filter(user::Column::Username.eq(seen.username.as_str()));
         }
         if let Some(d) = &changes.display_name {

@@ -308,12 +308,11 @@ async fn duplicate_username_is_username_taken(db: DatabaseConnection) {
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [1]);
 }
 
-/// Text compares byte for byte on every backend (MySQL's default collation would fold case).
+/// Text compares byte for byte on every backend (MySQL's default collation would fold case);
+/// usernames collide case-insensitively through their key only (issue 7.6).
 async fn usernames_and_codes_are_case_sensitive_everywhere(db: DatabaseConnection) {
     let users = SeaUserRepository::new(db.clone());
     let lower = users.create(&new_user("alice", "abcd", 0)).await.unwrap();
-    let upper = users.create(&new_user("Alice", "ABCD", 0)).await.unwrap();
-    assert_ne!(lower.id, upper.id);
     let found = users.find_by_username("ALICE").await.unwrap();
     assert!(found.is_none(), "{found:?}");
     let codes = SeaRedemptionRepository::new(db);
@@ -1919,6 +1918,151 @@ async fn concurrent_admin_writes_from_one_read_have_one_winner(db: DatabaseConne
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM audit").await, [1]);
 }
 
+/// Issue 7.6: the unique `username_key` makes case and look-alike spellings collide, on
+/// insert, on a profile rename and on an admin rename, on every backend.
+async fn username_keys_collide_case_and_confusable_insensitively(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let root = users.create(&new_user("root", "AFF-R", 0)).await.unwrap();
+    for (i, name) in ["ROOT", "Root", "ｒｏｏｔ", "r00t", "ROOT "]
+        .iter()
+        .enumerate()
+    {
+        let dup = users.create(&new_user(name, &format!("AFF-{i}"), 0)).await;
+        assert!(
+            matches!(dup, Err(CreateUserError::UsernameTaken)),
+            "{name}: {dup:?}"
+        );
+    }
+    let bob = create_user(&db, "bob", 0).await;
+    let rename = |name: &str| ProfileChanges {
+        username: Some(Username::parse(name).unwrap()),
+        ..Default::default()
+    };
+    let taken = users.update_profile(bob.id, &rename("Root")).await;
+    assert!(
+        matches!(taken, Err(UpdateProfileError::UsernameTaken)),
+        "{taken:?}"
+    );
+    let admin = AdminChanges {
+        username: Some(Username::parse("R00T").unwrap()),
+        ..Default::default()
+    };
+    let taken = users.admin_update(&bob, &admin, root.id, &[], NOW).await;
+    assert!(
+        matches!(taken, Err(AdminUpdateError::UsernameTaken)),
+        "{taken:?}"
+    );
+    // A user may change the case of its own name.
+    let renamed = users.update_profile(bob.id, &rename("Bob")).await.unwrap();
+    assert_eq!(renamed.username, "Bob");
+    // The index itself refuses a duplicate key, whatever writes it.
+    let raw = db
+        .execute_unprepared(&format!(
+            "UPDATE users SET username_key = 'root' WHERE id = {}",
+            bob.id
+        ))
+        .await;
+    assert!(raw.is_err(), "{raw:?}");
+    assert_eq!(
+        query_i64(&db, "SELECT COUNT(*) FROM users WHERE username_key = 'bob'").await,
+        [1]
+    );
+}
+
+/// Issue 7.6: the migration backfills keys in id order and leaves `NULL` on later rows whose
+/// key an older row holds, instead of failing; those rows keep logging in by their name.
+async fn the_username_key_backfill_keeps_colliding_rows(db: DatabaseConnection) {
+    use migration::MigrationTrait as _;
+    use migration::m20261201_000011_add_username_key::Migration as AddUsernameKey;
+
+    let users = SeaUserRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let bob = create_user(&db, "bob", 0).await;
+    let carol = create_user(&db, "carol", 0).await;
+    let dave = create_user(&db, "dave", 0).await;
+    let manager = migration::SchemaManager::new(&db);
+    AddUsernameKey.down(&manager).await.unwrap();
+    // Names that an older release let in beside "alice".
+    for (user, name) in [(&bob, "ALICE"), (&carol, "ａｌｉｃｅ"), (&dave, "Dave")] {
+        exec(
+            &db,
+            &format!(
+                "UPDATE users SET username = '{name}' WHERE id = {}",
+                user.id
+            ),
+        )
+        .await;
+    }
+    AddUsernameKey.up(&manager).await.unwrap();
+
+    let key_of = async |id: UserId| {
+        query_i64(
+            &db,
+            &format!("SELECT COUNT(*) FROM users WHERE id = {id} AND username_key IS NOT NULL"),
+        )
+        .await
+    };
+    assert_eq!(key_of(alice.id).await, [1]);
+    assert_eq!(key_of(bob.id).await, [0]);
+    assert_eq!(key_of(carol.id).await, [0]);
+    assert_eq!(key_of(dave.id).await, [1]);
+    assert_eq!(
+        query_i64(
+            &db,
+            "SELECT COUNT(*) FROM users WHERE username_key IN ('alice', 'dave')"
+        )
+        .await,
+        [2]
+    );
+    // The later duplicates log in by their stored name...
+    let (found, _) = users.find_credentials("ALICE").await.unwrap().unwrap();
+    assert_eq!(found.id, bob.id);
+    // ...no new look-alike gets in...
+    let dup = users.create(&new_user("Alice", "AFF-NEW", 0)).await;
+    assert!(
+        matches!(dup, Err(CreateUserError::UsernameTaken)),
+        "{dup:?}"
+    );
+    // ...and a new name gives the row a key.
+    let renamed = users
+        .update_profile(
+            bob.id,
+            &ProfileChanges {
+                username: Some(Username::parse("bobby").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.username, "bobby");
+    assert_eq!(key_of(bob.id).await, [1]);
+}
+
+#[test]
+fn the_migrations_frozen_key_function_agrees_with_the_domain() {
+    for name in [
+        "root",
+        "ROOT",
+        "ｒｏｏｔ",
+        "r00t",
+        "r\u{43E}\u{43E}t",
+        "Jose\u{301}",
+        "STRASSE",
+        "straße",
+        "张三abc",
+        "Иван",
+        "John Doe",
+        "a_b-c.d",
+        "\u{3394}",
+    ] {
+        assert_eq!(
+            migration::m20261201_000011_add_username_key::username_key(name),
+            tollgate_domain::user::username_key(name),
+            "{name:?}"
+        );
+    }
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         $(
@@ -1965,6 +2109,8 @@ mod on_every_backend {
         a_missing_aff_code_is_set_once,
         a_refresh_token_rotates_once,
         admin_writes_apply_only_to_the_state_they_read,
+        username_keys_collide_case_and_confusable_insensitively,
+        the_username_key_backfill_keeps_colliding_rows,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

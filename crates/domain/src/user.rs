@@ -83,18 +83,41 @@ pub enum CredentialRuleError {
     UsernameCharacters,
     #[error("password must be {min} to {max} characters")]
     PasswordLength { min: usize, max: usize },
+    /// Issue 7.6: a character that is invisible, a bidi control, a format character or a
+    /// symbol outside ASCII, or letters of scripts that are confusable when mixed.
+    #[error(
+        "username must not contain invisible, bidirectional-control or non-ASCII symbol \
+         characters, nor mix look-alike scripts"
+    )]
+    UsernameUnsafe,
 }
 
-/// A username: 1..=20 Unicode characters after trimming, no control characters, no `@`.
+/// A username: after trimming and NFKC normalisation, 1..=20 Unicode characters; printable
+/// ASCII except `@`, or characters Unicode recommends for identifiers (UTS 39 General
+/// Security Profile, which leaves out invisible, default-ignorable, bidi-control and format
+/// characters, symbols and emoji); letters of one script, or of Latin with Han, kana, Hangul
+/// or another script that does not imitate Latin (UTS 39 "moderately restrictive": Latin
+/// mixed with Cyrillic or Greek is refused).
+///
+/// The stored name is the NFKC form; [`Username::key`] is its canonical key, which decides
+/// uniqueness (issue 7.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username(String);
+pub struct Username {
+    name: String,
+    key: String,
+}
 
 impl Username {
     pub const MAX_CHARS: usize = 20;
 
     pub fn parse(raw: &str) -> Result<Self, CredentialRuleError> {
-        let trimmed = raw.trim();
-        let chars = trimmed.chars().count();
+        use unicode_security::{
+            GeneralSecurityProfile as _, RestrictionLevel, RestrictionLevelDetection as _,
+        };
+
+        let name = normalize_login(raw.trim());
+        let name = name.trim();
+        let chars = name.chars().count();
         if chars == 0 || chars > Self::MAX_CHARS {
             return Err(CredentialRuleError::UsernameLength {
                 max: Self::MAX_CHARS,
@@ -102,21 +125,60 @@ impl Username {
         }
         // No `@`: usernames and e-mail addresses stay disjoint, so a user cannot take another
         // user's address as a name and shadow their login by e-mail.
-        if trimmed.chars().any(|c| c.is_control() || c == '@') {
+        if name.chars().any(|c| c.is_control() || c == '@') {
             return Err(CredentialRuleError::UsernameCharacters);
         }
-        Ok(Self(trimmed.to_owned()))
+        if name
+            .chars()
+            .any(|c| !(c.is_ascii() || c.identifier_allowed()))
+        {
+            return Err(CredentialRuleError::UsernameUnsafe);
+        }
+        // ASCII punctuation, spaces and digits belong to every script; the letters decide.
+        let letters: String = name.chars().filter(|c| c.identifier_allowed()).collect();
+        if letters.as_str().detect_restriction_level() > RestrictionLevel::ModeratelyRestrictive {
+            return Err(CredentialRuleError::UsernameUnsafe);
+        }
+        Ok(Self {
+            key: username_key(name),
+            name: name.to_owned(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// The canonical key two names collide on: see [`username_key`].
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
+}
+
+/// The canonical key of a username (issue 7.6): the UTS 39 confusable skeleton of the
+/// case-folded NFKC form, case-folded again (the skeleton maps `0` to `O`). `ROOT`, `ｒｏｏｔ`,
+/// `r00t` and `rоot` (Cyrillic `о`) all have the key of `root`. Case folding is full (`ß`
+/// folds to `ss`), done as upper- then lower-casing.
+///
+/// The backfill migration (`m20261201_000011_add_username_key`) holds a frozen copy of this
+/// function; a test checks that both agree.
+pub fn username_key(name: &str) -> String {
+    let fold = |s: &str| s.to_uppercase().to_lowercase();
+    let folded = fold(&normalize_login(name));
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    fold(&skeleton)
+}
+
+/// The NFKC form of a typed name, which is how usernames are stored.
+pub fn normalize_login(login: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    login.nfkc().collect()
 }
 
 /// A plaintext password that passed the length policy. `Debug` never prints it.
@@ -333,6 +395,91 @@ mod tests {
             Username::parse("alice@example.com"),
             Err(CredentialRuleError::UsernameCharacters)
         );
+    }
+
+    #[test]
+    fn usernames_are_stored_in_nfkc() {
+        for (raw, stored) in [
+            ("ｒｏｏｔ", "root"),
+            ("Jose\u{301}", "José"),
+            ("ﬁne", "fine"),
+            ("\u{3000}alice\u{3000}", "alice"),
+            ("Ⅻ", "XII"),
+        ] {
+            assert_eq!(Username::parse(raw).unwrap().as_str(), stored, "{raw:?}");
+        }
+        // Length counts the normalised form: U+3394 is three letters in NFKC ("THz").
+        assert!(Username::parse(&"\u{3394}".repeat(6)).is_ok());
+        assert!(Username::parse(&"\u{3394}".repeat(7)).is_err());
+    }
+
+    #[test]
+    fn invisible_bidi_format_and_symbol_characters_are_refused() {
+        for raw in [
+            "root\u{200B}",
+            "ro\u{200C}ot",
+            "ro\u{200D}ot",
+            "\u{2060}root",
+            "\u{FEFF}root",
+            "root\u{AD}",
+            "ro\u{34F}ot",
+            "\u{202E}toor",
+            "\u{202A}root",
+            "root\u{2066}",
+            "root\u{200F}",
+            "\u{61C}root",
+            "root\u{FE0F}",
+            "root\u{E0041}",
+            "root\u{2028}x",
+            "\u{3164}root",
+            "root😀",
+            "root✓",
+        ] {
+            assert_eq!(
+                Username::parse(raw),
+                Err(CredentialRuleError::UsernameUnsafe),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn latin_mixed_with_cyrillic_or_greek_is_refused_other_mixes_are_not() {
+        for raw in ["r\u{43E}\u{43E}t", "\u{440}oot", "r\u{3BF}ot", "pаypal"] {
+            assert_eq!(
+                Username::parse(raw),
+                Err(CredentialRuleError::UsernameUnsafe),
+                "{raw:?}"
+            );
+        }
+        for raw in [
+            "张三abc",
+            "山田タロウ",
+            "김철수kim",
+            "Иван",
+            "Ελένη",
+            "محمد",
+            "John Doe",
+            "a_b-c.d+e",
+            "user123",
+        ] {
+            assert!(Username::parse(raw).is_ok(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn lookalike_names_share_one_key() {
+        let key = |s: &str| Username::parse(s).unwrap().key().to_owned();
+        for same in ["ROOT", "Root", "ｒｏｏｔ", "ＲＯＯＴ", "r00t", "rOOt"] {
+            assert_eq!(key(same), key("root"), "{same}");
+        }
+        assert_eq!(key("cafe\u{301}"), key("Café"));
+        assert_eq!(key("STRASSE"), key("straße"));
+        // Whole-script look-alikes: all-Cyrillic "рое" against Latin "poe".
+        assert_eq!(key("\u{440}\u{43E}\u{435}"), key("poe"));
+        assert_ne!(key("alice"), key("alicia"));
+        assert_ne!(key("张三"), key("李四"));
+        assert_eq!(key("root"), username_key("root"));
     }
 
     #[test]

@@ -734,7 +734,10 @@ mod tests {
             (bark("ftp://api.day.app/key"), SettingsError::BarkUrlScheme),
             (bark("javascript:alert(1)"), SettingsError::BarkUrlScheme),
             (bark("http://2130706433/"), SettingsError::UrlForbidden),
-            (bark("http://1.1.1.1#@127.0.0.1/"), SettingsError::UrlAmbiguous),
+            (
+                bark("http://1.1.1.1#@127.0.0.1/"),
+                SettingsError::UrlAmbiguous,
+            ),
         ];
         for (bad, expected) in cases {
             assert_eq!(refused(bad, &no_dns()).await, expected);
@@ -840,7 +843,10 @@ mod tests {
         };
         let out = apply(current, req, &public_dns()).await.unwrap();
         assert_eq!(out["gotify_token"], "t0ken");
-        assert_eq!(out["gotify_url"], "https://g2.example.com/", "stored normalised");
+        assert_eq!(
+            out["gotify_url"], "https://g2.example.com/",
+            "stored normalised"
+        );
         // Priority omitted: the stored one is kept.
         assert_eq!(out["gotify_priority"], 7);
     }

@@ -8,7 +8,6 @@ use tollgate_domain::ports::MatchMode;
 use tollgate_domain::services::{
     AdminCreateError, AdminCreateInput, AdminError, AdminUpdateInput, UserListInput,
 };
-use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::{PageRequest, User, UserId};
 
 use super::auth::AdminAuth;
@@ -77,15 +76,7 @@ fn admin_error(e: AdminError, op: AdminOp, locale: Locale) -> CompatError {
     let msg = match e {
         AdminError::NotFound => Msg::UserNotFound,
         AdminError::Hierarchy(h) => hierarchy_msg(h, op),
-        AdminError::InvalidCredential(CredentialRuleError::PasswordLength { .. }) => {
-            Msg::PasswordLength
-        }
-        AdminError::InvalidCredential(CredentialRuleError::UsernameLength { .. }) => {
-            Msg::UsernameLength
-        }
-        AdminError::InvalidCredential(CredentialRuleError::UsernameCharacters) => {
-            Msg::UsernameCharacters
-        }
+        AdminError::InvalidCredential(rule) => super::users::credential_msg(&rule),
         AdminError::InvalidDisplayName => Msg::DisplayNameLength,
         AdminError::UnknownGroup => Msg::UnknownGroup,
         AdminError::InvalidRemark => Msg::RemarkLength,
@@ -199,14 +190,9 @@ pub async fn create(
             AdminCreateError::Hierarchy(h) => {
                 CompatError::fail(hierarchy_msg(h, AdminOp::Update), locale)
             }
-            AdminCreateError::InvalidCredential(rule) => CompatError::fail(
-                match rule {
-                    CredentialRuleError::PasswordLength { .. } => Msg::PasswordLength,
-                    CredentialRuleError::UsernameLength { .. } => Msg::UsernameLength,
-                    CredentialRuleError::UsernameCharacters => Msg::UsernameCharacters,
-                },
-                locale,
-            ),
+            AdminCreateError::InvalidCredential(rule) => {
+                CompatError::fail(super::users::credential_msg(&rule), locale)
+            }
             AdminCreateError::InvalidDisplayName => {
                 CompatError::fail(Msg::DisplayNameLength, locale)
             }

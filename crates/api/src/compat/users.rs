@@ -26,11 +26,13 @@ pub struct RegisterBody {
     pub aff_code: Option<String>,
 }
 
-fn credential_msg(e: &CredentialRuleError) -> Msg {
+/// The compat message of a refused username or password, for every route.
+pub(crate) fn credential_msg(e: &CredentialRuleError) -> Msg {
     match e {
         CredentialRuleError::UsernameLength { .. } => Msg::UsernameLength,
         CredentialRuleError::UsernameCharacters => Msg::UsernameCharacters,
         CredentialRuleError::PasswordLength { .. } => Msg::PasswordLength,
+        CredentialRuleError::UsernameUnsafe => Msg::UsernameUnsafe,
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Model {
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The canonical key of the username (issue 7.6), unique; `NULL` only for rows that
+    /// collided with an older row when the key was introduced.
+    pub username_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -283,7 +283,12 @@ impl AccountService {
         }
         let username = Username::parse(&input.username)?;
         let password = Password::parse(&input.password)?;
-        if let Some(e) = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        if let Some(e) = input
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?;
         }
         // Every well-formed attempt counts, before the password is hashed or anything stored.
@@ -375,7 +380,14 @@ impl AccountService {
         // Only usernames are login names: every stored e-mail address is unverified until
         // e-mail verification exists (issue 7.7), and usernames never contain `@`.
         let login = login.to_owned();
-        let found = self.users.find_credentials(&login).await?;
+        // Names are stored in NFKC: a fullwidth or decomposed spelling of a name logs in, its
+        // other case does not (New API's names are case-sensitive). The name as typed is
+        // tried first, so names stored before normalisation keep working.
+        let mut found = self.users.find_credentials(&login).await?;
+        let normalized = crate::user::normalize_login(&login);
+        if found.is_none() && normalized != login {
+            found = self.users.find_credentials(&normalized).await?;
+        }
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),

@@ -195,9 +195,12 @@ impl AdminService {
         {
             return Err(AdminError::StatusChangeRefused);
         }
+        // The console sends the whole user back: an unchanged name is no rename, even when it
+        // predates the current rules (issue 7.6).
         let username = input
             .username
             .as_deref()
+            .filter(|u| u.trim() != target.username)
             .map(Username::parse)
             .transpose()?
             .filter(|u| u.as_str() != target.username);

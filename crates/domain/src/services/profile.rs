@@ -253,8 +253,17 @@ impl ProfileService {
         if matches!(email, Some(Some(_))) {
             return Err(ProfileError::EmailUnverified);
         }
+        // Sending one's own name back is no rename, even when the stored name predates the
+        // current rules or shares its key with an older account (issue 7.6).
+        let username = input
+            .username
+            .as_deref()
+            .filter(|u| u.trim() != user.username)
+            .map(Username::parse)
+            .transpose()?
+            .filter(|u| u.as_str() != user.username);
         let changes = ProfileChanges {
-            username: input.username.as_deref().map(Username::parse).transpose()?,
+            username,
             display_name: None,
             email,
             phone: optional(input.phone.as_deref(), parse_phone)?,

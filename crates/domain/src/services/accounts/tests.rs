@@ -709,7 +709,8 @@ async fn an_email_address_is_not_a_login_name() {
     m.audit.expect_record().returning(|_| Ok(()));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
-        svc.login(login_input("Alice@Example.com", "password1")).await,
+        svc.login(login_input("Alice@Example.com", "password1"))
+            .await,
         Err(LoginError::InvalidCredentials)
     ));
 }

@@ -222,6 +222,22 @@ async fn the_rest_password_change_checks_confirmation_policy_and_old_password() 
 }
 
 #[tokio::test]
+async fn sending_back_a_name_that_predates_the_rules_is_no_rename() {
+    let svc = Mocks::default().service();
+    let legacy = User {
+        username: "root\u{200B}".into(),
+        ..user(1, Role::User)
+    };
+    let input = ProfileInput {
+        username: Some(" root\u{200B} ".into()),
+        ..Default::default()
+    };
+    // No repository call is expected: nothing changes.
+    let same = svc.update_profile(&legacy, input).await.unwrap();
+    assert_eq!(same.username, legacy.username);
+}
+
+#[tokio::test]
 async fn a_valid_email_is_refused_as_unverified_before_any_write() {
     let svc = Mocks::default().service();
     let input = ProfileInput {
