@@ -17,6 +17,7 @@ mod m20261121_000007_create_audit_table;
 mod m20261121_000008_create_options_table;
 mod m20261201_000009_index_redemptions_by_creator;
 pub mod m20261201_000011_add_username_key;
+mod m20261201_000012_add_audit_roles;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000008_create_options_table::Migration),
             Box::new(m20261201_000009_index_redemptions_by_creator::Migration),
             Box::new(m20261201_000011_add_username_key::Migration),
+            Box::new(m20261201_000012_add_audit_roles::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod admin_matrix;
 mod admin_races;
+mod audit_scope;
 mod auth_table;
 mod health;
 mod login;

@@ -42,6 +42,7 @@ pub struct Settings {
     /// Groups, their ratios, the groups users may pick, and the models of each group.
     pub groups: GroupSettings,
     pub rate_limits: RateLimitSettings,
+    pub audit: AuditSettings,
 }
 
 /// Per-client limits, counted in this process (behind N instances, N times the limit).
@@ -159,6 +160,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             groups: GroupSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -200,6 +202,26 @@ impl Default for QuotaSettings {
         Self {
             per_unit: 500_000,
             display_type: "USD".into(),
+        }
+    }
+}
+
+/// The audit log's retention and the limit on rows anonymous clients cause (issue 7.8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Entries older than this many days are deleted by a periodic task; 0 keeps them forever.
+    pub retention_days: u32,
+    /// Failed-login rows written per client address per hour (a burst of this many, then one
+    /// every hour/N); beyond it the login is still refused but not recorded. 0 = no limit.
+    pub failed_login_records_per_hour: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 400,
+            failed_login_records_per_hour: 120,
         }
     }
 }

@@ -19,14 +19,15 @@ use tollgate_db::{
     SeaAuditRepository, SeaLedgerRepository, SeaOptionsRepository, SeaReadiness,
     SeaRedemptionRepository, SeaSessionRepository, SeaUserRepository,
 };
+use tollgate_domain::audit::retention_cutoff;
 use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
-    Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
+    AuditRepository, Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
 };
 use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
-    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, OptionsService,
-    ProfileService, RedemptionService, SessionTtl, StoredOptions,
+    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, FailedLoginAudit,
+    OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
 };
 use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
@@ -44,6 +45,8 @@ const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 const SESSION_RETENTION_SECS: i64 = 7 * 86_400;
 /// How often the in-process rate limiters forget keys whose allowance is whole again.
 const RATE_LIMIT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
+/// How often audit entries past their retention are deleted.
+const AUDIT_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Opens the database and, when configured, migrates it.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -72,6 +75,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// The in-process limiters, for the periodic sweep.
     pub limiters: Vec<Arc<LocalRateLimiter>>,
+    pub audit: Arc<dyn AuditRepository>,
 }
 
 pub async fn build_services(
@@ -115,6 +119,8 @@ pub async fn build_services(
     let register_limiter = Arc::new(LocalRateLimiter::new(RateLimit::per_hour(
         settings.rate_limits.register_per_ip_per_hour,
     )));
+    let failed_login_limit = RateLimit::per_hour(settings.audit.failed_login_records_per_hour);
+    let failed_login_limiter = Arc::new(LocalRateLimiter::new(failed_login_limit));
     let accounts = AccountService::new(
         ports.clone(),
         Arc::new(codec),
@@ -124,7 +130,12 @@ pub async fn build_services(
             refresh_secs: settings.refresh_ttl_secs(),
         },
     )
-    .with_register_limiter(register_limiter.clone());
+    .with_register_limiter(register_limiter.clone())
+    .with_failed_login_audit(FailedLoginAudit::new(
+        failed_login_limiter.clone(),
+        failed_login_limit.period_secs,
+    ));
+    let audit = ports.audit.clone();
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
         users,
@@ -149,7 +160,8 @@ pub async fn build_services(
         ledger: Arc::new(SeaLedgerRepository::new(db.clone())),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
-        limiters: vec![register_limiter],
+        limiters: vec![register_limiter, failed_login_limiter],
+        audit,
     })
 }
 
@@ -178,6 +190,11 @@ impl Application {
         bootstrap_root(&services.accounts, &settings).await?;
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
         spawn_rate_limit_sweep(services.limiters.clone());
+        spawn_audit_purge(
+            services.audit.clone(),
+            services.clock.clone(),
+            settings.audit.retention_days,
+        );
 
         let state = web::Data::new(AppState {
             info: InstanceInfo {
@@ -286,6 +303,27 @@ fn spawn_rate_limit_sweep(limiters: Vec<Arc<LocalRateLimiter>>) {
             tick.tick().await;
             for limiter in &limiters {
                 limiter.sweep();
+            }
+        }
+    });
+}
+
+/// Deletes audit entries past their retention; does nothing when it is 0 (keep forever).
+fn spawn_audit_purge(audit: Arc<dyn AuditRepository>, clock: Arc<dyn Clock>, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(AUDIT_PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            let Some(cutoff) = retention_cutoff(clock.now(), retention_days) else {
+                continue;
+            };
+            match audit.purge(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, retention_days, "old audit entries purged"),
+                Err(e) => tracing::warn!(error = %e, "audit purge failed"),
             }
         }
     });

@@ -3,24 +3,36 @@
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, Condition, ConnectionTrait, DatabaseConnection, EntityTrait as _,
     PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
-use tollgate_domain::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord};
+use tollgate_domain::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditScope};
 use tollgate_domain::ports::AuditRepository;
-use tollgate_domain::{Page, PageRequest, RepoError, UserId};
+use tollgate_domain::{Page, PageRequest, RepoError, Role, UserId};
 
 use crate::entities::{audit, user};
 use crate::error::unexpected;
 
 /// Inserts one audit record with the caller's connection or transaction; returns its id.
+/// Roles the entry does not carry are read from the user rows in the same transaction, so
+/// the entry keeps the roles of the moment it was written (the scope of the log relies on
+/// them, not on rows that may later change or vanish).
 pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
     entry: &AuditEntry,
 ) -> Result<i64, sea_orm::DbErr> {
+    let actor_role = match (entry.actor_role, entry.actor_id) {
+        (Some(role), _) => Some(role),
+        (None, Some(id)) => role_of(conn, id).await?,
+        (None, None) => None,
+    };
+    let target_role = match (entry.target_role, entry.target_id) {
+        (Some(role), _) => Some(role),
+        (None, Some(id)) => role_of(conn, id).await?,
+        (None, None) => None,
+    };
     let row = audit::ActiveModel {
         id: NotSet,
         actor_id: Set(entry.actor_id.map(UserId::get)),
@@ -30,8 +42,21 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         after: Set(entry.after.as_ref().map(ToString::to_string)),
         ip: Set(entry.ip.clone()),
         created_at: Set(entry.at),
+        actor_role: Set(actor_role.map(Role::code)),
+        target_role: Set(target_role.map(Role::code)),
     };
     Ok(audit::Entity::insert(row).exec(conn).await?.last_insert_id)
+}
+
+/// The role of a user row (deleted or not), if the row exists.
+async fn role_of<C: ConnectionTrait>(conn: &C, id: UserId) -> Result<Option<Role>, sea_orm::DbErr> {
+    let code: Option<i32> = user::Entity::find_by_id(id.get())
+        .select_only()
+        .column(user::Column::Role)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(code.and_then(Role::from_code))
 }
 
 fn to_record(m: audit::Model) -> Result<AuditRecord, anyhow::Error> {
@@ -52,8 +77,27 @@ fn to_record(m: audit::Model) -> Result<AuditRecord, anyhow::Error> {
             after: json(m.after)?,
             ip: m.ip,
             at: m.created_at,
+            actor_role: m.actor_role.and_then(Role::from_code),
+            target_role: m.target_role.and_then(Role::from_code),
         },
     })
+}
+
+/// The SQL form of [`AuditScope::allows`] (the contract tests hold them equal).
+fn scope_condition(scope: &AuditScope) -> Option<Condition> {
+    if scope.reader_role == Role::Root {
+        return None;
+    }
+    let root = Role::Root.code();
+    let actor = Condition::any()
+        .add(audit::Column::ActorId.is_null())
+        .add(audit::Column::ActorRole.lt(root));
+    let target = Condition::any()
+        .add(audit::Column::TargetId.is_null())
+        .add(audit::Column::TargetId.eq(scope.reader.get()))
+        .add(audit::Column::TargetRole.lt(scope.reader_role.code()));
+    // `role < x` is not true for NULL: an unknown role hides the entry.
+    Some(Condition::all().add(actor).add(target))
 }
 
 /// [`AuditRepository`] over sea-orm.
@@ -98,21 +142,8 @@ impl AuditRepository for SeaAuditRepository {
         if let Some(to) = filter.to {
             cond = cond.add(audit::Column::CreatedAt.lte(to));
         }
-        if let Some(below) = filter.visible_below {
-            // Visible unless the target is a user at or above the reader's role; entries
-            // about the reader itself and about no user (or a deleted row) stay visible.
-            let protected = Query::select()
-                .column(user::Column::Id)
-                .from(user::Entity)
-                .and_where(Expr::col(user::Column::Role).gte(below))
-                .to_owned();
-            let mut visible = Condition::any()
-                .add(audit::Column::TargetId.is_null())
-                .add(audit::Column::TargetId.not_in_subquery(protected));
-            if let Some(me) = filter.also {
-                visible = visible.add(audit::Column::TargetId.eq(me.get()));
-            }
-            cond = cond.add(visible);
+        if let Some(scope) = filter.scope.as_ref().and_then(scope_condition) {
+            cond = cond.add(scope);
         }
         let select = audit::Entity::find().filter(cond);
         let total = select
@@ -137,5 +168,14 @@ impl AuditRepository for SeaAuditRepository {
             total,
             request: page,
         })
+    }
+
+    async fn purge(&self, before: i64) -> Result<u64, RepoError> {
+        let res = audit::Entity::delete_many()
+            .filter(audit::Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(|e| unexpected(e, "failed to purge audit records"))?;
+        Ok(res.rows_affected)
     }
 }

@@ -712,7 +712,12 @@ impl UserRepository for SeaUserRepository {
             if res.rows_affected != 1 {
                 return Ok(Err(why_unchanged(&txn, id).await?));
             }
-            crate::audit::insert(&txn, audit).await?;
+            // The row is gone: the entry keeps the role it had (the state the delete matched).
+            let audit = AuditEntry {
+                target_role: audit.target_role.or(Some(seen.role)),
+                ..audit.clone()
+            };
+            crate::audit::insert(&txn, &audit).await?;
             Ok::<_, sea_orm::DbErr>(Ok(()))
         }
         .await;

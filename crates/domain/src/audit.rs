@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::user::UserId;
+use crate::user::{Role, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
@@ -88,6 +88,13 @@ pub struct AuditEntry {
     pub after: Option<Value>,
     pub ip: Option<String>,
     pub at: i64,
+    /// The actor's role when the entry was written. `None` on a new entry means "look it up
+    /// in the same transaction": the repository stores the role the user row has then.
+    pub actor_role: Option<Role>,
+    /// The target's role when the entry was written (filled like `actor_role`). A stored
+    /// entry with a target but no role (its user was gone before roles were recorded) is
+    /// shown to root only.
+    pub target_role: Option<Role>,
 }
 
 impl AuditEntry {
@@ -105,7 +112,16 @@ impl AuditEntry {
             after: None,
             ip: None,
             at,
+            actor_role: None,
+            target_role: None,
         }
+    }
+
+    /// Records the target's role as the caller knows it (for acts after which the target's
+    /// row is gone, such as a hard delete).
+    pub fn target_role(mut self, role: Role) -> Self {
+        self.target_role = Some(role);
+        self
     }
 
     pub fn change(mut self, before: Value, after: Value) -> Self {
@@ -127,8 +143,7 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-/// Filters of the audit listing. `visible_below` scopes it by the hierarchy: an admin sees
-/// entries about users whose role is below its own (and entries without a target).
+/// Filters of the audit listing. `scope` limits it to what one reader may see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub actor_id: Option<UserId>,
@@ -136,10 +151,53 @@ pub struct AuditFilter {
     pub action: Option<AuditAction>,
     pub from: Option<i64>,
     pub to: Option<i64>,
-    /// Role code: only entries whose target has a lower role (or no target)...
-    pub visible_below: Option<i32>,
-    /// ...plus entries about this user.
-    pub also: Option<UserId>,
+    /// `None`: every entry (internal use only; readers always get a scope).
+    pub scope: Option<AuditScope>,
+}
+
+/// Who reads the audit log, and so which entries it may see (issue 7.8). The rule works on
+/// the roles stored with each entry, never on live user rows, so deleting or re-roling an
+/// account does not change who may read what was written about it.
+///
+/// - Root sees every entry.
+/// - Any other reader never sees an entry whose actor is root, or whose actor's role is
+///   unknown (a user that was gone before roles were recorded: it may have been root).
+/// - Of the rest it sees entries about no user, about itself, and about users whose role
+///   was strictly below its own when the entry was written; an unknown target role hides
+///   the entry (root only).
+///
+/// The repository translates this rule into its query; [`AuditScope::allows`] is the
+/// reference the contract tests compare the query against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditScope {
+    pub reader: UserId,
+    pub reader_role: Role,
+}
+
+impl AuditScope {
+    pub fn allows(&self, entry: &AuditEntry) -> bool {
+        if self.reader_role == Role::Root {
+            return true;
+        }
+        let actor_ok = match (entry.actor_id, entry.actor_role) {
+            (None, _) => true,
+            (Some(_), Some(role)) => role < Role::Root,
+            (Some(_), None) => false,
+        };
+        let target_ok = match (entry.target_id, entry.target_role) {
+            (None, _) => true,
+            (Some(id), _) if id == self.reader => true,
+            (Some(_), Some(role)) => role < self.reader_role,
+            (Some(_), None) => false,
+        };
+        actor_ok && target_ok
+    }
+}
+
+/// The oldest creation time an entry may have to survive a purge at `now` when entries are
+/// kept `retention_days` days; `None` when they are kept forever (0).
+pub fn retention_cutoff(now: i64, retention_days: u32) -> Option<i64> {
+    (retention_days > 0).then(|| now.saturating_sub(i64::from(retention_days) * 86_400))
 }
 
 #[cfg(test)]
@@ -152,5 +210,69 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(a));
         }
         assert_eq!(AuditAction::parse("nope"), None);
+    }
+
+    fn entry(
+        actor: Option<(i64, Option<Role>)>,
+        target: Option<(i64, Option<Role>)>,
+    ) -> AuditEntry {
+        let mut e = AuditEntry::new(
+            AuditAction::UserUpdated,
+            actor.map(|a| UserId(a.0)),
+            target.map(|t| UserId(t.0)),
+            0,
+        );
+        e.actor_role = actor.and_then(|a| a.1);
+        e.target_role = target.and_then(|t| t.1);
+        e
+    }
+
+    #[test]
+    fn the_scope_rule_as_a_table() {
+        use Role::{Admin, Root, User};
+        let admin = AuditScope {
+            reader: UserId(5),
+            reader_role: Admin,
+        };
+        let root = AuditScope {
+            reader: UserId(1),
+            reader_role: Root,
+        };
+        let cases: [(AuditEntry, bool); 14] = [
+            // Anonymous acts about no user (a failed login for an unknown name).
+            (entry(None, None), true),
+            // A failed login on a user's account, on an admin's, on the reader's own.
+            (entry(None, Some((7, Some(User)))), true),
+            (entry(None, Some((6, Some(Admin)))), false),
+            (entry(None, Some((5, Some(Admin)))), true),
+            // Another admin acting on a user; on itself (its login); on the reader.
+            (entry(Some((6, Some(Admin))), Some((7, Some(User)))), true),
+            (entry(Some((6, Some(Admin))), Some((6, Some(Admin)))), false),
+            (entry(Some((6, Some(Admin))), Some((5, Some(Admin)))), true),
+            // Root's acts, whoever the target, even the reader itself.
+            (entry(Some((1, Some(Root))), Some((7, Some(User)))), false),
+            (entry(Some((1, Some(Root))), Some((5, Some(Admin)))), false),
+            (entry(Some((1, Some(Root))), None), false),
+            // Unknown roles (rows from before roles were recorded, users gone): root only.
+            (entry(Some((9, None)), Some((7, Some(User)))), false),
+            (entry(Some((7, Some(User))), Some((9, None))), false),
+            // The reader's own acts about itself or a user.
+            (entry(Some((5, Some(Admin))), Some((5, Some(Admin)))), true),
+            (entry(Some((5, Some(Admin))), Some((7, Some(User)))), true),
+        ];
+        for (i, (e, visible)) in cases.iter().enumerate() {
+            assert_eq!(admin.allows(e), *visible, "case {i}: {e:?}");
+            assert!(root.allows(e), "root sees case {i}");
+        }
+    }
+
+    #[test]
+    fn retention_zero_keeps_forever() {
+        assert_eq!(retention_cutoff(1_000_000, 0), None);
+        assert_eq!(retention_cutoff(1_000_000, 1), Some(1_000_000 - 86_400));
+        assert_eq!(
+            retention_cutoff(0, u32::MAX),
+            Some(-(i64::from(u32::MAX) * 86_400))
+        );
     }
 }

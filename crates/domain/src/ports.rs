@@ -437,14 +437,22 @@ pub trait LedgerRepository: Send + Sync {
 #[async_trait]
 pub trait AuditRepository: Send + Sync {
     /// Writes one entry on its own (for events with no other write, such as a failed login).
+    /// Every write of an entry (here, and inside other repositories' transactions) MUST store
+    /// the actor's and the target's roles: the entry's own when set, else the roles of their
+    /// user rows read in the same transaction.
     async fn record(&self, entry: &AuditEntry) -> Result<(), RepoError>;
 
-    /// Entries matching the filter, newest first.
+    /// Entries matching the filter, newest first. A `scope` in the filter MUST select exactly
+    /// the entries [`crate::audit::AuditScope::allows`], judged on the roles stored with each
+    /// entry.
     async fn list(
         &self,
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditRecord>, RepoError>;
+
+    /// Deletes every entry written before `before` (unix seconds); returns how many.
+    async fn purge(&self, before: i64) -> Result<u64, RepoError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub after: Option<String>,
     pub ip: Option<String>,
     pub created_at: i64,
+    pub actor_role: Option<i32>,
+    pub target_role: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

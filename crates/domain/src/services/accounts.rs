@@ -237,6 +237,7 @@ pub struct AccountService {
     pub(super) ttl: SessionTtl,
     /// Registrations per client address ([`NoLimit`] unless configured).
     pub(super) register_limiter: Arc<dyn RateLimiter>,
+    pub(super) failed_login_audit: Arc<super::FailedLoginAudit>,
 }
 
 impl AccountService {
@@ -257,12 +258,19 @@ impl AccountService {
             options,
             ttl,
             register_limiter: Arc::new(NoLimit),
+            failed_login_audit: Arc::new(super::FailedLoginAudit::unlimited()),
         }
     }
 
     /// Limits self-service registrations per client address (both surfaces share it).
     pub fn with_register_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.register_limiter = limiter;
+        self
+    }
+
+    /// Limits the failed-login audit rows per client address (unlimited by default).
+    pub fn with_failed_login_audit(mut self, limit: super::FailedLoginAudit) -> Self {
+        self.failed_login_audit = Arc::new(limit);
         self
     }
 
@@ -397,18 +405,33 @@ impl AccountService {
             Some(user) if password_ok && user.is_enabled() => Ok(user),
             user => {
                 tracing::info!("login refused");
-                let attempted: String = login.chars().take(64).collect();
-                let entry = AuditEntry::new(
+                let now = self.clock.now();
+                if !self
+                    .failed_login_audit
+                    .admit(input.ip.as_deref(), now)
+                    .await
+                {
+                    return Err(LoginError::InvalidCredentials);
+                }
+                let mut entry = AuditEntry::new(
                     AuditAction::LoginFailed,
                     None,
-                    user.map(|u| u.id),
-                    self.clock.now(),
-                )
-                .change(
-                    serde_json::Value::Null,
-                    serde_json::json!({ "login": attempted }),
+                    user.as_ref().map(|u| u.id),
+                    now,
                 )
                 .from_ip(input.ip.clone());
+                // The typed login is kept only when it named an account (it is then that
+                // account's name or address). A name that matched nothing is often a password
+                // typed into the wrong field: it is never stored.
+                if let Some(user) = &user {
+                    let attempted: String = login.chars().take(64).collect();
+                    entry = entry
+                        .change(
+                            serde_json::Value::Null,
+                            serde_json::json!({ "login": attempted }),
+                        )
+                        .target_role(user.role);
+                }
                 self.audit.record(&entry).await?;
                 Err(LoginError::InvalidCredentials)
             }

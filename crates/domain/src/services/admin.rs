@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditScope};
 use crate::error::RepoError;
 use crate::hierarchy::{self, AdminOp, HierarchyError};
 use crate::options::OptionsSource;
@@ -371,14 +371,15 @@ impl AdminService {
             json!({"username": target.username, "role": target.role.code()}),
             Value::Null,
         )
+        .target_role(target.role)
         .from_ip(ip);
         self.users.hard_delete(&target, &audit).await?;
         tracing::info!(actor = %actor.id, target = %id, "user hard-deleted by admin");
         Ok(())
     }
 
-    /// The audit log, scoped by the hierarchy: entries about users below the actor, about the
-    /// actor itself, or about no user.
+    /// The audit log, scoped by [`AuditScope`]: root sees everything; an admin sees entries
+    /// about users that were below it, about itself, or about no user, never root's acts.
     pub async fn audit_log(
         &self,
         actor: &User,
@@ -388,8 +389,10 @@ impl AdminService {
         if !actor.role.is_admin() {
             return Err(HierarchyError::NotAdmin.into());
         }
-        filter.visible_below = Some(actor.role.code());
-        filter.also = Some(actor.id);
+        filter.scope = Some(AuditScope {
+            reader: actor.id,
+            reader_role: actor.role,
+        });
         Ok(self.audit.list(&filter, page).await?)
     }
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod affiliate;
+mod audit_limit;
 mod authn;
 mod options;
 mod profile;
@@ -15,6 +16,7 @@ pub use accounts::{
 };
 pub use admin::{AdminError, AdminService, AdminUpdateInput, UserListInput};
 pub use affiliate::AffiliateService;
+pub use audit_limit::FailedLoginAudit;
 pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
 pub use options::{OptionsError, OptionsService, StoredOptions};
 pub use profile::{

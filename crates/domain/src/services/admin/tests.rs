@@ -315,7 +315,13 @@ async fn the_audit_log_is_scoped_to_the_actor() {
     let mut m = Mocks::default();
     m.audit
         .expect_list()
-        .withf(|f, _| f.visible_below == Some(10) && f.also == Some(UserId(1)))
+        .withf(|f, _| {
+            f.scope
+                == Some(crate::audit::AuditScope {
+                    reader: UserId(1),
+                    reader_role: Role::Admin,
+                })
+        })
         .times(1)
         .returning(|_, page| {
             Ok(Page {
@@ -324,8 +330,12 @@ async fn the_audit_log_is_scoped_to_the_actor() {
                 request: page,
             })
         });
+    // A scope the caller sends is replaced by the reader's own.
     let filter = AuditFilter {
-        visible_below: Some(100),
+        scope: Some(crate::audit::AuditScope {
+            reader: UserId(1),
+            reader_role: Role::Root,
+        }),
         ..Default::default()
     };
     m.service()
