@@ -15,6 +15,7 @@ mod health;
 mod login;
 mod mint_cap;
 mod options;
+mod owner_proof;
 mod redeem;
 mod redemption_admin;
 mod register;

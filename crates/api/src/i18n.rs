@@ -149,6 +149,9 @@ pub enum Msg {
     UrlAmbiguous,
     RestEmailUnverified,
     UsernameUnsafe,
+    // Issue 7.11: acts that need the owner (password or fresh login).
+    OwnerProofRequired,
+    OwnerProofWrongPassword,
 }
 
 impl Msg {
@@ -430,6 +433,11 @@ impl Msg {
                 "Invalid input: username must not contain invisible, bidirectional-control or \
                  non-ASCII symbol characters, nor mix look-alike scripts",
             ),
+            OwnerProofRequired => (
+                "此操作需要验证身份：请在请求中提供当前密码（password），或重新登录后 10 分钟内重试",
+                "This action needs your current password (send it as `password`), or a login within the last 10 minutes",
+            ),
+            OwnerProofWrongPassword => ("密码错误", "Incorrect password"),
         }
     }
 }

@@ -32,18 +32,19 @@ impl SeaSessionRepository {
         key: sea_orm::sea_query::SimpleExpr,
         now: i64,
     ) -> Result<Option<ActiveSession>, RepoError> {
-        let row: Option<(i64, i64, String)> = session::Entity::find()
+        let row: Option<(i64, i64, String, i64)> = session::Entity::find()
             .select_only()
             .column(session::Column::Id)
             .column(session::Column::UserId)
             .column(session::Column::Kind)
+            .column(session::Column::CreatedAt)
             .filter(key)
             .filter(active_at(now))
             .into_tuple()
             .one(&self.db)
             .await
             .map_err(|e| unexpected(e, "failed to read a session"))?;
-        row.map(|(id, user_id, kind)| {
+        row.map(|(id, user_id, kind, created_at)| {
             let kind = SessionKind::parse(&kind).ok_or_else(|| {
                 RepoError::msg(format!("session {id} has the unknown kind {kind}"))
             })?;
@@ -51,6 +52,7 @@ impl SeaSessionRepository {
                 id,
                 user_id: UserId(user_id),
                 kind,
+                created_at,
             })
         })
         .transpose()

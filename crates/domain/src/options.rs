@@ -24,6 +24,9 @@ pub struct RuntimeOptions {
     /// Quota units a non-root admin may mint in redemption codes per rolling 24 h
     /// (`AdminMintQuotaDailyLimit`); 0 lets only root mint. Root is never capped.
     pub admin_mint_quota_daily_limit: i64,
+    /// A password change (self-service) revokes the compat access token in the same
+    /// transaction (issue 7.11; New API kept it). Admin and CLI resets always revoke it.
+    pub revoke_access_token_on_password_change: bool,
 }
 
 /// The mint cap of a fresh installation: 500,000,000 units, $1,000 at the default
@@ -31,7 +34,7 @@ pub struct RuntimeOptions {
 pub const DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT: i64 = 500_000_000;
 
 /// The option keys, in display order.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "RegisterEnabled",
     "PasswordRegisterEnabled",
     "PasswordLoginEnabled",
@@ -50,6 +53,7 @@ pub const KEYS: [&str; 18] = [
     "GroupModels",
     "AdminMintQuotaDailyLimit",
     "AffRewardDailyLimit",
+    "RevokeAccessTokenOnPasswordChange",
 ];
 
 /// Why an option value was refused. Nothing was stored.
@@ -144,6 +148,10 @@ impl RuntimeOptions {
                 self.admin_mint_quota_daily_limit.to_string(),
             ),
             ("AffRewardDailyLimit", r.aff_reward_daily_limit.to_string()),
+            (
+                "RevokeAccessTokenOnPasswordChange",
+                self.revoke_access_token_on_password_change.to_string(),
+            ),
         ]
     }
 
@@ -202,6 +210,9 @@ impl RuntimeOptions {
             "AffRewardDailyLimit" => {
                 next.registration.aff_reward_daily_limit = parse_count(key, value)?;
             }
+            "RevokeAccessTokenOnPasswordChange" => {
+                next.revoke_access_token_on_password_change = parse_bool(key, value)?;
+            }
             other => return Err(OptionError::UnknownKey(other.to_owned())),
         }
         next.groups
@@ -255,6 +266,7 @@ impl StaticOptions {
             email_alias_restriction_enabled: false,
             groups,
             admin_mint_quota_daily_limit: DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT,
+            revoke_access_token_on_password_change: true,
         })
     }
 }

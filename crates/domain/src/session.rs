@@ -85,4 +85,6 @@ pub struct ActiveSession {
     pub id: i64,
     pub user_id: UserId,
     pub kind: SessionKind,
+    /// When the session was created (the login), unix seconds.
+    pub created_at: i64,
 }

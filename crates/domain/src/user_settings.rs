@@ -374,6 +374,42 @@ pub async fn apply_notification_settings(
     Ok(Value::Object(setting).to_string())
 }
 
+/// Whether two stored `setting` JSON strings send notifications to different places: the
+/// channel (`notify_type`, New API's default `email` when absent) and its addresses and
+/// credentials (webhook URL and secret, notification e-mail, Bark URL, Gotify URL and token).
+/// Empty strings count as absent. Thresholds, flags, the sidebar and the rest do not count.
+pub fn notification_targets_differ(old: &str, new: &str) -> bool {
+    fn targets(raw: &str) -> Vec<Option<String>> {
+        let setting = match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let text = |key: &str| {
+            setting
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let mut out = vec![Some(
+            text(NOTIFY_TYPE).unwrap_or_else(|| NotifyType::Email.as_str().to_owned()),
+        )];
+        out.extend(
+            [
+                WEBHOOK_URL,
+                WEBHOOK_SECRET,
+                NOTIFICATION_EMAIL,
+                BARK_URL,
+                GOTIFY_URL,
+                GOTIFY_TOKEN,
+            ]
+            .map(text),
+        );
+        out
+    }
+    targets(old) != targets(new)
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.is_empty())
 }
@@ -955,5 +991,32 @@ mod tests {
         assert_eq!(req.notify_type.as_deref(), Some("gotify"));
         assert_eq!(req.gotify_priority, Some(3));
         assert_eq!(req.webhook_secret, None);
+    }
+
+    #[test]
+    fn only_channels_addresses_and_credentials_are_targets() {
+        let base = r#"{"notify_type":"email","quota_warning_threshold":1,"gotify_priority":0}"#;
+        // The default channel, an empty address, a new threshold or flag: same targets.
+        assert!(!notification_targets_differ(
+            r#"{"gotify_priority":0}"#,
+            base
+        ));
+        assert!(!notification_targets_differ(
+            base,
+            r#"{"notify_type":"email","notification_email":"","quota_warning_threshold":9,"record_ip_log":true}"#
+        ));
+        for other in [
+            r#"{"notify_type":"email","notification_email":"x@example.com"}"#,
+            r#"{"notify_type":"webhook","webhook_url":"https://example.com/h"}"#,
+            r#"{"notify_type":"email","webhook_secret":"s"}"#,
+            r#"{"notify_type":"bark","bark_url":"https://api.day.app/k/{{title}}"}"#,
+            r#"{"notify_type":"gotify","gotify_url":"https://g.example.com","gotify_token":"t"}"#,
+        ] {
+            assert!(notification_targets_differ(base, other), "{other}");
+        }
+        assert!(notification_targets_differ(
+            r#"{"notify_type":"gotify","gotify_url":"https://g.example.com","gotify_token":"t"}"#,
+            r#"{"notify_type":"gotify","gotify_url":"https://g.example.com","gotify_token":"u"}"#
+        ));
     }
 }

@@ -46,6 +46,8 @@ pub struct Authed<R: MinRole> {
     pub user: User,
     /// The cookie session that authenticated the request (`None` for an access token).
     pub session_id: Option<i64>,
+    /// When that session logged in (`None` for an access token).
+    pub session_created_at: Option<i64>,
     pub locale: Locale,
     _role: PhantomData<R>,
 }
@@ -66,6 +68,7 @@ impl<R: MinRole> FromRequest for Authed<R> {
             Ok(Self {
                 user: auth.user,
                 session_id: auth.session_id,
+                session_created_at: auth.session_created_at,
                 locale,
                 _role: PhantomData,
             })

@@ -25,49 +25,55 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let query = web::QueryConfig::default().error_handler(bad_input);
     let path = web::PathConfig::default()
         .error_handler(|_, req| CompatError::not_found(locale_of(req)).into());
-    cfg.app_data(json).app_data(query).app_data(path).service(
-        web::scope("/api")
-            .route("/status", web::get().to(status::status))
-            .service(
-                web::scope("/user")
-                    // Admin routes; `{id}` only matches digits, so `/self` etc. stay distinct.
-                    .route("", web::get().to(admin::list))
-                    .route("/", web::get().to(admin::list))
-                    .route("/", web::post().to(admin::create))
-                    .route("", web::post().to(admin::create))
-                    .route("/", web::put().to(admin::update))
-                    .route("", web::put().to(admin::update))
-                    .route("/search", web::get().to(admin::search))
-                    .route("/manage", web::post().to(admin::manage))
-                    .route("/{id:\\d+}", web::get().to(admin::get))
-                    .route("/{id:\\d+}", web::delete().to(admin::hard_delete))
-                    .route("/groups", web::get().to(self_service::public_groups))
-                    .route("/register", web::post().to(users::register))
-                    .route("/login", web::post().to(users::login))
-                    .route("/logout", web::get().to(users::logout))
-                    .route("/self", web::get().to(users::get_self))
-                    .route("/self", web::put().to(self_service::update_self))
-                    .route("/self", web::delete().to(self_service::delete_self))
-                    .route("/self/groups", web::get().to(self_service::self_groups))
-                    .route("/models", web::get().to(self_service::models))
-                    .route("/aff", web::get().to(self_service::aff_code))
-                    .route("/aff_transfer", web::post().to(self_service::aff_transfer))
-                    .route("/setting", web::put().to(self_service::update_setting))
-                    .route("/token", web::get().to(users::rotate_token))
-                    .route("/topup", web::post().to(users::redeem)),
-            )
-            .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
-            .service(
-                web::resource(["/option", "/option/"])
-                    .route(web::get().to(options::get))
-                    .route(web::put().to(options::update)),
-            )
-            .service(
-                web::resource(["/redemption", "/redemption/"])
-                    .route(web::get().to(redemptions::list))
-                    .route(web::post().to(redemptions::create)),
-            ),
-    );
+    // Raw bodies (routes that read an optional `password`) get the same ceiling.
+    let payload = web::PayloadConfig::new(JSON_LIMIT);
+    cfg.app_data(json)
+        .app_data(query)
+        .app_data(path)
+        .app_data(payload)
+        .service(
+            web::scope("/api")
+                .route("/status", web::get().to(status::status))
+                .service(
+                    web::scope("/user")
+                        // Admin routes; `{id}` only matches digits, so `/self` etc. stay distinct.
+                        .route("", web::get().to(admin::list))
+                        .route("/", web::get().to(admin::list))
+                        .route("/", web::post().to(admin::create))
+                        .route("", web::post().to(admin::create))
+                        .route("/", web::put().to(admin::update))
+                        .route("", web::put().to(admin::update))
+                        .route("/search", web::get().to(admin::search))
+                        .route("/manage", web::post().to(admin::manage))
+                        .route("/{id:\\d+}", web::get().to(admin::get))
+                        .route("/{id:\\d+}", web::delete().to(admin::hard_delete))
+                        .route("/groups", web::get().to(self_service::public_groups))
+                        .route("/register", web::post().to(users::register))
+                        .route("/login", web::post().to(users::login))
+                        .route("/logout", web::get().to(users::logout))
+                        .route("/self", web::get().to(users::get_self))
+                        .route("/self", web::put().to(self_service::update_self))
+                        .route("/self", web::delete().to(self_service::delete_self))
+                        .route("/self/groups", web::get().to(self_service::self_groups))
+                        .route("/models", web::get().to(self_service::models))
+                        .route("/aff", web::get().to(self_service::aff_code))
+                        .route("/aff_transfer", web::post().to(self_service::aff_transfer))
+                        .route("/setting", web::put().to(self_service::update_setting))
+                        .route("/token", web::get().to(users::rotate_token))
+                        .route("/topup", web::post().to(users::redeem)),
+                )
+                .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
+                .service(
+                    web::resource(["/option", "/option/"])
+                        .route(web::get().to(options::get))
+                        .route(web::put().to(options::update)),
+                )
+                .service(
+                    web::resource(["/redemption", "/redemption/"])
+                        .route(web::get().to(redemptions::list))
+                        .route(web::post().to(redemptions::create)),
+                ),
+        );
 }
 
 fn bad_input(err: impl std::fmt::Display, req: &HttpRequest) -> actix_web::Error {

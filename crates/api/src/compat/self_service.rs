@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use tollgate_domain::groups::{AUTO_RATIO_LABEL, GroupRatio, GroupView};
 use tollgate_domain::ports::AffTransferError;
 use tollgate_domain::services::{
-    DeleteSelfError, PasswordChange, ProfileError, SettingsUpdateError,
+    DeleteSelfError, OwnerProof, OwnerProofError, PasswordChange, ProfileError, SettingsUpdateError,
 };
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::{NotificationSettingsInput, SettingsError};
@@ -81,9 +81,53 @@ pub async fn update_self(
     }
 }
 
+/// The owner proof of a request: its cookie session's login time and an optional
+/// `password` in a JSON object body (issue 7.11). A missing or empty body is no password;
+/// anything else that is not an object with a string (or null) `password` is refused.
+fn owner_proof(auth: &UserAuth, body: &[u8]) -> Result<OwnerProof, CompatError> {
+    let invalid = || CompatError::fail(Msg::InvalidParams, auth.locale);
+    let password = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match serde_json::from_slice::<Value>(body).map_err(|_| invalid())? {
+            Value::Object(map) => match map.get("password") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) => Some(p.clone()),
+                Some(_) => return Err(invalid()),
+            },
+            Value::Null => None,
+            _ => return Err(invalid()),
+        }
+    };
+    Ok(OwnerProof {
+        password,
+        session_created_at: auth.session_created_at,
+    })
+}
+
+fn owner_error(e: OwnerProofError, locale: crate::i18n::Locale) -> CompatError {
+    match e {
+        // A business reply, never 401: the console logs itself out on any 401.
+        OwnerProofError::Required => CompatError::fail(Msg::OwnerProofRequired, locale),
+        OwnerProofError::WrongPassword => CompatError::fail(Msg::OwnerProofWrongPassword, locale),
+        OwnerProofError::Unexpected(e) => CompatError::internal(&e, locale),
+    }
+}
+
 /// `DELETE /api/user/self` (spec §3.10): soft delete; sessions and access token revoked at
-/// once; the cookie is cleared.
-pub async fn delete_self(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
+/// once; the cookie is cleared. Needs the current password (`{"password": ...}`) or a login
+/// within the last 10 minutes: an access token alone, or an old session, is not enough.
+pub async fn delete_self(
+    auth: UserAuth,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> CompatResult {
+    let proof = owner_proof(&auth, &body)?;
+    state
+        .profile
+        .confirm_owner(&auth.user, &proof)
+        .await
+        .map_err(|e| owner_error(e, auth.locale))?;
     match state.profile.delete_self(&auth.user).await {
         Ok(()) => Ok(HttpResponse::Ok()
             .cookie(super::users::removal_cookie(state.cookie.secure))
@@ -210,21 +254,27 @@ fn settings_msg(e: &SettingsError) -> Msg {
 }
 
 /// `PUT /api/user/setting` (spec §3.17): validated; keeps the sidebar, language and stored
-/// secrets the request does not send (spec §10.20); URLs must be public http(s).
+/// secrets the request does not send (spec §10.20); URLs must be public http(s). Changing
+/// where notifications go also needs `password` in the body or a login within the last 10
+/// minutes (issue 7.11).
 pub async fn update_setting(
     req: HttpRequest,
     auth: UserAuth,
     state: web::Data<AppState>,
-    body: web::Json<NotificationSettingsInput>,
+    body: web::Bytes,
 ) -> CompatResult {
     let locale = locale_of(&req);
+    let proof = owner_proof(&auth, &body)?;
+    let input: NotificationSettingsInput =
+        serde_json::from_slice(&body).map_err(|_| CompatError::fail(Msg::InvalidParams, locale))?;
     match state
         .profile
-        .update_notification_settings(&auth.user, body.into_inner())
+        .update_notification_settings(&auth.user, input, &proof)
         .await
     {
         Ok(()) => Ok(ok_message(Msg::SettingsUpdated.text(locale))),
         Err(SettingsUpdateError::Invalid(e)) => Err(CompatError::fail(settings_msg(&e), locale)),
+        Err(SettingsUpdateError::Owner(e)) => Err(owner_error(e, locale)),
         Err(e) => Err(CompatError::internal(&e, locale)),
     }
 }

@@ -47,6 +47,8 @@ pub enum AccessTokenError {
 pub struct Authenticated {
     pub user: User,
     pub session_id: Option<i64>,
+    /// When that session was created (its login); `None` for an access token.
+    pub session_created_at: Option<i64>,
 }
 
 /// What `/api/v1` login and refresh hand out: a short-lived JWT and a refresh token, each
@@ -120,6 +122,7 @@ impl AccountService {
         Ok(Authenticated {
             user,
             session_id: Some(session.id),
+            session_created_at: Some(session.created_at),
         })
     }
 
@@ -137,6 +140,7 @@ impl AccountService {
         Ok(Authenticated {
             user,
             session_id: None,
+            session_created_at: None,
         })
     }
 
@@ -159,6 +163,7 @@ impl AccountService {
         Ok(Authenticated {
             user,
             session_id: Some(session.id),
+            session_created_at: Some(session.created_at),
         })
     }
 

@@ -20,8 +20,8 @@ pub use audit_limit::FailedLoginAudit;
 pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
 pub use options::{OptionsError, OptionsService, StoredOptions};
 pub use profile::{
-    ChangePasswordError, DeleteSelfError, PasswordChange, ProfileError, ProfileInput,
-    ProfileService, SettingsUpdateError,
+    ChangePasswordError, DeleteSelfError, FRESH_LOGIN_SECS, OwnerProof, OwnerProofError,
+    PasswordChange, ProfileError, ProfileInput, ProfileService, SettingsUpdateError,
 };
 pub use redemptions::RedemptionService;
 

@@ -12,7 +12,8 @@ use crate::user::{
     CredentialRuleError, Password, ProfileChanges, Role, User, Username, parse_email,
 };
 use crate::user_settings::{
-    NotificationSettingsInput, SettingsError, apply_notification_settings, validate_sidebar_modules,
+    NotificationSettingsInput, SettingsError, apply_notification_settings,
+    notification_targets_differ, validate_sidebar_modules,
 };
 
 use super::accounts::CorePorts;
@@ -98,6 +99,52 @@ pub enum DeleteSelfError {
 pub enum SettingsUpdateError {
     #[error(transparent)]
     Invalid(#[from] SettingsError),
+    #[error(transparent)]
+    Owner(#[from] OwnerProofError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// How long after its login a cookie session alone confirms the owner for the acts that
+/// need [`OwnerProof`] (issue 7.11): 10 minutes, the console's "just logged in" window.
+pub const FRESH_LOGIN_SECS: i64 = 600;
+
+/// What a caller offers to show it is the account's owner right now, for deleting the
+/// account and changing notification targets (issue 7.11). An access token, or a session
+/// that logged in long ago, proves possession of a credential that may have leaked; the
+/// current password or a fresh login proves the person.
+#[derive(Clone, Default)]
+pub struct OwnerProof {
+    /// The current password, when the request carried one.
+    pub password: Option<String>,
+    /// When the cookie session of the request logged in (`None` for an access token).
+    pub session_created_at: Option<i64>,
+}
+
+impl std::fmt::Debug for OwnerProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnerProof")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("session_created_at", &self.session_created_at)
+            .finish()
+    }
+}
+
+impl OwnerProof {
+    /// A cookie session that logged in at most [`FRESH_LOGIN_SECS`] before `now`.
+    pub fn has_fresh_login(&self, now: i64) -> bool {
+        self.session_created_at
+            .is_some_and(|t| t <= now && now - t <= FRESH_LOGIN_SECS)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OwnerProofError {
+    /// Neither a password nor a fresh login.
+    #[error("the current password or a fresh login is required")]
+    Required,
+    #[error("the password is wrong")]
+    WrongPassword,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -229,9 +276,15 @@ impl ProfileService {
             now,
         )
         .from_ip(ip);
-        // The access token is a separate credential the user rotates with `GET /api/user/token`.
+        // The access token may have leaked with the old password: revoked in the same
+        // transaction unless root turned `RevokeAccessTokenOnPasswordChange` off.
+        let revoke_token = self
+            .options
+            .current()
+            .await?
+            .revoke_access_token_on_password_change;
         self.users
-            .change_password(user.id, &hash, keep_session, false, &audit, now)
+            .change_password(user.id, &hash, keep_session, revoke_token, &audit, now)
             .await?;
         tracing::info!(user_id = %user.id, "password changed");
         Ok(())
@@ -286,14 +339,45 @@ impl ProfileService {
         Ok(())
     }
 
-    /// `PUT /api/user/setting` (spec §3.17), keeping what the request does not own.
+    /// Checks that the caller is the account's owner right now: a password, when sent, must be
+    /// the current one; without one, only a fresh login will do (issue 7.11).
+    pub async fn confirm_owner(
+        &self,
+        user: &User,
+        proof: &OwnerProof,
+    ) -> Result<(), OwnerProofError> {
+        match proof.password.as_deref().filter(|p| !p.is_empty()) {
+            Some(password) => {
+                let stored = self
+                    .users
+                    .find_password_hash(user.id)
+                    .await
+                    .map_err(|e| OwnerProofError::Unexpected(e.0))?
+                    .filter(|h| !h.is_empty());
+                // No stored password (an OAuth-only account) never matches.
+                if !self.hasher.verify(password, stored).await? {
+                    return Err(OwnerProofError::WrongPassword);
+                }
+                Ok(())
+            }
+            None if proof.has_fresh_login(self.clock.now()) => Ok(()),
+            None => Err(OwnerProofError::Required),
+        }
+    }
+
+    /// `PUT /api/user/setting` (spec §3.17), keeping what the request does not own. A change
+    /// of where notifications go (channel, address, credential) needs [`OwnerProof`].
     pub async fn update_notification_settings(
         &self,
         user: &User,
         input: NotificationSettingsInput,
+        proof: &OwnerProof,
     ) -> Result<(), SettingsUpdateError> {
         let json =
             apply_notification_settings(&user.setting, input, self.resolver.as_ref()).await?;
+        if notification_targets_differ(&user.setting, &json) {
+            self.confirm_owner(user, proof).await?;
+        }
         self.users
             .set_setting(user.id, &json)
             .await

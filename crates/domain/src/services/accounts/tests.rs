@@ -346,6 +346,7 @@ async fn a_session_of_a_deleted_user_does_not_authenticate() {
             id: 1,
             user_id: UserId(9),
             kind: SessionKind::Web,
+            created_at: 0,
         }))
     });
     m.users.expect_find_by_id().returning(|_| {
@@ -750,6 +751,7 @@ async fn a_jwt_whose_session_belongs_to_someone_else_is_refused() {
             id: 77,
             user_id: UserId(6),
             kind: SessionKind::Refresh,
+            created_at: 0,
         }))
     });
     let svc = m.service(RegistrationPolicy::default());
@@ -768,6 +770,7 @@ async fn a_jwt_naming_a_cookie_session_is_refused() {
             id: 77,
             user_id: UserId(5),
             kind: SessionKind::Web,
+            created_at: 0,
         }))
     });
     let svc = m.service(RegistrationPolicy::default());
@@ -847,6 +850,7 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
             id: 8,
             user_id: UserId(5),
             kind: SessionKind::Refresh,
+            created_at: 0,
         }))
     });
     m.users.expect_find_by_id().returning(|_| {

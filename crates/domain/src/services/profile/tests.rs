@@ -136,7 +136,7 @@ async fn a_wrong_current_password_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
+async fn a_password_change_revokes_the_other_sessions_and_the_token_but_keeps_this_session() {
     let mut m = Mocks::default();
     m.users
         .expect_find_password_hash()
@@ -152,7 +152,7 @@ async fn a_password_change_revokes_the_other_sessions_but_keeps_this_one() {
             *id == UserId(1)
                 && hash == "new-hash"
                 && *keep == Some(3)
-                && !*revoke_token
+                && *revoke_token
                 && audit.action == crate::audit::AuditAction::PasswordChanged
                 && audit.ip.as_deref() == Some("10.1.2.3")
                 && *now == NOW
@@ -380,4 +380,47 @@ async fn root_cannot_delete_itself_and_a_user_deletion_revokes_every_session() {
         .times(1)
         .returning(|_, _, _| Ok(true));
     m.service().delete_self(&user(5, Role::User)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_owner_is_confirmed_by_the_password_or_a_login_of_the_last_ten_minutes() {
+    let proof = |password: Option<&str>, created: Option<i64>| OwnerProof {
+        password: password.map(str::to_owned),
+        session_created_at: created,
+    };
+    // No password: only the login time decides, with no hash spent.
+    let svc = Mocks::default().service();
+    let owner = user(1, Role::User);
+    for (created, ok) in [
+        (None, false),
+        (Some(NOW), true),
+        (Some(NOW - FRESH_LOGIN_SECS), true),
+        (Some(NOW - FRESH_LOGIN_SECS - 1), false),
+        (Some(NOW + 60), false),
+    ] {
+        let got = svc.confirm_owner(&owner, &proof(None, created)).await;
+        assert_eq!(got.is_ok(), ok, "{created:?}: {got:?}");
+        if !ok {
+            assert!(matches!(got, Err(OwnerProofError::Required)));
+        }
+    }
+    // A password is checked even with a fresh login; a wrong one is refused.
+    let mut m = Mocks::default();
+    m.users
+        .expect_find_password_hash()
+        .returning(|_| Ok(Some("stored".into())));
+    m.hasher
+        .expect_verify()
+        .returning(|pw, hash| Ok(pw == "right" && hash.as_deref() == Some("stored")));
+    let svc = m.service();
+    assert!(
+        svc.confirm_owner(&owner, &proof(Some("right"), None))
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        svc.confirm_owner(&owner, &proof(Some("wrong"), Some(NOW)))
+            .await,
+        Err(OwnerProofError::WrongPassword)
+    ));
 }
