@@ -230,3 +230,32 @@ async fn a_password_change_revokes_the_access_token_unless_the_option_is_off() {
     let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
     assert_eq!(me["success"], true, "{me}");
 }
+
+#[tokio::test]
+async fn an_admin_reset_always_revokes_the_access_token() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    // Even with the option off: a reset is how an account is taken back.
+    let reply = app
+        .call(
+            &root,
+            Method::PUT,
+            "/api/option/",
+            Some(json!({"key": "RevokeAccessTokenOnPasswordChange", "value": "false"})),
+        )
+        .await;
+    assert_eq!(reply["success"], true, "{reply}");
+    let s = app.user("dave").await;
+    let token = token_of(&app, &s).await;
+    let reply = app
+        .call(
+            &root,
+            Method::PUT,
+            "/api/user/",
+            Some(json!({"id": s.id, "password": "reset-password-1"})),
+        )
+        .await;
+    assert_eq!(reply["success"], true, "{reply}");
+    let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
+    assert_eq!(me["message"], "无权进行此操作，access token 无效", "{me}");
+}
