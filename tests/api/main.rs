@@ -18,6 +18,7 @@ mod options;
 mod owner_proof;
 mod redeem;
 mod redemption_admin;
+mod refresh_reuse;
 mod register;
 mod rest_auth;
 mod rest_helpers;

@@ -4,14 +4,17 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _, QueryFilter as _,
-    QuerySelect as _,
+    ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, JoinType,
+    QueryFilter as _, QuerySelect as _,
 };
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::SessionRepository;
-use tollgate_domain::{ActiveSession, NewSession, RepoError, SessionKind, TokenHash, UserId};
+use tollgate_domain::session::refresh_reuse_audit;
+use tollgate_domain::{
+    ActiveSession, NewSession, RepoError, Rotation, SessionKind, TokenHash, UserId,
+};
 
-use crate::entities::session;
+use crate::entities::{refresh_token_use, session};
 use crate::error::{finish, unexpected};
 
 /// [`SessionRepository`] over sea-orm.
@@ -140,22 +143,86 @@ impl SessionRepository for SeaSessionRepository {
         new: &TokenHash,
         now: i64,
         expires_at: i64,
-    ) -> Result<Option<ActiveSession>, RepoError> {
-        // One conditional statement: of two concurrent rotations of the same token, the
-        // second matches no row.
-        let res = session::Entity::update_many()
-            .col_expr(session::Column::TokenHash, Expr::value(new.as_str()))
-            .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
-            .filter(session::Column::TokenHash.eq(old.as_str()))
-            .filter(session::Column::Kind.eq(SessionKind::Refresh.as_str()))
-            .filter(active_at(now))
-            .exec(&self.db)
+        ip: Option<String>,
+    ) -> Result<Rotation, RepoError> {
+        // One transaction (BEGIN IMMEDIATE on SQLite). The rotation is one conditional
+        // statement: of two concurrent rotations of the same token, the second matches no row
+        // (PostgreSQL and MySQL re-check it after the first commits) and then finds the token
+        // among the used ones, committed by the first.
+        let txn = crate::begin_write(&self.db)
             .await
-            .map_err(|e| unexpected(e, "failed to rotate a refresh token"))?;
-        if res.rows_affected != 1 {
-            return Ok(None);
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = async {
+            let res = session::Entity::update_many()
+                .col_expr(session::Column::TokenHash, Expr::value(new.as_str()))
+                .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+                .filter(session::Column::TokenHash.eq(old.as_str()))
+                .filter(session::Column::Kind.eq(SessionKind::Refresh.as_str()))
+                .filter(active_at(now))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected == 1 {
+                let (id, user_id): (i64, i64) = session::Entity::find()
+                    .select_only()
+                    .column(session::Column::Id)
+                    .column(session::Column::UserId)
+                    .filter(session::Column::TokenHash.eq(new.as_str()))
+                    .into_tuple()
+                    .one(&txn)
+                    .await?
+                    .ok_or_else(|| DbErr::RecordNotFound("the rotated session".into()))?;
+                refresh_token_use::Entity::insert(refresh_token_use::ActiveModel {
+                    token_hash: Set(old.as_str().to_owned()),
+                    session_id: Set(id),
+                    used_at: Set(now),
+                })
+                .exec_without_returning(&txn)
+                .await?;
+                return Ok(Rotation::Rotated(ActiveSession {
+                    id,
+                    user_id: UserId(user_id),
+                    kind: SessionKind::Refresh,
+                }));
+            }
+            // Not current: a replay when some session already rotated it.
+            let used: Option<(i64, i64)> = refresh_token_use::Entity::find()
+                .select_only()
+                .column(refresh_token_use::Column::SessionId)
+                .column_as(session::Column::UserId, "user_id")
+                .join(
+                    JoinType::InnerJoin,
+                    refresh_token_use::Entity::belongs_to(session::Entity)
+                        .from(refresh_token_use::Column::SessionId)
+                        .to(session::Column::Id)
+                        .into(),
+                )
+                .filter(refresh_token_use::Column::TokenHash.eq(old.as_str()))
+                .into_tuple()
+                .one(&txn)
+                .await?;
+            let Some((session_id, user_id)) = used else {
+                return Ok(Rotation::Invalid);
+            };
+            let revoked = session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(now))
+                .filter(session::Column::Id.eq(session_id))
+                .filter(active_at(now))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if revoked == 0 {
+                // Already revoked or expired: nothing to revoke, nothing new to record.
+                return Ok(Rotation::Invalid);
+            }
+            let user_id = UserId(user_id);
+            crate::audit::insert(&txn, &refresh_reuse_audit(session_id, user_id, now, ip)).await?;
+            Ok(Rotation::Reused {
+                session_id,
+                user_id,
+            })
         }
-        self.find_active(new, now).await
+        .await;
+        Ok(finish(txn, outcome, "failed to rotate a refresh token").await?)
     }
 
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError> {

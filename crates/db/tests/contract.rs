@@ -22,8 +22,8 @@ use tollgate_domain::ports::{
 };
 use tollgate_domain::{
     Account, CreateRedemptionsError, Imbalance, MintCap, NewRedemption, NewSession, NewUser,
-    PageRequest, ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role, SessionKind,
-    TokenHash, User, UserId, UserStatus, Username,
+    PageRequest, ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role, Rotation,
+    SessionKind, TokenHash, User, UserId, UserStatus, Username,
 };
 
 /// Business "now" of every story.
@@ -1602,25 +1602,20 @@ async fn a_refresh_token_rotates_once(db: DatabaseConnection) {
         TokenHash::from_hex("r2"),
         TokenHash::from_hex("r3"),
     );
-    let rotated = sessions
-        .rotate(&r1, &r2, NOW, NOW + 500)
+    let Rotation::Rotated(rotated) = sessions
+        .rotate(&r1, &r2, NOW, NOW + 500, None)
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("the current token rotates");
+    };
     assert_eq!((rotated.id, rotated.user_id), (id, alice.id));
-    assert!(
+    assert_eq!(
         sessions
-            .rotate(&r1, &r3, NOW, NOW + 500)
+            .rotate(&TokenHash::from_hex("w1"), &r3, NOW, NOW + 500, None)
             .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        sessions
-            .rotate(&TokenHash::from_hex("w1"), &r3, NOW, NOW + 500)
-            .await
-            .unwrap()
-            .is_none(),
+            .unwrap(),
+        Rotation::Invalid,
         "a web session is not a refresh token"
     );
     // The sliding expiry moved.
@@ -2250,6 +2245,160 @@ async fn the_audit_roles_migration_backfills_and_forgets_unknown_login_names(
     assert_eq!(by_time(4).target_role, None, "unknown user: root only");
 }
 
+async fn a_replayed_refresh_token_revokes_its_session_once_audited(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    let refresh = |hash: &str| NewSession {
+        kind: SessionKind::Refresh,
+        ..session(hash, alice.id, NOW + 100)
+    };
+    let id = sessions.create(&refresh("r1")).await.unwrap();
+    let other = sessions.create(&refresh("o1")).await.unwrap();
+    let h = TokenHash::from_hex;
+    assert!(matches!(
+        sessions.rotate(&h("r1"), &h("r2"), NOW, NOW + 500, None).await.unwrap(),
+        Rotation::Rotated(s) if s.id == id
+    ));
+    assert!(matches!(
+        sessions.rotate(&h("r2"), &h("r3"), NOW + 1, NOW + 500, None).await.unwrap(),
+        Rotation::Rotated(s) if s.id == id
+    ));
+    assert_eq!(
+        sessions
+            .rotate(&h("nope"), &h("x"), NOW + 2, NOW + 500, None)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "an unknown token is no replay"
+    );
+    assert!(
+        sessions
+            .find_active_by_id(id, NOW + 2)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Replaying the first token (two generations back) revokes the whole session.
+    assert_eq!(
+        sessions
+            .rotate(
+                &h("r1"),
+                &h("x"),
+                NOW + 3,
+                NOW + 500,
+                Some("10.1.2.3".into())
+            )
+            .await
+            .unwrap(),
+        Rotation::Reused {
+            session_id: id,
+            user_id: alice.id
+        }
+    );
+    assert!(
+        sessions
+            .find_active_by_id(id, NOW + 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        sessions
+            .find_active(&h("r3"), NOW + 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        sessions
+            .rotate(&h("r3"), &h("y"), NOW + 3, NOW + 500, None)
+            .await
+            .unwrap(),
+        Rotation::Invalid,
+        "the current token of a revoked session no longer rotates"
+    );
+    // Only that family: the other session lives.
+    assert!(
+        sessions
+            .find_active_by_id(other, NOW + 3)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // One audit record, written with the revocation; a second replay adds none.
+    assert_eq!(
+        sessions
+            .rotate(&h("r2"), &h("z"), NOW + 4, NOW + 500, None)
+            .await
+            .unwrap(),
+        Rotation::Invalid
+    );
+    let sql = format!(
+        "SELECT actor_id FROM audit WHERE action = 'refresh_token.reused' AND target_id = {}",
+        alice.id.get()
+    );
+    assert_eq!(query_i64(&db, &sql).await, vec![alice.id.get()]);
+    let ip_sql = "SELECT COUNT(*) FROM audit WHERE ip = '10.1.2.3'";
+    assert_eq!(query_i64(&db, ip_sql).await, vec![1]);
+    // The remembered hashes go with their session.
+    let uses = format!("SELECT COUNT(*) FROM refresh_token_uses WHERE session_id = {id}");
+    assert_eq!(query_i64(&db, &uses).await, vec![2]);
+    assert_eq!(sessions.purge(NOW + 10).await.unwrap(), 1);
+    assert_eq!(query_i64(&db, &uses).await, vec![0]);
+    assert!(
+        sessions
+            .find_active_by_id(other, NOW + 3)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn concurrent_rotations_have_one_winner_and_the_loser_revokes(db: DatabaseConnection) {
+    let sessions = SeaSessionRepository::new(db.clone());
+    let alice = create_user(&db, "alice", 0).await;
+    for round in 0..5 {
+        let id = sessions
+            .create(&NewSession {
+                kind: SessionKind::Refresh,
+                ..session(&format!("c{round}"), alice.id, NOW + 100)
+            })
+            .await
+            .unwrap();
+        let racers: Vec<_> = (0..2)
+            .map(|i| {
+                let sessions = sessions.clone();
+                tokio::spawn(async move {
+                    sessions
+                        .rotate(
+                            &TokenHash::from_hex(format!("c{round}")),
+                            &TokenHash::from_hex(format!("c{round}-{i}")),
+                            NOW,
+                            NOW + 500,
+                            None,
+                        )
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::Rotated(s) if s.id == id))
+            .count();
+        let reused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::Reused { session_id, .. } if *session_id == id))
+            .count();
+        assert_eq!((won, reused), (1, 1), "round {round}: {outcomes:?}");
+        assert!(sessions.find_active_by_id(id, NOW).await.unwrap().is_none());
+    }
+}
+
 macro_rules! stories {
     ($($story:ident),* $(,)?) => {
         $(
@@ -2301,7 +2450,13 @@ mod on_every_backend {
         audit_entries_keep_their_roles_and_the_scope_query_is_the_rule,
         audit_purge_deletes_entries_written_before,
         the_audit_roles_migration_backfills_and_forgets_unknown_login_names,
+        a_replayed_refresh_token_revokes_its_session_once_audited,
     );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_rotations_have_one_winner_and_the_loser_revokes() {
+        on_every_backend(super::concurrent_rotations_have_one_winner_and_the_loser_revokes).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_transfers_of_the_whole_balance_move_it_once() {

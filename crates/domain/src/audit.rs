@@ -25,10 +25,11 @@ pub enum AuditAction {
     UserSelfDeleted,
     AccessTokenRotated,
     RedemptionsCreated,
+    RefreshTokenReused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::PasswordChanged,
@@ -47,6 +48,7 @@ impl AuditAction {
         AuditAction::UserSelfDeleted,
         AuditAction::AccessTokenRotated,
         AuditAction::RedemptionsCreated,
+        AuditAction::RefreshTokenReused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +71,7 @@ impl AuditAction {
             AuditAction::UserSelfDeleted => "user.self_deleted",
             AuditAction::AccessTokenRotated => "access_token.rotated",
             AuditAction::RedemptionsCreated => "redemption.created",
+            AuditAction::RefreshTokenReused => "refresh_token.reused",
         }
     }
 

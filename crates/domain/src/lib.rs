@@ -27,7 +27,7 @@ pub use redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed,
     Redemption, RedemptionStatus,
 };
-pub use session::{ActiveSession, NewSession, SecretToken, SessionKind, TokenHash};
+pub use session::{ActiveSession, NewSession, Rotation, SecretToken, SessionKind, TokenHash};
 pub use user::{
     Invitation, NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username,
 };

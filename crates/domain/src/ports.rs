@@ -11,7 +11,7 @@ use crate::page::{Page, PageRequest};
 use crate::redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, RedeemError, Redeemed, Redemption,
 };
-use crate::session::{ActiveSession, NewSession, SecretToken, TokenHash};
+use crate::session::{ActiveSession, NewSession, Rotation, SecretToken, TokenHash};
 use crate::user::{NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
 /// Why inserting a user failed.
@@ -354,16 +354,23 @@ pub trait SessionRepository: Send + Sync {
         now: i64,
     ) -> Result<Option<ActiveSession>, RepoError>;
 
-    /// Rotates a refresh token: replaces the hash of the active refresh session holding
-    /// `old` by `new` and moves its expiry to `expires_at`, in one conditional update.
-    /// `None` when no active refresh session holds `old` (unknown, used, revoked, expired).
+    /// Rotates a refresh token, in one transaction: replaces the hash of the active refresh
+    /// session holding `old` by `new` (one conditional update), moves its expiry to
+    /// `expires_at` and remembers `old` as used by that session.
+    ///
+    /// When `old` was already rotated by a session that is still active, that is a replay:
+    /// the session is revoked and [`crate::session::refresh_reuse_audit`] (with `ip`) written
+    /// in the same transaction → [`Rotation::Reused`]. Of two concurrent rotations of one
+    /// token, exactly one is `Rotated` and the other, seeing it rotated, is `Reused`.
+    /// Otherwise (unknown, revoked, expired) [`Rotation::Invalid`] and nothing changes.
     async fn rotate(
         &self,
         old: &TokenHash,
         new: &TokenHash,
         now: i64,
         expires_at: i64,
-    ) -> Result<Option<ActiveSession>, RepoError>;
+        ip: Option<String>,
+    ) -> Result<Rotation, RepoError>;
 
     /// Revokes one session; returns whether an active session was revoked.
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError>;

@@ -88,3 +88,37 @@ pub struct ActiveSession {
     /// When the session was created (the login), unix seconds.
     pub created_at: i64,
 }
+
+/// What presenting a refresh token for rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: the session now holds the new hash.
+    Rotated(ActiveSession),
+    /// The token was already rotated (a replay, RFC 9700 §4.14.2): its session, which was
+    /// active, has been revoked with [`refresh_reuse_audit`] in the same transaction.
+    Reused { session_id: i64, user_id: UserId },
+    /// Unknown, or belongs to a session that is no longer active: nothing changed.
+    Invalid,
+}
+
+/// The audit record of a detected refresh-token replay: the session's user is both actor
+/// (its token was presented) and target.
+pub fn refresh_reuse_audit(
+    session_id: i64,
+    user_id: UserId,
+    at: i64,
+    ip: Option<String>,
+) -> crate::audit::AuditEntry {
+    use crate::audit::{AuditAction, AuditEntry};
+    AuditEntry::new(
+        AuditAction::RefreshTokenReused,
+        Some(user_id),
+        Some(user_id),
+        at,
+    )
+    .change(
+        serde_json::Value::Null,
+        serde_json::json!({"session": session_id, "reason": "refresh_token_reuse"}),
+    )
+    .from_ip(ip)
+}

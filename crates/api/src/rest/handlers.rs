@@ -200,7 +200,11 @@ pub async fn refresh(
 ) -> RestResult {
     let locale = locale_of(&req);
     let token = body.into_inner().refresh_token.unwrap_or_default();
-    match state.accounts.refresh(&token).await {
+    match state
+        .accounts
+        .refresh(&token, crate::client::peer_ip(&req))
+        .await
+    {
         Ok(t) => Ok(respond(
             StatusCode::OK,
             Msg::RestRefreshed,

@@ -5,5 +5,6 @@ pub(crate) mod audit;
 pub(crate) mod ledger;
 pub(crate) mod option;
 pub(crate) mod redemption;
+pub(crate) mod refresh_token_use;
 pub(crate) mod session;
 pub(crate) mod user;

@@ -4,7 +4,7 @@
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::ports::{SetAccessTokenError, TokenRejected};
-use crate::session::SessionKind;
+use crate::session::{Rotation, SessionKind};
 use crate::user::{Role, User, UserId};
 
 use super::accounts::{AccountService, COLLISION_RETRIES, LoginError, LoginInput};
@@ -243,7 +243,14 @@ impl AccountService {
 
     /// Exchanges a refresh token for a new pair. The old refresh token stops working: the
     /// rotation is one conditional update, so of two concurrent refreshes only one wins.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<ApiTokens, RefreshError> {
+    /// Presenting a token that was already rotated is a replay (RFC 9700 §4.14.2): the whole
+    /// session is revoked, with its access tokens, and audited with `ip`. The loser of two
+    /// concurrent refreshes of one token is such a replay too.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ip: Option<String>,
+    ) -> Result<ApiTokens, RefreshError> {
         if refresh_token.is_empty() {
             return Err(RefreshError::Invalid);
         }
@@ -251,11 +258,21 @@ impl AccountService {
         let old = self.secrets.hash(refresh_token);
         let new = self.secrets.token();
         let expires_at = now.saturating_add(self.ttl.refresh_secs);
-        let session = self
+        let session = match self
             .sessions
-            .rotate(&old, &new.hash, now, expires_at)
+            .rotate(&old, &new.hash, now, expires_at, ip)
             .await?
-            .ok_or(RefreshError::Invalid)?;
+        {
+            Rotation::Rotated(session) => session,
+            Rotation::Reused {
+                session_id,
+                user_id,
+            } => {
+                tracing::warn!(%user_id, session_id, "refresh token replayed; session revoked");
+                return Err(RefreshError::Invalid);
+            }
+            Rotation::Invalid => return Err(RefreshError::Invalid),
+        };
         let user = match self.users.find_by_id(session.user_id).await? {
             Some(u) if u.is_enabled() => u,
             _ => {

@@ -10,7 +10,7 @@ use crate::ports::{
     TokenRejected,
 };
 use crate::services::{AuthError, RefreshError};
-use crate::session::{ActiveSession, SecretToken, TokenHash};
+use crate::session::{ActiveSession, Rotation, SecretToken, TokenHash};
 use crate::user::{UserId, UserStatus};
 
 const NOW: i64 = 1_700_000_000;
@@ -831,22 +831,47 @@ async fn api_login_binds_the_jwt_to_a_new_refresh_session() {
 }
 
 #[tokio::test]
-async fn a_refresh_token_that_was_already_rotated_is_invalid() {
+async fn an_unknown_refresh_token_is_invalid() {
     let mut m = Mocks::new();
-    m.sessions.expect_rotate().returning(|_, _, _, _| Ok(None));
+    m.sessions
+        .expect_rotate()
+        .returning(|_, _, _, _, _| Ok(Rotation::Invalid));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
-        svc.refresh("used").await,
+        svc.refresh("unknown", None).await,
         Err(RefreshError::Invalid)
     ));
-    assert!(matches!(svc.refresh("").await, Err(RefreshError::Invalid)));
+    assert!(matches!(
+        svc.refresh("", None).await,
+        Err(RefreshError::Invalid)
+    ));
+}
+
+#[tokio::test]
+async fn a_replayed_refresh_token_is_invalid_and_the_client_address_reaches_the_store() {
+    let mut m = Mocks::new();
+    m.sessions
+        .expect_rotate()
+        .withf(|_, _, now, _, ip| *now == NOW && ip.as_deref() == Some("10.0.0.9"))
+        .times(1)
+        .returning(|_, _, _, _, _| {
+            Ok(Rotation::Reused {
+                session_id: 8,
+                user_id: UserId(5),
+            })
+        });
+    let svc = m.service(RegistrationPolicy::default());
+    assert!(matches!(
+        svc.refresh("used", Some("10.0.0.9".into())).await,
+        Err(RefreshError::Invalid)
+    ));
 }
 
 #[tokio::test]
 async fn refreshing_for_a_disabled_user_revokes_the_session() {
     let mut m = Mocks::new();
-    m.sessions.expect_rotate().returning(|_, _, _, _| {
-        Ok(Some(ActiveSession {
+    m.sessions.expect_rotate().returning(|_, _, _, _, _| {
+        Ok(Rotation::Rotated(ActiveSession {
             id: 8,
             user_id: UserId(5),
             kind: SessionKind::Refresh,
@@ -865,7 +890,7 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
         .returning(|_, _, _| Ok(true));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
-        svc.refresh("tok").await,
+        svc.refresh("tok", None).await,
         Err(RefreshError::Invalid)
     ));
 }
