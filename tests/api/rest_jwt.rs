@@ -233,6 +233,20 @@ async fn rest_jwt_hostile_token_corpus_is_rejected() {
         "exp equal to iat",
         forge(&with(&c, "exp", c["iat"].clone())),
     ));
+    // Issue 7.12: a lifetime beyond the configured ttl (900 s) plus the leeway (30 s), and a
+    // not-before in the future.
+    cases.push(bearer_case(
+        "a lifetime of a year",
+        forge(&with(&c, "exp", json!(now + 365 * 86_400))),
+    ));
+    cases.push(bearer_case(
+        "a lifetime of ttl + leeway + 1",
+        forge(&with(&c, "exp", json!(now + 931))),
+    ));
+    cases.push(bearer_case(
+        "nbf an hour ahead",
+        forge(&with(&c, "nbf", json!(now + 3600))),
+    ));
     for (name, claims) in [
         ("wrong audience", with(&c, "aud", json!("other-api"))),
         ("audience as an array", with(&c, "aud", json!([c["aud"]]))),

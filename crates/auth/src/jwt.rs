@@ -1,8 +1,10 @@
 //! HS256 access tokens for the `/api/v1` surface (DESIGN §5).
 //!
 //! The algorithm is pinned to HS256; issuer, audience, subject, session, issue time, expiry
-//! and the token type are all required. Expiry is checked against the caller's clock (the
-//! `now` argument), never the system clock, so services stay deterministic under test.
+//! and the token type are all required. Expiry, issue time and not-before are checked against
+//! the caller's clock (the `now` argument), never the system clock, so services stay
+//! deterministic under test; a lifetime (`exp - iat`) beyond the configured ttl plus the
+//! leeway is refused.
 
 use std::fmt;
 
@@ -32,8 +34,8 @@ struct OutgoingClaims<'a> {
     typ: &'static str,
 }
 
-/// What a presented token must carry. Every field is required, and the types are strict:
-/// `iss`/`aud` are single strings (not arrays), `sid`/`iat`/`exp` are integers.
+/// What a presented token must carry. Every field but `nbf` is required, and the types are
+/// strict: `iss`/`aud` are single strings (not arrays), `sid`/`iat`/`exp`/`nbf` are integers.
 #[derive(Deserialize)]
 struct IncomingClaims {
     iss: String,
@@ -43,6 +45,8 @@ struct IncomingClaims {
     iat: i64,
     exp: i64,
     typ: String,
+    /// Never issued by us; when present it must be an integer and not in the future.
+    nbf: Option<i64>,
 }
 
 /// Signs and verifies `/api/v1` access tokens (HS256 JWTs).
@@ -176,6 +180,15 @@ impl JwtCodec {
         }
         // Issued in the future (beyond the allowed skew): not a token we handed out.
         if c.iat > now.saturating_add(self.leeway_secs) {
+            return Err(TokenRejected::Invalid);
+        }
+        // A lifetime longer than any we issue (ttl plus the skew allowance) is not ours: a
+        // forgery with a leaked key, or a token minted under another configuration.
+        if c.exp - c.iat > self.ttl_secs.saturating_add(self.leeway_secs) {
+            return Err(TokenRejected::Invalid);
+        }
+        // Not yet valid (beyond the allowed skew).
+        if c.nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway_secs)) {
             return Err(TokenRejected::Invalid);
         }
         // Only an otherwise valid token is reported as expired.
@@ -862,6 +875,36 @@ mod tests {
             )),
         );
         add("iat zero", signed(&with(claims.clone(), "iat", json!(0))));
+        // Issue 7.12: a lifetime longer than we ever issue (a leaked key's forgery, or a
+        // token minted elsewhere), and not-before in the future.
+        add(
+            "exp a year after iat",
+            signed(&with(claims.clone(), "exp", json!(NOW + 365 * 86_400))),
+        );
+        add(
+            "exp - iat one second beyond ttl + leeway",
+            signed(&with(claims.clone(), "exp", json!(NOW + TTL + LEEWAY + 1))),
+        );
+        add(
+            "exp i64::MAX",
+            signed(&with(claims.clone(), "exp", json!(i64::MAX))),
+        );
+        add(
+            "nbf in the future beyond the leeway",
+            signed(&with(claims.clone(), "nbf", json!(NOW + LEEWAY + 1))),
+        );
+        add(
+            "nbf far in the future",
+            signed(&with(claims.clone(), "nbf", json!(NOW + 86_400))),
+        );
+        add(
+            "nbf as string",
+            signed(&with(claims.clone(), "nbf", json!(NOW.to_string()))),
+        );
+        add(
+            "nbf as float",
+            signed(&with(claims.clone(), "nbf", json!(NOW as f64 + 0.5))),
+        );
         add("empty claims object", signed(&json!({})));
         add("duplicate sub key", {
             let body = format!(
@@ -899,6 +942,22 @@ mod tests {
             .is_ok(),
             "a header without typ is still fine"
         );
+        // The longest lifetime the codec accepts is its ttl plus the leeway; `nbf`, which
+        // we never issue, is accepted when it is not in the future beyond the leeway.
+        assert!(
+            c.verify(
+                &signed(&with(good_claims(), "exp", json!(NOW + TTL + LEEWAY))),
+                NOW
+            )
+            .is_ok()
+        );
+        for nbf in [NOW - 86_400, NOW, NOW + LEEWAY] {
+            assert!(
+                c.verify(&signed(&with(good_claims(), "nbf", json!(nbf))), NOW)
+                    .is_ok(),
+                "nbf {nbf}"
+            );
+        }
         // Unknown extra claims are tolerated (forward compatibility).
         assert!(
             c.verify(&signed(&with(good_claims(), "jti", json!("x"))), NOW)
