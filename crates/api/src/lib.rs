@@ -11,6 +11,7 @@ mod client;
 pub mod compat;
 pub mod config;
 pub mod i18n;
+pub mod input;
 mod ops;
 pub mod rest;
 pub mod startup;

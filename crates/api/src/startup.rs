@@ -330,10 +330,26 @@ fn spawn_audit_purge(audit: Arc<dyn AuditRepository>, clock: Arc<dyn Clock>, ret
 }
 
 /// A panic in a handler becomes an opaque 500 and a log line, not a dropped connection.
-/// (The request is not cloned up front: routing needs the only reference to it.)
+/// (The request is not cloned up front: routing needs the only reference to it.) This one
+/// wraps the whole app and answers the compat envelope; the REST scope wraps its routes in
+/// [`crate::rest::catch_panic`], which answers the REST envelope through [`catch_panic_with`].
 async fn catch_panic(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    catch_panic_with(req, next, |locale| {
+        let message = crate::i18n::Msg::Internal.text(locale);
+        HttpResponse::InternalServerError()
+            .json(serde_json::json!({"success": false, "message": message}))
+    })
+    .await
+}
+
+/// Runs the rest of the chain, turning a panic into `reply(locale)` (a 500) and a log line.
+pub(crate) async fn catch_panic_with(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    reply: fn(crate::i18n::Locale) -> HttpResponse,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let path = req.path().to_owned();
     let locale = crate::compat::respond::locale_of(req.request());
@@ -341,13 +357,10 @@ async fn catch_panic(
         Ok(res) => res,
         Err(_) => {
             tracing::error!(%path, "handler panicked");
-            let message = crate::i18n::Msg::Internal.text(locale);
-            let body = serde_json::json!({"success": false, "message": message});
-            Err(actix_web::error::InternalError::from_response(
-                "handler panicked",
-                HttpResponse::InternalServerError().json(body),
+            Err(
+                actix_web::error::InternalError::from_response("handler panicked", reply(locale))
+                    .into(),
             )
-            .into())
         }
     }
 }
@@ -360,6 +373,50 @@ mod tests {
 
     async fn boom() -> HttpResponse {
         panic!("secret detail")
+    }
+
+    async fn error_body(err: actix_web::Error) -> (u16, serde_json::Value) {
+        let res = err.error_response();
+        let status = res.status().as_u16();
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn a_panic_under_the_rest_scope_answers_the_rest_envelope() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(catch_panic))
+                // The real REST scope, plus one panicking route.
+                .service(crate::rest::scope().route("/boom", web::get().to(boom)))
+                .route("/api/boom", web::get().to(boom)),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/api/v1/boom")
+            .insert_header(("Accept-Language", "en"))
+            .to_request();
+        let Err(err) = test::try_call_service(&app, req).await else {
+            panic!("the panic was not turned into an error");
+        };
+        let (status, body) = error_body(err).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], 500, "{body}");
+        assert_eq!(body["message"], "Internal server error", "{body}");
+        assert_eq!(body["error"], "internal error", "{body}");
+        assert!(body["timestamp"].is_string(), "{body}");
+        assert!(body.get("success").is_none(), "{body}");
+        assert!(!body.to_string().contains("secret detail"), "{body}");
+        // The compat surface keeps its own envelope.
+        let req = test::TestRequest::get().uri("/api/boom").to_request();
+        let Err(err) = test::try_call_service(&app, req).await else {
+            panic!("the panic was not turned into an error");
+        };
+        let (_, body) = error_body(err).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"success": false, "message": "服务器内部错误"})
+        );
     }
 
     #[actix_web::test]

@@ -188,7 +188,9 @@ impl JwtCodec {
             return Err(TokenRejected::Invalid);
         }
         // Not yet valid (beyond the allowed skew).
-        if c.nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway_secs)) {
+        if c.nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway_secs))
+        {
             return Err(TokenRejected::Invalid);
         }
         // Only an otherwise valid token is reported as expired.

@@ -162,10 +162,11 @@ impl SessionRepository for SeaSessionRepository {
                 .exec(&txn)
                 .await?;
             if res.rows_affected == 1 {
-                let (id, user_id): (i64, i64) = session::Entity::find()
+                let (id, user_id, created_at): (i64, i64, i64) = session::Entity::find()
                     .select_only()
                     .column(session::Column::Id)
                     .column(session::Column::UserId)
+                    .column(session::Column::CreatedAt)
                     .filter(session::Column::TokenHash.eq(new.as_str()))
                     .into_tuple()
                     .one(&txn)
@@ -182,6 +183,7 @@ impl SessionRepository for SeaSessionRepository {
                     id,
                     user_id: UserId(user_id),
                     kind: SessionKind::Refresh,
+                    created_at,
                 }));
             }
             // Not current: a replay when some session already rotated it.

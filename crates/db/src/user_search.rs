@@ -59,7 +59,7 @@ impl SeaUserRepository {
             .await
             .map_err(|e| unexpected(e, "failed to count users"))?;
         let total = total.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        // Also keeps absurd offsets (up to u64::MAX) away from the database.
+        // Also keeps large offsets away from the database (`PageRequest` bounds them).
         if page.offset() >= total {
             return Ok(Page {
                 items: Vec::new(),

@@ -2,8 +2,11 @@
 
 /// Default page size (New API's `ItemsPerPage`).
 pub const DEFAULT_PAGE_SIZE: u64 = 10;
-/// Largest page a client may ask for.
+/// Largest page size a client may ask for.
 pub const MAX_PAGE_SIZE: u64 = 100;
+/// Largest page number: beyond it a request is clamped, so the offset (at most about 10^11)
+/// always fits the `BIGINT`/`i64` that every database driver binds it as.
+pub const MAX_PAGE: u64 = 1_000_000_000;
 
 /// A validated, 1-based page request. Negative or zero values never reach SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,9 +16,12 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Clamps a client's page and page size: page >= 1, 1 <= size <= 100, default size 10.
+    /// Clamps a client's page and page size: 1 <= page <= [`MAX_PAGE`], 1 <= size <= 100,
+    /// default size 10. Every paged route of both surfaces builds its request here.
     pub fn new(page: Option<i64>, size: Option<i64>) -> Self {
-        let page = page.filter(|p| *p >= 1).map_or(1, |p| p as u64);
+        let page = page
+            .filter(|p| *p >= 1)
+            .map_or(1, |p| (p as u64).min(MAX_PAGE));
         let size = match size {
             Some(s) if s >= 1 => (s as u64).min(MAX_PAGE_SIZE),
             _ => DEFAULT_PAGE_SIZE,
@@ -31,9 +37,9 @@ impl PageRequest {
         self.size
     }
 
-    /// Rows to skip; saturates instead of overflowing for absurd page numbers.
+    /// Rows to skip; at most `(MAX_PAGE - 1) * MAX_PAGE_SIZE`, far below `i64::MAX`.
     pub fn offset(&self) -> u64 {
-        (self.page - 1).saturating_mul(self.size)
+        (self.page - 1) * self.size
     }
 }
 
@@ -76,8 +82,23 @@ mod tests {
     }
 
     #[test]
-    fn huge_page_numbers_saturate() {
+    fn huge_page_numbers_are_clamped_so_the_offset_fits_a_bigint() {
         let p = PageRequest::new(Some(i64::MAX), Some(100));
-        assert_eq!(p.offset(), u64::MAX);
+        assert_eq!(p.page(), MAX_PAGE);
+        assert_eq!(p.offset(), (MAX_PAGE - 1) * 100);
+        for page in [i64::MAX, i64::MAX - 1, 1 << 62, MAX_PAGE as i64 + 1] {
+            for size in [i64::MAX, 100, 1] {
+                let p = PageRequest::new(Some(page), Some(size));
+                assert!(i64::try_from(p.offset()).is_ok(), "{page} {size}");
+                assert!(
+                    i64::try_from(p.offset() + p.size()).is_ok(),
+                    "{page} {size}"
+                );
+            }
+        }
+        assert_eq!(
+            PageRequest::new(Some(MAX_PAGE as i64), None).page(),
+            MAX_PAGE
+        );
     }
 }

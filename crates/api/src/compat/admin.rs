@@ -14,6 +14,7 @@ use super::auth::AdminAuth;
 use super::dto::{NewApiUser, PageBody};
 use super::respond::{CompatError, CompatResult, ok, ok_empty};
 use crate::i18n::{Locale, Msg};
+use crate::input::{Json, Path, Query};
 use crate::rest::rfc3339;
 use crate::state::AppState;
 
@@ -116,7 +117,7 @@ impl ListQuery {
 pub async fn list(
     auth: AdminAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> CompatResult {
     let page = state
         .admin
@@ -131,7 +132,7 @@ pub async fn list(
 pub async fn search(
     auth: AdminAuth,
     state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> CompatResult {
     let input = UserListInput {
         keyword: q.keyword.clone(),
@@ -149,7 +150,7 @@ pub async fn search(
 }
 
 /// `GET /api/user/{id}` (admin).
-pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: web::Path<i64>) -> CompatResult {
+pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: Path<i64>) -> CompatResult {
     let user = state
         .admin
         .get(&auth.user, UserId(id.into_inner()))
@@ -171,7 +172,7 @@ pub struct CreateBody {
 pub async fn create(
     auth: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> CompatResult {
     let locale = auth.locale;
     let body = body.into_inner();
@@ -224,7 +225,7 @@ pub async fn update(
     req: HttpRequest,
     auth: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> CompatResult {
     let body = body.into_inner();
     let Some(id) = body.id.filter(|id| *id > 0) else {
@@ -261,7 +262,7 @@ pub async fn manage(
     req: HttpRequest,
     auth: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<ManageBody>,
+    body: Json<ManageBody>,
 ) -> CompatResult {
     let locale = auth.locale;
     let body = body.into_inner();
@@ -291,7 +292,7 @@ pub async fn hard_delete(
     req: HttpRequest,
     auth: AdminAuth,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
+    id: Path<i64>,
 ) -> CompatResult {
     state
         .admin

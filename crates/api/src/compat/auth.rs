@@ -61,8 +61,11 @@ impl<R: MinRole> FromRequest for Authed<R> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Bodies, queries and paths wait until this finishes (`crate::input::AuthGate`).
+        let gate = crate::input::AuthGate::close(req);
         let req = req.clone();
         Box::pin(async move {
+            let _gate = gate;
             let locale = locale_of(&req);
             let auth = authenticate(&req, R::ROLE, locale).await?;
             Ok(Self {

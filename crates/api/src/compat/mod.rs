@@ -14,21 +14,26 @@ use actix_web::{HttpRequest, error, web};
 
 use respond::{CompatError, locale_of};
 
+use crate::input;
+
 /// Largest JSON body the compat surface accepts.
 const JSON_LIMIT: usize = 64 * 1024;
 
 /// Routes under `/api`. Paths the console calls with a trailing slash accept both forms.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Bodies, queries and paths go through `crate::input` (control characters refused,
+    // authentication first); its errors, and the JSON reader's, answer "invalid parameters".
     let json = web::JsonConfig::default()
         .limit(JSON_LIMIT)
-        .error_handler(bad_input);
-    let query = web::QueryConfig::default().error_handler(bad_input);
+        .error_handler(|err, req| input::reject(&input::InputError::from_payload(&err), req));
+    let input_errors =
+        input::InputErrorHandler(|err: &input::InputError, req: &HttpRequest| bad_input(err, req));
     let path = web::PathConfig::default()
         .error_handler(|_, req| CompatError::not_found(locale_of(req)).into());
     // Raw bodies (routes that read an optional `password`) get the same ceiling.
     let payload = web::PayloadConfig::new(JSON_LIMIT);
     cfg.app_data(json)
-        .app_data(query)
+        .app_data(input_errors)
         .app_data(path)
         .app_data(payload)
         .service(

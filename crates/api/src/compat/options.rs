@@ -8,6 +8,7 @@ use tollgate_domain::services::OptionsError;
 use super::auth::RootAuth;
 use super::respond::{CompatError, CompatResult, ok, ok_empty};
 use crate::i18n::Msg;
+use crate::input::Json;
 use crate::state::AppState;
 
 /// `GET /api/option/`: `data` is `[{key, value}]`, New API's shape. None of these options is
@@ -32,13 +33,21 @@ pub struct OptionBody {
     pub value: Option<Value>,
 }
 
+/// Option values are often multi-line text (the console's JSON and list editors), so `value`
+/// may carry tabs and line breaks; no other control character, and none in `key`.
+pub struct MultilineValue;
+
+impl crate::input::Controls for MultilineValue {
+    const MULTILINE: &'static [&'static str] = &["value"];
+}
+
 /// `PUT /api/option/ {key, value}`: validated; a bad value is refused and changes nothing;
 /// the next request (on any instance) sees a good one.
 pub async fn update(
     req: HttpRequest,
     auth: RootAuth,
     state: web::Data<AppState>,
-    body: web::Json<OptionBody>,
+    body: Json<OptionBody, MultilineValue>,
 ) -> CompatResult {
     let locale = auth.locale;
     let body = body.into_inner();

@@ -8,6 +8,7 @@ use super::auth::AdminAuth;
 use super::dto::{PageBody, RedemptionItem};
 use super::respond::{CompatError, CompatResult, ok};
 use crate::i18n::{Msg, format_quota, mint_limit_exceeded};
+use crate::input::{Json, Query};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,7 +27,7 @@ pub async fn create(
     state: web::Data<AppState>,
     auth: AdminAuth,
     req: HttpRequest,
-    body: web::Json<CreateBody>,
+    body: Json<CreateBody>,
 ) -> CompatResult {
     let body = body.into_inner();
     let locale = auth.locale;
@@ -94,7 +95,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     auth: AdminAuth,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> CompatResult {
     let request = PageRequest::new(query.p, query.page_size);
     let page = state

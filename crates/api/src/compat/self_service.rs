@@ -15,6 +15,7 @@ use tollgate_domain::user_settings::{NotificationSettingsInput, SettingsError};
 use super::auth::{UserAuth, optional_session_user};
 use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message};
 use crate::i18n::{self, Msg};
+use crate::input::{self, Json};
 use crate::state::AppState;
 
 /// `PUT /api/user/self` (spec §3.9). With `sidebar_modules` (a JSON string) it stores a
@@ -25,7 +26,7 @@ pub async fn update_self(
     req: HttpRequest,
     auth: UserAuth,
     state: web::Data<AppState>,
-    body: web::Json<Value>,
+    body: Json<Value>,
 ) -> CompatResult {
     let locale = auth.locale;
     let Value::Object(body) = body.into_inner() else {
@@ -81,15 +82,18 @@ pub async fn update_self(
     }
 }
 
-/// The owner proof of a request: its cookie session's login time and an optional
-/// `password` in a JSON object body (issue 7.11). A missing or empty body is no password;
-/// anything else that is not an object with a string (or null) `password` is refused.
+/// The owner proof of `DELETE /api/user/self`: its cookie session's login time and an
+/// optional `password` in a JSON object body (issue 7.11). The console sends no body, so a
+/// missing or empty body is no password; anything else must be a JSON object whose
+/// `password` is a string or null, with no control character (the edge's shared check).
 fn owner_proof(auth: &UserAuth, body: &[u8]) -> Result<OwnerProof, CompatError> {
     let invalid = || CompatError::fail(Msg::InvalidParams, auth.locale);
     let password = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        match serde_json::from_slice::<Value>(body).map_err(|_| invalid())? {
+        let value = serde_json::from_slice::<Value>(body).map_err(|_| invalid())?;
+        input::check_value(&value).map_err(|_| invalid())?;
+        match value {
             Value::Object(map) => match map.get("password") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(p)) => Some(p.clone()),
@@ -103,6 +107,16 @@ fn owner_proof(auth: &UserAuth, body: &[u8]) -> Result<OwnerProof, CompatError> 
         password,
         session_created_at: auth.session_created_at,
     })
+}
+
+/// The body of `PUT /api/user/setting`: the settings, plus the current `password` when the
+/// caller proves ownership that way (issue 7.11).
+#[derive(Debug, Deserialize)]
+pub struct SettingsBody {
+    #[serde(flatten)]
+    settings: NotificationSettingsInput,
+    #[serde(default)]
+    password: Option<String>,
 }
 
 fn owner_error(e: OwnerProofError, locale: crate::i18n::Locale) -> CompatError {
@@ -205,7 +219,7 @@ pub struct TransferBody {
 pub async fn aff_transfer(
     auth: UserAuth,
     state: web::Data<AppState>,
-    body: web::Json<TransferBody>,
+    body: Json<TransferBody>,
 ) -> CompatResult {
     let locale = auth.locale;
     let amount = body
@@ -261,15 +275,17 @@ pub async fn update_setting(
     req: HttpRequest,
     auth: UserAuth,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    body: Json<SettingsBody>,
 ) -> CompatResult {
     let locale = locale_of(&req);
-    let proof = owner_proof(&auth, &body)?;
-    let input: NotificationSettingsInput =
-        serde_json::from_slice(&body).map_err(|_| CompatError::fail(Msg::InvalidParams, locale))?;
+    let SettingsBody { settings, password } = body.into_inner();
+    let proof = OwnerProof {
+        password,
+        session_created_at: auth.session_created_at,
+    };
     match state
         .profile
-        .update_notification_settings(&auth.user, input, &proof)
+        .update_notification_settings(&auth.user, settings, &proof)
         .await
     {
         Ok(()) => Ok(ok_message(Msg::SettingsUpdated.text(locale))),

@@ -11,6 +11,7 @@ use super::auth::{SESSION_COOKIE, UserAuth};
 use super::dto::SelfUser;
 use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty};
 use crate::i18n::{Locale, Msg};
+use crate::input::Json;
 use crate::state::AppState;
 
 /// Registration body. The console also sends `password2`, `wechat_verification_code` and
@@ -40,7 +41,7 @@ pub(crate) fn credential_msg(e: &CredentialRuleError) -> Msg {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> CompatResult {
     let locale = locale_of(&req);
     let body = body.into_inner();
@@ -80,7 +81,7 @@ pub struct LoginBody {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> CompatResult {
     let locale = locale_of(&req);
     let body = body.into_inner();
@@ -183,7 +184,7 @@ fn redeem_msg(e: &RedeemError) -> Option<Msg> {
 pub async fn redeem(
     state: web::Data<AppState>,
     auth: UserAuth,
-    body: web::Json<RedeemBody>,
+    body: Json<RedeemBody>,
 ) -> CompatResult {
     let key = body.into_inner().key.unwrap_or_default();
     match state.redemptions.redeem(&auth.user, &key).await {

@@ -15,6 +15,7 @@ use super::envelope::{RestError, respond};
 use super::handlers::UserResponse;
 use super::time::rfc3339;
 use crate::i18n::{Locale, Msg};
+use crate::input::{Json, Path, Query};
 use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
@@ -79,7 +80,7 @@ pub struct UsersQuery {
 pub async fn list_users(
     auth: Bearer,
     state: web::Data<AppState>,
-    q: web::Query<UsersQuery>,
+    q: Query<UsersQuery>,
 ) -> RestResult {
     let locale = auth.locale;
     let q = q.into_inner();
@@ -134,8 +135,8 @@ pub async fn set_status(
     req: HttpRequest,
     auth: Bearer,
     state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Json<StatusBody>,
+    id: Path<i64>,
+    body: Json<StatusBody>,
 ) -> RestResult {
     let locale = auth.locale;
     let op = match body.status {
@@ -195,11 +196,7 @@ impl From<&AuditRecord> for AuditItem {
 
 /// `GET /api/v1/admin/audit?actor=&target=&action=&from=&to=&page=&page_size=` (admin):
 /// entries about users below the admin's role, about the admin, or about no user.
-pub async fn audit(
-    auth: Bearer,
-    state: web::Data<AppState>,
-    q: web::Query<AuditQuery>,
-) -> RestResult {
+pub async fn audit(auth: Bearer, state: web::Data<AppState>, q: Query<AuditQuery>) -> RestResult {
     let locale = auth.locale;
     let q = q.into_inner();
     let action = match q.action.as_deref() {

@@ -14,6 +14,7 @@ use super::envelope::{RestError, respond};
 use super::time::rfc3339;
 use crate::compat::respond::locale_of;
 use crate::i18n::{Locale, Msg};
+use crate::input::Json;
 use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
@@ -84,7 +85,7 @@ pub struct RegisterBody {
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> RestResult {
     let locale = locale_of(&req);
     let body = body.into_inner();
@@ -148,7 +149,7 @@ pub struct LoginBody {
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> RestResult {
     let locale = locale_of(&req);
     let body = body.into_inner();
@@ -196,7 +197,7 @@ pub struct RefreshBody {
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RefreshBody>,
+    body: Json<RefreshBody>,
 ) -> RestResult {
     let locale = locale_of(&req);
     let token = body.into_inner().refresh_token.unwrap_or_default();
@@ -256,7 +257,7 @@ pub struct ProfileBody {
 pub async fn update_profile(
     auth: Bearer,
     state: web::Data<AppState>,
-    body: web::Json<ProfileBody>,
+    body: Json<ProfileBody>,
 ) -> RestResult {
     let locale = auth.locale;
     let body = body.into_inner();
@@ -318,7 +319,7 @@ pub async fn change_password(
     req: HttpRequest,
     auth: Bearer,
     state: web::Data<AppState>,
-    body: web::Json<PasswordBody>,
+    body: Json<PasswordBody>,
 ) -> RestResult {
     let locale = auth.locale;
     let body = body.into_inner();
