@@ -13,6 +13,7 @@ mod audit_scope;
 mod auth_order;
 mod auth_table;
 mod bad_input;
+mod headers;
 mod health;
 mod login;
 mod mint_cap;

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{
+    CACHE_CONTROL, HeaderName, HeaderValue, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use actix_web::middleware::{Logger, Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
@@ -221,11 +225,22 @@ impl Application {
 
         let listener = TcpListener::bind(&settings.addr)
             .with_context(|| format!("binding {}", settings.addr))?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
+        if exposed_without_secure_cookies(local.ip(), settings.session.cookie_secure) {
+            tracing::warn!(
+                addr = %settings.addr,
+                "listening on a non-loopback address with session.cookie_secure off: session \
+                 cookies travel without the Secure flag and HSTS is not sent; serve HTTPS and \
+                 set session.cookie_secure = true"
+            );
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(catch_panic))
+                // Outside the panic handler, so its 500 is hardened too.
+                .wrap(from_fn(security_headers))
                 // Path only: query strings may carry codes or signatures.
                 .wrap(
                     Logger::new("%{r}a \"%{method}xi %U\" %s %b %Dms")
@@ -329,6 +344,67 @@ fn spawn_audit_purge(audit: Arc<dyn AuditRepository>, clock: Arc<dyn Clock>, ret
     });
 }
 
+/// Whether the server is reachable beyond this machine while session cookies lack `Secure`
+/// (then it warns at startup: cookies and tokens would cross the network in clear text unless
+/// a TLS proxy sits in front, and HSTS is off).
+pub fn exposed_without_secure_cookies(ip: std::net::IpAddr, cookie_secure: bool) -> bool {
+    !cookie_secure && !ip.is_loopback()
+}
+
+/// `Strict-Transport-Security` when cookies are secure (HTTPS deployments): one year, this
+/// host only (other hosts of the domain may not serve HTTPS).
+const HSTS: &str = "max-age=31536000";
+
+/// The hardening headers of a reply to `path` (issue 7.10): never sniff a content type, never
+/// send a referrer (an API has no page whose links need one), HSTS when `hsts`, and
+/// `Cache-Control: no-store` on every `/api/` reply — the simplest rule that covers every
+/// reply that can carry a secret (logins, token rotation, refresh, registration, settings).
+pub fn hardening_headers(path: &str, hsts: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    ];
+    if path == "/api" || path.starts_with("/api/") {
+        headers.push((CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    }
+    if hsts {
+        headers.push((STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS)));
+    }
+    headers
+}
+
+/// Adds [`hardening_headers`] to every reply, errors included (a header a handler set itself
+/// is kept).
+async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let hsts = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.cookie.secure);
+    let headers = hardening_headers(req.path(), hsts);
+    let add = |map: &mut actix_web::http::header::HeaderMap| {
+        for (name, value) in headers {
+            if !map.contains_key(&name) {
+                map.insert(name, value);
+            }
+        }
+    };
+    match next.call(req).await {
+        Ok(mut res) => {
+            add(res.headers_mut());
+            Ok(res)
+        }
+        // A middleware's error (the panic handler's 500) is rendered later by the server;
+        // render it here to harden it, keeping its status and body.
+        Err(e) => {
+            let mut res = e.error_response();
+            add(res.headers_mut());
+            Err(actix_web::error::InternalError::from_response(e.to_string(), res).into())
+        }
+    }
+}
+
 /// A panic in a handler becomes an opaque 500 and a log line, not a dropped connection.
 /// (The request is not cloned up front: routing needs the only reference to it.) This one
 /// wraps the whole app and answers the compat envelope; the REST scope wraps its routes in
@@ -417,6 +493,55 @@ mod tests {
             body,
             serde_json::json!({"success": false, "message": "服务器内部错误"})
         );
+    }
+
+    #[actix_web::test]
+    async fn the_startup_warning_is_for_non_loopback_addresses_without_secure_cookies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        for (addr, secure, warn) in [
+            ("127.0.0.1", false, false),
+            ("127.0.0.2", false, false),
+            ("::1", false, false),
+            ("0.0.0.0", false, true),
+            ("::", false, true),
+            ("192.168.1.10", false, true),
+            ("203.0.113.7", false, true),
+            ("0.0.0.0", true, false),
+            ("203.0.113.7", true, false),
+        ] {
+            assert_eq!(
+                exposed_without_secure_cookies(ip(addr), secure),
+                warn,
+                "{addr} secure={secure}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_panics_500_carries_the_hardening_headers() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(catch_panic))
+                .wrap(from_fn(security_headers))
+                .route("/api/boom", web::get().to(boom)),
+        )
+        .await;
+        let req = test::TestRequest::get().uri("/api/boom").to_request();
+        let Err(err) = test::try_call_service(&app, req).await else {
+            panic!("the panic was not turned into an error");
+        };
+        let res = err.error_response();
+        assert_eq!(res.status(), 500);
+        assert_eq!(
+            res.headers().get(X_CONTENT_TYPE_OPTIONS).unwrap(),
+            "nosniff"
+        );
+        assert_eq!(res.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+        assert_eq!(res.headers().get(REFERRER_POLICY).unwrap(), "no-referrer");
+        // The body and status survive the re-rendering.
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["success"], false);
     }
 
     #[actix_web::test]
