@@ -16,9 +16,9 @@ mod m20261121_000006_create_user_search_indexes;
 mod m20261121_000007_create_audit_table;
 mod m20261121_000008_create_options_table;
 mod m20261201_000009_index_redemptions_by_creator;
-mod m20261201_000010_create_refresh_token_uses_table;
 pub mod m20261201_000011_add_username_key;
 mod m20261201_000012_add_audit_roles;
+mod m20261201_000013_create_refresh_token_uses_table;
 
 pub struct Migrator;
 
@@ -52,7 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_index_redemptions_by_creator::Migration),
             Box::new(m20261201_000011_add_username_key::Migration),
             Box::new(m20261201_000012_add_audit_roles::Migration),
-            Box::new(m20261201_000010_create_refresh_token_uses_table::Migration),
+            Box::new(m20261201_000013_create_refresh_token_uses_table::Migration),
         ]
     }
 }
