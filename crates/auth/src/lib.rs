@@ -1,6 +1,9 @@
-//! Credential adapters: argon2id password hashing, secret tokens, and the system clock.
-//!
-//! Implements `tollgate-domain` ports. Must not depend on web, database or network crates.
+//! Credential adapters of the `tollgate-domain` ports: argon2id password hashing
+//! ([`Argon2Hasher`], `PasswordHasher`), the HS256 JWT codec of the `/api/v1` access tokens
+//! ([`JwtCodec`], `AccessTokenCodec`: algorithm pinned; issuer, audience, lifetime, `nbf` and
+//! session checked), secret tokens stored as SHA-256 ([`OsSecrets`], `SecretGenerator`), and
+//! the system clock ([`SystemClock`], `Clock`).
+//! Must not depend on web, database or network crates.
 
 mod clock;
 mod jwt;
