@@ -3,11 +3,12 @@
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tollgate_domain::options::OptionError;
 use tollgate_domain::services::OptionsError;
 
 use super::auth::RootAuth;
 use super::respond::{CompatError, CompatResult, ok, ok_empty};
-use crate::i18n::Msg;
+use crate::i18n::{self, Locale, Msg};
 use crate::input::Json;
 use crate::state::AppState;
 
@@ -62,10 +63,17 @@ pub async fn update(
     match state.options.update(&auth.user, &[(key, value)], ip).await {
         Ok(_) => Ok(ok_empty()),
         Err(OptionsError::Forbidden) => Err(CompatError::fail(Msg::InsufficientPrivileges, locale)),
-        Err(OptionsError::Invalid(e)) => Err(CompatError::fail_text(format!(
-            "{}: {e}",
-            Msg::InvalidOption.text(locale)
-        ))),
+        Err(OptionsError::Invalid(e)) => Err(CompatError::fail_text(option_msg(&e, locale))),
         Err(other) => Err(CompatError::internal(&other, locale)),
+    }
+}
+
+/// The refusal of an option value, whole in the caller's language: it names the option; the
+/// domain's (English) reason is not glued onto a Chinese message.
+fn option_msg(e: &OptionError, locale: Locale) -> String {
+    match e {
+        OptionError::UnknownKey(key) => i18n::option_unknown(key, locale),
+        OptionError::InvalidValue { key, .. } => i18n::option_value_invalid(key, locale),
+        OptionError::NotAvailable(key) => i18n::option_not_available(key, locale),
     }
 }
