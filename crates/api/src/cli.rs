@@ -144,8 +144,7 @@ async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<(
 
 async fn check_ledger(settings: &Settings) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings).await?;
-    let imbalances = services.ledger.imbalances().await?;
+    let imbalances = startup::ledger(&db).imbalances().await?;
     if imbalances.is_empty() {
         println!("ledger ok: every balance equals the sum of its entries");
         return Ok(());

@@ -29,8 +29,10 @@ pub struct Settings {
     pub system_name: String,
     /// The public base URL of this installation.
     pub server_address: String,
-    /// Language of messages when `Accept-Language` names none we have (`zh-CN` or `en`).
-    pub default_locale: String,
+    /// Language of messages when `Accept-Language` names none we have (`zh-CN` or `en`;
+    /// parsed when the configuration loads).
+    #[serde(deserialize_with = "locale")]
+    pub default_locale: Locale,
     /// First-start root account; when unset, `root` with a random password is created.
     pub root_username: Option<String>,
     pub root_password: Option<SecretString>,
@@ -138,7 +140,36 @@ pub struct QuotaSettings {
     /// Quota units per USD (New API's `QuotaPerUnit`).
     pub per_unit: i64,
     /// `USD`, `CNY`, `TOKENS` or `CUSTOM`: how the console renders quota.
-    pub display_type: String,
+    pub display_type: QuotaDisplay,
+}
+
+/// How the console renders quota (New API's `QuotaDisplayType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QuotaDisplay {
+    Usd,
+    Cny,
+    Tokens,
+    Custom,
+}
+
+impl QuotaDisplay {
+    /// The configuration's (and New API's) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usd => "USD",
+            Self::Cny => "CNY",
+            Self::Tokens => "TOKENS",
+            Self::Custom => "CUSTOM",
+        }
+    }
+}
+
+/// `default_locale`: a language tag whose primary subtag is one we have (`zh-CN`, `en`, ...).
+fn locale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Locale, D::Error> {
+    let tag = String::deserialize(d)?;
+    Locale::parse(&tag)
+        .ok_or_else(|| serde::de::Error::custom("default_locale must be zh-CN or en"))
 }
 
 impl Default for Settings {
@@ -150,7 +181,7 @@ impl Default for Settings {
             auto_migrate: true,
             system_name: "Tollgate".into(),
             server_address: "http://localhost:3000".into(),
-            default_locale: "zh-CN".into(),
+            default_locale: Locale::ZhCn,
             root_username: None,
             root_password: None,
             log: LogSettings::default(),
@@ -201,7 +232,7 @@ impl Default for QuotaSettings {
     fn default() -> Self {
         Self {
             per_unit: 500_000,
-            display_type: "USD".into(),
+            display_type: QuotaDisplay::Usd,
         }
     }
 }
@@ -303,14 +334,6 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("invalid groups configuration: {e}"))?;
         anyhow::ensure!(self.quota.per_unit > 0, "quota.per_unit must be positive");
         anyhow::ensure!(
-            ["USD", "CNY", "TOKENS", "CUSTOM"].contains(&self.quota.display_type.as_str()),
-            "quota.display_type must be USD, CNY, TOKENS or CUSTOM"
-        );
-        anyhow::ensure!(
-            Locale::parse(&self.default_locale).is_some(),
-            "default_locale must be zh-CN or en"
-        );
-        anyhow::ensure!(
             self.root_username.is_some() == self.root_password.is_some(),
             "root_username and root_password must be set together"
         );
@@ -338,7 +361,7 @@ impl Settings {
     }
 
     pub fn locale(&self) -> Locale {
-        Locale::parse(&self.default_locale).unwrap_or(Locale::ZhCn)
+        self.default_locale
     }
 
     /// The bootstrap root credentials, when configured.
@@ -423,6 +446,24 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
             !dbg.contains("hunter2") && !dbg.contains("s3cret-pass"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn locale_and_quota_display_are_parsed_when_loading() {
+        let parse = |toml: &str| {
+            config::Config::builder()
+                .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+                .build()
+                .unwrap()
+                .try_deserialize::<Settings>()
+        };
+        let s = parse("default_locale = \"en-US\"\n[quota]\ndisplay_type = \"TOKENS\"").unwrap();
+        assert_eq!(s.default_locale, Locale::En);
+        assert_eq!(s.quota.display_type, QuotaDisplay::Tokens);
+        assert_eq!(s.quota.display_type.as_str(), "TOKENS");
+        let bad_locale = parse("default_locale = \"fr\"").unwrap_err().to_string();
+        assert!(bad_locale.contains("default_locale"), "{bad_locale}");
+        assert!(parse("[quota]\ndisplay_type = \"usd\"").is_err());
     }
 
     #[test]

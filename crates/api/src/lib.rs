@@ -13,6 +13,7 @@ pub mod config;
 pub mod i18n;
 pub mod input;
 mod ops;
+pub mod refusals;
 pub mod rest;
 pub mod startup;
 pub mod state;

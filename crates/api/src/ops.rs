@@ -17,7 +17,7 @@ async fn healthz() -> HttpResponse {
 
 /// The process can serve requests: the database answers.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.readiness.check().await {
+    match state.services.readiness.check().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

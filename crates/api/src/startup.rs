@@ -26,7 +26,8 @@ use tollgate_db::{
 use tollgate_domain::audit::retention_cutoff;
 use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
-    AuditRepository, Clock, LedgerRepository, SecretGenerator, SessionRepository, UserRepository,
+    AuditRepository, Clock, LedgerRepository, Readiness, SecretGenerator, SessionRepository,
+    UserRepository,
 };
 use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
@@ -65,6 +66,11 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
     Ok(db)
 }
 
+/// The ledger over `db`: all `check-ledger` needs (no hasher, JWT key or services).
+pub fn ledger(db: &DatabaseConnection) -> Arc<dyn LedgerRepository> {
+    Arc::new(SeaLedgerRepository::new(db.clone()))
+}
+
 /// The services of one instance, over one database.
 pub struct Services {
     pub accounts: AccountService,
@@ -75,7 +81,7 @@ pub struct Services {
     pub redemptions: RedemptionService,
     pub sessions: Arc<dyn SessionRepository>,
     pub ledger: Arc<dyn LedgerRepository>,
-    pub readiness: Arc<SeaReadiness>,
+    pub readiness: Arc<dyn Readiness>,
     pub clock: Arc<dyn Clock>,
     /// The in-process limiters, for the periodic sweep.
     pub limiters: Vec<Arc<LocalRateLimiter>>,
@@ -161,7 +167,7 @@ pub async fn build_services(
         affiliate,
         redemptions,
         sessions,
-        ledger: Arc::new(SeaLedgerRepository::new(db.clone())),
+        ledger: ledger(db),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
         limiters: vec![register_limiter, failed_login_limiter],
@@ -207,20 +213,14 @@ impl Application {
                 version: env!("CARGO_PKG_VERSION"),
                 start_time: services.clock.now(),
                 quota_per_unit: settings.quota.per_unit,
-                quota_display_type: settings.quota.display_type.clone(),
+                quota_display_type: settings.quota.display_type,
             },
             cookie: CookiePolicy {
                 secure: settings.session.cookie_secure,
                 max_age_secs: settings.session_ttl_secs(),
             },
             default_locale: settings.locale(),
-            accounts: services.accounts,
-            admin: services.admin,
-            options: services.options,
-            profile: services.profile,
-            affiliate: services.affiliate,
-            redemptions: services.redemptions,
-            readiness: services.readiness,
+            services,
         });
 
         let listener = TcpListener::bind(&settings.addr)

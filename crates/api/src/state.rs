@@ -1,23 +1,12 @@
 //! Shared application state: services and ports only. Built once by `startup`.
 
-use std::sync::Arc;
-
-use tollgate_domain::ports::Readiness;
-use tollgate_domain::services::{
-    AccountService, AdminService, AffiliateService, OptionsService, ProfileService,
-    RedemptionService,
-};
-
+use crate::config::QuotaDisplay;
 use crate::i18n::Locale;
+use crate::startup::Services;
 
 pub struct AppState {
-    pub accounts: AccountService,
-    pub admin: AdminService,
-    pub options: OptionsService,
-    pub profile: ProfileService,
-    pub affiliate: AffiliateService,
-    pub redemptions: RedemptionService,
-    pub readiness: Arc<dyn Readiness>,
+    /// The instance's services, as `startup` built them.
+    pub services: Services,
     pub info: InstanceInfo,
     pub cookie: CookiePolicy,
     pub default_locale: Locale,
@@ -31,7 +20,7 @@ pub struct InstanceInfo {
     pub version: &'static str,
     pub start_time: i64,
     pub quota_per_unit: i64,
-    pub quota_display_type: String,
+    pub quota_display_type: QuotaDisplay,
 }
 
 #[derive(Debug, Clone, Copy)]

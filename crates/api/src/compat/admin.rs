@@ -1,20 +1,20 @@
 //! `/api/user/*` admin routes and `/api/group/` (spec §3.18–3.24, console-contract §3).
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
+use tollgate_domain::hierarchy::AdminOp;
 use tollgate_domain::ports::MatchMode;
-use tollgate_domain::services::{
-    AdminCreateError, AdminCreateInput, AdminError, AdminUpdateInput, UserListInput,
-};
+use tollgate_domain::services::{AdminCreateInput, AdminError, AdminUpdateInput, UserListInput};
 use tollgate_domain::{PageRequest, User, UserId};
 
 use super::auth::AdminAuth;
 use super::dto::{NewApiUser, PageBody};
-use super::respond::{CompatError, CompatResult, ok, ok_empty};
+use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
+use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path, Query};
+use crate::refusals::AdminRefusal;
 use crate::rest::rfc3339;
 use crate::state::AppState;
 
@@ -56,43 +56,14 @@ fn page_body(page: tollgate_domain::Page<User>) -> PageBody<AdminUser> {
     }
 }
 
-/// The refusal message of a hierarchy failure, by operation (New API's wording).
-pub fn hierarchy_msg(e: HierarchyError, op: AdminOp) -> Msg {
-    match (e, op) {
-        (HierarchyError::NotAdmin, _) => Msg::InsufficientPrivileges,
-        (HierarchyError::TargetNotBelow, AdminOp::View) => Msg::NoPermissionView,
-        (HierarchyError::TargetNotBelow, AdminOp::HardDelete) => Msg::NoPermissionDelete,
-        (HierarchyError::TargetNotBelow, _) => Msg::NoPermissionUpdate,
-        (HierarchyError::RoleNotBelow, _) => Msg::NoPermissionGrant,
-        (HierarchyError::OnlyRootPromotes, _) => Msg::OnlyRootPromotes,
-        (HierarchyError::AlreadyAdmin, _) => Msg::AlreadyAdmin,
-        (HierarchyError::AlreadyCommon, _) => Msg::AlreadyCommon,
-        (HierarchyError::RootProtected, AdminOp::Disable) => Msg::CannotDisableRoot,
-        (HierarchyError::RootProtected, AdminOp::Demote) => Msg::CannotDemoteRoot,
-        (HierarchyError::RootProtected, _) => Msg::CannotDeleteRootUser,
-    }
+/// The compat refusal of an admin operation's error (`crate::refusals::AdminRefusal`).
+fn admin_error(
+    state: &AppState,
+    op: AdminOp,
+    locale: Locale,
+) -> impl FnOnce(AdminError) -> CompatError {
+    move |e| CompatError::refused(&AdminRefusal(e, op), locale, &state.info)
 }
-
-fn admin_error(e: AdminError, op: AdminOp, locale: Locale) -> CompatError {
-    let msg = match e {
-        AdminError::NotFound => Msg::UserNotFound,
-        AdminError::Hierarchy(h) => hierarchy_msg(h, op),
-        AdminError::InvalidCredential(rule) => super::users::credential_msg(&rule),
-        AdminError::InvalidDisplayName => Msg::DisplayNameLength,
-        AdminError::UnknownGroup => Msg::UnknownGroup,
-        AdminError::InvalidRemark => Msg::RemarkLength,
-        AdminError::InvalidQuota => Msg::QuotaNegative,
-        AdminError::InvalidRole => Msg::InvalidParams,
-        AdminError::RoleChangeRefused => Msg::RoleChangeRefused,
-        AdminError::StatusChangeRefused => Msg::StatusChangeRefused,
-        AdminError::UsernameTaken => Msg::UsernameTaken,
-        AdminError::Changed => Msg::UserChangedMeanwhile,
-        AdminError::Unexpected(e) => return CompatError::internal(&e, locale),
-    };
-    CompatError::fail(msg, locale)
-}
-
-use crate::client::peer_ip as client_ip;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -120,10 +91,11 @@ pub async fn list(
     q: Query<ListQuery>,
 ) -> CompatResult {
     let page = state
+        .services
         .admin
         .list(&auth.user, UserListInput::default(), q.page())
         .await
-        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+        .map_err(admin_error(&state, AdminOp::View, auth.locale))?;
     Ok(ok(page_body(page)))
 }
 
@@ -142,20 +114,22 @@ pub async fn search(
         live_only: false,
     };
     let page = state
+        .services
         .admin
         .list(&auth.user, input, q.page())
         .await
-        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+        .map_err(admin_error(&state, AdminOp::View, auth.locale))?;
     Ok(ok(page_body(page)))
 }
 
 /// `GET /api/user/{id}` (admin).
 pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: Path<i64>) -> CompatResult {
     let user = state
+        .services
         .admin
         .get(&auth.user, UserId(id.into_inner()))
         .await
-        .map_err(|e| admin_error(e, AdminOp::View, auth.locale))?;
+        .map_err(admin_error(&state, AdminOp::View, auth.locale))?;
     Ok(ok(AdminUser::from(&user)))
 }
 
@@ -182,26 +156,13 @@ pub async fn create(
         display_name: body.display_name,
         role: body.role,
     };
-    match state.accounts.create_by_admin(&auth.user, input).await {
-        Ok(_) => Ok(ok_empty()),
-        Err(e) => Err(match e {
-            AdminCreateError::Hierarchy(HierarchyError::RoleNotBelow) => {
-                CompatError::fail(Msg::CannotCreateHigher, locale)
-            }
-            AdminCreateError::Hierarchy(h) => {
-                CompatError::fail(hierarchy_msg(h, AdminOp::Update), locale)
-            }
-            AdminCreateError::InvalidCredential(rule) => {
-                CompatError::fail(super::users::credential_msg(&rule), locale)
-            }
-            AdminCreateError::InvalidDisplayName => {
-                CompatError::fail(Msg::DisplayNameLength, locale)
-            }
-            AdminCreateError::InvalidRole => CompatError::fail(Msg::InvalidParams, locale),
-            AdminCreateError::UsernameTaken => CompatError::fail(Msg::UsernameTaken, locale),
-            AdminCreateError::Unexpected(e) => CompatError::internal(&e, locale),
-        }),
-    }
+    state
+        .services
+        .accounts
+        .create_by_admin(&auth.user, input)
+        .await
+        .map_err(refuse(locale, &state.info))?;
+    Ok(ok_empty())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,7 +183,7 @@ pub struct UpdateBody {
 /// console sends the whole user; unchanged values change nothing, and `role`/`status` must
 /// equal the current ones (they change through `manage`).
 pub async fn update(
-    req: HttpRequest,
+    ip: ClientIp,
     auth: AdminAuth,
     state: web::Data<AppState>,
     body: Json<UpdateBody>,
@@ -242,10 +203,11 @@ pub async fn update(
         status: body.status,
     };
     state
+        .services
         .admin
-        .update(&auth.user, UserId(id), input, client_ip(&req))
+        .update(&auth.user, UserId(id), input, ip.0)
         .await
-        .map_err(|e| admin_error(e, AdminOp::Update, auth.locale))?;
+        .map_err(admin_error(&state, AdminOp::Update, auth.locale))?;
     Ok(ok_empty())
 }
 
@@ -256,10 +218,22 @@ pub struct ManageBody {
     pub action: Option<String>,
 }
 
+/// The operation of a `manage` action.
+fn manage_op(action: Option<&str>) -> Option<AdminOp> {
+    Some(match action? {
+        "disable" => AdminOp::Disable,
+        "enable" => AdminOp::Enable,
+        "delete" => AdminOp::Delete,
+        "promote" => AdminOp::Promote,
+        "demote" => AdminOp::Demote,
+        _ => return None,
+    })
+}
+
 /// `POST /api/user/manage {id, action}` (admin): `disable | enable | delete | promote |
 /// demote`; `data` is the user's `{role, status}` afterwards. Unknown actions are refused.
 pub async fn manage(
-    req: HttpRequest,
+    ip: ClientIp,
     auth: AdminAuth,
     state: web::Data<AppState>,
     body: Json<ManageBody>,
@@ -269,19 +243,14 @@ pub async fn manage(
     let Some(id) = body.id else {
         return Err(CompatError::fail(Msg::InvalidParams, locale));
     };
-    let op = match body.action.as_deref() {
-        Some("disable") => AdminOp::Disable,
-        Some("enable") => AdminOp::Enable,
-        Some("delete") => AdminOp::Delete,
-        Some("promote") => AdminOp::Promote,
-        Some("demote") => AdminOp::Demote,
-        _ => return Err(CompatError::fail(Msg::UnknownAction, locale)),
-    };
+    let op = manage_op(body.action.as_deref())
+        .ok_or_else(|| CompatError::fail(Msg::UnknownAction, locale))?;
     let user = state
+        .services
         .admin
-        .manage(&auth.user, UserId(id), op, client_ip(&req))
+        .manage(&auth.user, UserId(id), op, ip.0)
         .await
-        .map_err(|e| admin_error(e, op, locale))?;
+        .map_err(admin_error(&state, op, locale))?;
     Ok(ok(
         json!({"role": user.role.code(), "status": user.status.code()}),
     ))
@@ -289,22 +258,24 @@ pub async fn manage(
 
 /// `DELETE /api/user/{id}` (admin): deletes the user row; ledger and audit history stay.
 pub async fn hard_delete(
-    req: HttpRequest,
+    ip: ClientIp,
     auth: AdminAuth,
     state: web::Data<AppState>,
     id: Path<i64>,
 ) -> CompatResult {
     state
+        .services
         .admin
-        .hard_delete(&auth.user, UserId(id.into_inner()), client_ip(&req))
+        .hard_delete(&auth.user, UserId(id.into_inner()), ip.0)
         .await
-        .map_err(|e| admin_error(e, AdminOp::HardDelete, auth.locale))?;
+        .map_err(admin_error(&state, AdminOp::HardDelete, auth.locale))?;
     Ok(ok_empty())
 }
 
 /// `GET /api/group/` (admin): the group names, for the console's user editor.
 pub async fn groups(auth: AdminAuth, state: web::Data<AppState>) -> CompatResult {
     let names = state
+        .services
         .admin
         .group_names()
         .await

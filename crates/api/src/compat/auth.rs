@@ -91,7 +91,7 @@ async fn authenticate(
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| CompatError::internal(&"application state missing", locale))?;
-    let accounts = &state.accounts;
+    let accounts = &state.services.accounts;
 
     let mut user = None;
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
@@ -134,6 +134,7 @@ pub async fn optional_session_user(req: &HttpRequest) -> Option<User> {
     let state = req.app_data::<web::Data<AppState>>()?;
     let cookie = req.cookie(SESSION_COOKIE)?;
     let auth = state
+        .services
         .accounts
         .authenticate_session(cookie.value())
         .await

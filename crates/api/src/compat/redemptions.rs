@@ -1,13 +1,13 @@
 //! `/api/redemption/*` (admin): enough of code management to seed the redeem path.
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use serde::Deserialize;
-use tollgate_domain::{CreateRedemptionsError, PageRequest};
+use tollgate_domain::PageRequest;
 
 use super::auth::AdminAuth;
 use super::dto::{PageBody, RedemptionItem};
-use super::respond::{CompatError, CompatResult, ok};
-use crate::i18n::{Msg, format_quota, mint_limit_exceeded};
+use super::respond::{CompatError, CompatResult, ok, refuse};
+use crate::client::ClientIp;
 use crate::input::{Json, Query};
 use crate::state::AppState;
 
@@ -26,12 +26,12 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     auth: AdminAuth,
-    req: HttpRequest,
+    ip: ClientIp,
     body: Json<CreateBody>,
 ) -> CompatResult {
     let body = body.into_inner();
-    let locale = auth.locale;
-    let result = state
+    let keys = state
+        .services
         .redemptions
         .create_batch(
             &auth.user,
@@ -39,49 +39,11 @@ pub async fn create(
             body.quota.unwrap_or(0),
             body.count.unwrap_or(1),
             body.expired_time,
-            crate::client::peer_ip(&req),
+            ip.0,
         )
-        .await;
-    match result {
-        Ok(keys) => Ok(ok(keys)),
-        Err(e) => Err(match e {
-            CreateRedemptionsError::InvalidName { .. } => {
-                CompatError::fail(Msg::RedemptionNameLength, locale)
-            }
-            CreateRedemptionsError::CountTooSmall => {
-                CompatError::fail(Msg::RedemptionCountTooSmall, locale)
-            }
-            CreateRedemptionsError::CountTooLarge { .. } => {
-                CompatError::fail(Msg::RedemptionCountTooLarge, locale)
-            }
-            CreateRedemptionsError::InvalidQuota => {
-                CompatError::fail(Msg::RedemptionQuotaInvalid, locale)
-            }
-            CreateRedemptionsError::ExpiryInPast => {
-                CompatError::fail(Msg::RedemptionExpiryInPast, locale)
-            }
-            CreateRedemptionsError::Forbidden => {
-                CompatError::fail(Msg::InsufficientPrivileges, locale)
-            }
-            CreateRedemptionsError::CodeCollision => {
-                CompatError::fail(Msg::RedemptionGenerateFailed, locale)
-            }
-            CreateRedemptionsError::Unexpected(e) => CompatError::internal(&e, locale),
-            CreateRedemptionsError::TotalTooLarge => {
-                CompatError::fail(Msg::RedemptionTotalTooLarge, locale)
-            }
-            CreateRedemptionsError::MintLimitExceeded { remaining, .. } => {
-                let info = &state.info;
-                let left = format_quota(
-                    remaining,
-                    info.quota_per_unit,
-                    &info.quota_display_type,
-                    locale,
-                );
-                CompatError::fail_text(mint_limit_exceeded(&left, locale))
-            }
-        }),
-    }
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok(keys))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +61,7 @@ pub async fn list(
 ) -> CompatResult {
     let request = PageRequest::new(query.p, query.page_size);
     let page = state
+        .services
         .redemptions
         .list(request)
         .await

@@ -9,8 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::i18n::{Locale, Msg};
-use crate::state::AppState;
+use crate::i18n::{self, Locale, Msg};
+use crate::refusals::{Compat, Refuse};
+use crate::state::{AppState, InstanceInfo};
 
 /// `{success: true, message: "", data}`.
 pub fn ok(data: impl Serialize) -> HttpResponse {
@@ -25,6 +26,12 @@ pub fn ok_message(message: &str) -> HttpResponse {
 /// `{success: true, message: ""}` without `data`.
 pub fn ok_empty() -> HttpResponse {
     HttpResponse::Ok().json(json!({"success": true, "message": ""}))
+}
+
+/// `map_err` adaptor for a domain error with a refusal table:
+/// `.map_err(refuse(locale, &state.info))?`.
+pub fn refuse<E: Refuse>(locale: Locale, info: &InstanceInfo) -> impl FnOnce(E) -> CompatError {
+    move |e| CompatError::refused(&e, locale, info)
 }
 
 /// The language of a request's messages.
@@ -96,6 +103,41 @@ impl CompatError {
 }
 
 impl CompatError {
+    /// The compat side of a domain error's refusal table (`crate::refusals`): HTTP 200
+    /// `success: false`, 429 with `Retry-After` for rate limits, or a logged opaque 500.
+    /// `info` renders quotas in the configured display.
+    pub fn refused<E: Refuse>(e: &E, locale: Locale, info: &InstanceInfo) -> Self {
+        let Some(r) = e.refusal() else {
+            return Self::internal(e, locale);
+        };
+        let quota = |q| {
+            i18n::format_quota(
+                q,
+                info.quota_per_unit,
+                info.quota_display_type.as_str(),
+                locale,
+            )
+        };
+        let message = match r.compat {
+            Compat::Msg(msg) => Cow::Borrowed(msg.text(locale)),
+            Compat::OptionValueInvalid(key) => Cow::Owned(i18n::option_value_invalid(key, locale)),
+            Compat::OptionUnknown(key) => Cow::Owned(i18n::option_unknown(key, locale)),
+            Compat::OptionNotAvailable(key) => Cow::Owned(i18n::option_not_available(key, locale)),
+            Compat::TransferMinimum(min) => Cow::Owned(i18n::transfer_minimum(quota(min), locale)),
+            Compat::MintLimitExceeded(left) => {
+                Cow::Owned(i18n::mint_limit_exceeded(quota(left), locale))
+            }
+        };
+        Self {
+            status: match r.retry_after {
+                Some(_) => StatusCode::TOO_MANY_REQUESTS,
+                None => StatusCode::OK,
+            },
+            message,
+            retry_after: r.retry_after,
+        }
+    }
+
     /// A rate-limit refusal (spec §0.2): HTTP 429 with the envelope and `Retry-After`.
     pub fn too_many_requests(msg: Msg, locale: Locale, retry_after_secs: u64) -> Self {
         Self {

@@ -5,16 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tollgate_domain::groups::{AUTO_RATIO_LABEL, GroupRatio, GroupView};
-use tollgate_domain::ports::AffTransferError;
-use tollgate_domain::services::{
-    DeleteSelfError, OwnerProof, OwnerProofError, PasswordChange, ProfileError, SettingsUpdateError,
-};
-use tollgate_domain::user::CredentialRuleError;
-use tollgate_domain::user_settings::{NotificationSettingsInput, SettingsError};
+use tollgate_domain::services::{OwnerProof, PasswordChange};
+use tollgate_domain::user_settings::NotificationSettingsInput;
 
 use super::auth::{UserAuth, optional_session_user};
-use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message};
-use crate::i18n::{self, Msg};
+use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message, refuse};
+use crate::client::ClientIp;
+use crate::i18n::{Locale, Msg};
 use crate::input::{self, Json};
 use crate::state::AppState;
 
@@ -23,62 +20,75 @@ use crate::state::AppState;
 /// `original_password`) are writable; every other field (`role`, `quota`, `group`,
 /// `status`, `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
 pub async fn update_self(
-    req: HttpRequest,
+    ip: ClientIp,
     auth: UserAuth,
     state: web::Data<AppState>,
     body: Json<Value>,
 ) -> CompatResult {
     let locale = auth.locale;
-    let Value::Object(body) = body.into_inner() else {
-        return Err(CompatError::fail(Msg::InvalidParams, locale));
-    };
-    if let Some(sidebar) = body.get("sidebar_modules") {
-        let Value::String(raw) = sidebar else {
-            return Err(CompatError::fail(Msg::InvalidSidebar, locale));
-        };
-        return match state.profile.set_sidebar(&auth.user, raw).await {
-            Ok(()) => Ok(ok_message(Msg::SidebarUpdated.text(locale))),
-            Err(ProfileError::InvalidSidebar) => {
-                Err(CompatError::fail(Msg::InvalidSidebar, locale))
-            }
-            Err(e) => Err(CompatError::internal(&e, locale)),
-        };
+    let update = SelfUpdate::parse(body.into_inner()).map_err(|m| CompatError::fail(m, locale))?;
+    let profile = &state.services.profile;
+    match update {
+        SelfUpdate::Sidebar(raw) => {
+            profile
+                .set_sidebar(&auth.user, &raw)
+                .await
+                .map_err(refuse(locale, &state.info))?;
+            Ok(ok_message(Msg::SidebarUpdated.text(locale)))
+        }
+        SelfUpdate::Profile {
+            display_name,
+            password,
+        } => {
+            let session = auth.session_id;
+            profile
+                .update_self(&auth.user, session, display_name.as_deref(), password, ip.0)
+                .await
+                .map_err(refuse(locale, &state.info))?;
+            Ok(ok_empty())
+        }
     }
-    let text = |key: &str| -> Result<Option<String>, CompatError> {
-        match body.get(key) {
+}
+
+/// What a `PUT /api/user/self` body asks for.
+enum SelfUpdate {
+    /// `sidebar_modules`, a JSON string (the rest of the body is then ignored).
+    Sidebar(String),
+    Profile {
+        display_name: Option<String>,
+        password: Option<PasswordChange>,
+    },
+}
+
+impl SelfUpdate {
+    /// The request, or the message that refuses it.
+    fn parse(body: Value) -> Result<Self, Msg> {
+        let Value::Object(body) = body else {
+            return Err(Msg::InvalidParams);
+        };
+        if let Some(sidebar) = body.get("sidebar_modules") {
+            let Value::String(raw) = sidebar else {
+                return Err(Msg::InvalidSidebar);
+            };
+            return Ok(Self::Sidebar(raw.clone()));
+        }
+        let text = |key: &str| match body.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(CompatError::fail(Msg::InvalidParams, locale)),
-        }
-    };
-    let display_name = text("display_name")?;
-    let password = text("password")?.map(|new| PasswordChange {
-        current: body
-            .get("original_password")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        new,
-    });
-    let result = state
-        .profile
-        .update_self(
-            &auth.user,
-            auth.session_id,
-            display_name.as_deref(),
+            Some(_) => Err(Msg::InvalidParams),
+        };
+        let display_name = text("display_name")?;
+        let password = text("password")?.map(|new| PasswordChange {
+            current: body
+                .get("original_password")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            new,
+        });
+        Ok(Self::Profile {
+            display_name,
             password,
-            crate::client::peer_ip(&req),
-        )
-        .await;
-    match result {
-        Ok(()) => Ok(ok_empty()),
-        Err(e) => Err(match e {
-            ProfileError::InvalidDisplayName => CompatError::fail(Msg::DisplayNameLength, locale),
-            ProfileError::InvalidCredential(CredentialRuleError::PasswordLength { .. }) => {
-                CompatError::fail(Msg::PasswordLength, locale)
-            }
-            ProfileError::WrongPassword => CompatError::fail(Msg::WrongOriginalPassword, locale),
-            other => CompatError::internal(&other, locale),
-        }),
+        })
     }
 }
 
@@ -119,15 +129,6 @@ pub struct SettingsBody {
     password: Option<String>,
 }
 
-fn owner_error(e: OwnerProofError, locale: crate::i18n::Locale) -> CompatError {
-    match e {
-        // A business reply, never 401: the console logs itself out on any 401.
-        OwnerProofError::Required => CompatError::fail(Msg::OwnerProofRequired, locale),
-        OwnerProofError::WrongPassword => CompatError::fail(Msg::OwnerProofWrongPassword, locale),
-        OwnerProofError::Unexpected(e) => CompatError::internal(&e, locale),
-    }
-}
-
 /// `DELETE /api/user/self` (spec §3.10): soft delete; sessions and access token revoked at
 /// once; the cookie is cleared. Needs the current password (`{"password": ...}`) or a login
 /// within the last 10 minutes: an access token alone, or an old session, is not enough.
@@ -138,17 +139,20 @@ pub async fn delete_self(
 ) -> CompatResult {
     let proof = owner_proof(&auth, &body)?;
     state
+        .services
         .profile
         .confirm_owner(&auth.user, &proof)
         .await
-        .map_err(|e| owner_error(e, auth.locale))?;
-    match state.profile.delete_self(&auth.user).await {
-        Ok(()) => Ok(HttpResponse::Ok()
-            .cookie(super::users::removal_cookie(state.cookie.secure))
-            .json(json!({"success": true, "message": ""}))),
-        Err(DeleteSelfError::Root) => Err(CompatError::fail(Msg::CannotDeleteRoot, auth.locale)),
-        Err(e) => Err(CompatError::internal(&e, auth.locale)),
-    }
+        .map_err(refuse(auth.locale, &state.info))?;
+    state
+        .services
+        .profile
+        .delete_self(&auth.user)
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(HttpResponse::Ok()
+        .cookie(super::users::removal_cookie(state.cookie.secure))
+        .json(json!({"success": true, "message": ""})))
 }
 
 /// `{name: {ratio, desc}}` with `auto`'s ratio as the string the console expects.
@@ -173,6 +177,7 @@ pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> Comp
         .map(|u| u.group)
         .unwrap_or_default();
     let groups = state
+        .services
         .profile
         .groups(&group)
         .await
@@ -183,6 +188,7 @@ pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> Comp
 /// `GET /api/user/self/groups`: the groups the user may use, with ratios.
 pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let groups = state
+        .services
         .profile
         .groups(&auth.user.group)
         .await
@@ -193,6 +199,7 @@ pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatRe
 /// `GET /api/user/models` (spec §3.8): the models of the user's usable groups, sorted.
 pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let models = state
+        .services
         .profile
         .models(&auth.user)
         .await
@@ -202,7 +209,7 @@ pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult 
 
 /// `GET /api/user/aff` (spec §3.12): the invitation code, created on first request.
 pub async fn aff_code(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
-    match state.affiliate.aff_code(&auth.user).await {
+    match state.services.affiliate.aff_code(&auth.user).await {
         Ok(code) => Ok(ok(code)),
         Err(e) => Err(CompatError::internal(&e, auth.locale)),
     }
@@ -228,43 +235,17 @@ pub async fn aff_transfer(
         .as_ref()
         .and_then(Value::as_i64)
         .ok_or_else(|| CompatError::fail(Msg::InvalidParams, locale))?;
-    match state.affiliate.transfer(&auth.user, amount).await {
-        Ok(done) => Ok(HttpResponse::Ok().json(json!({
-            "success": true,
-            "message": Msg::TransferSucceeded.text(locale),
-            "data": {"quota": done.quota, "aff_quota": done.aff_quota},
-        }))),
-        Err(e) => Err(match e {
-            AffTransferError::BelowMinimum { min } => {
-                let info = &state.info;
-                let min =
-                    i18n::format_quota(min, info.quota_per_unit, &info.quota_display_type, locale);
-                CompatError::fail_text(i18n::transfer_minimum(&min, locale))
-            }
-            AffTransferError::Insufficient => CompatError::fail(Msg::TransferInsufficient, locale),
-            AffTransferError::Overflow => CompatError::fail(Msg::TransferOverflow, locale),
-            other => CompatError::internal(&other, locale),
-        }),
-    }
-}
-
-fn settings_msg(e: &SettingsError) -> Msg {
-    match e {
-        SettingsError::InvalidNotifyType => Msg::InvalidNotifyType,
-        SettingsError::ThresholdNotPositive => Msg::ThresholdNotPositive,
-        SettingsError::WebhookUrlEmpty => Msg::WebhookUrlEmpty,
-        SettingsError::WebhookUrlInvalid => Msg::WebhookUrlInvalid,
-        SettingsError::EmailInvalid => Msg::EmailInvalid,
-        SettingsError::BarkUrlEmpty => Msg::BarkUrlEmpty,
-        SettingsError::BarkUrlInvalid => Msg::BarkUrlInvalid,
-        SettingsError::BarkUrlScheme => Msg::BarkUrlScheme,
-        SettingsError::GotifyUrlEmpty => Msg::GotifyUrlEmpty,
-        SettingsError::GotifyTokenEmpty => Msg::GotifyTokenEmpty,
-        SettingsError::GotifyUrlInvalid => Msg::GotifyUrlInvalid,
-        SettingsError::GotifyUrlScheme => Msg::GotifyUrlScheme,
-        SettingsError::UrlForbidden => Msg::UrlForbidden,
-        SettingsError::UrlAmbiguous => Msg::UrlAmbiguous,
-    }
+    let done = state
+        .services
+        .affiliate
+        .transfer(&auth.user, amount)
+        .await
+        .map_err(refuse(locale, &state.info))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "message": Msg::TransferSucceeded.text(locale),
+        "data": {"quota": done.quota, "aff_quota": done.aff_quota},
+    })))
 }
 
 /// `PUT /api/user/setting` (spec §3.17): validated; keeps the sidebar, language and stored
@@ -272,25 +253,21 @@ fn settings_msg(e: &SettingsError) -> Msg {
 /// where notifications go also needs `password` in the body or a login within the last 10
 /// minutes (issue 7.11).
 pub async fn update_setting(
-    req: HttpRequest,
+    locale: Locale,
     auth: UserAuth,
     state: web::Data<AppState>,
     body: Json<SettingsBody>,
 ) -> CompatResult {
-    let locale = locale_of(&req);
     let SettingsBody { settings, password } = body.into_inner();
     let proof = OwnerProof {
         password,
         session_created_at: auth.session_created_at,
     };
-    match state
+    state
+        .services
         .profile
         .update_notification_settings(&auth.user, settings, &proof)
         .await
-    {
-        Ok(()) => Ok(ok_message(Msg::SettingsUpdated.text(locale))),
-        Err(SettingsUpdateError::Invalid(e)) => Err(CompatError::fail(settings_msg(&e), locale)),
-        Err(SettingsUpdateError::Owner(e)) => Err(owner_error(e, locale)),
-        Err(e) => Err(CompatError::internal(&e, locale)),
-    }
+        .map_err(refuse(locale, &state.info))?;
+    Ok(ok_message(Msg::SettingsUpdated.text(locale)))
 }

@@ -4,15 +4,18 @@ use actix_web::{HttpRequest, web};
 use serde_json::json;
 
 use super::respond::{CompatError, CompatResult, locale_of, ok};
+use crate::config::QuotaDisplay;
 use crate::state::AppState;
 
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResult {
     let setup = state
+        .services
         .accounts
         .is_set_up()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     let policy = state
+        .services
         .accounts
         .policy()
         .await
@@ -28,8 +31,8 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         "docs_link": "",
         "setup": setup,
         "quota_per_unit": info.quota_per_unit,
-        "quota_display_type": info.quota_display_type,
-        "display_in_currency": info.quota_display_type != "TOKENS",
+        "quota_display_type": info.quota_display_type.as_str(),
+        "display_in_currency": info.quota_display_type != QuotaDisplay::Tokens,
         "register_enabled": policy.register_enabled,
         "password_register_enabled": policy.password_register_enabled,
         "password_login_enabled": policy.password_login_enabled,

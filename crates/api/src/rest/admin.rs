@@ -1,48 +1,31 @@
 //! `/api/v1/admin/*` (seed 003 admin, plus the audit log).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tollgate_domain::audit::{AuditAction, AuditFilter, AuditRecord};
-use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
+use tollgate_domain::hierarchy::AdminOp;
 use tollgate_domain::ports::MatchMode;
 use tollgate_domain::services::{AdminError, UserListInput};
 use tollgate_domain::{PageRequest, UserId, UserStatus};
 
-use super::auth::Bearer;
+use super::auth::AdminBearer;
 use super::envelope::{RestError, respond};
 use super::handlers::UserResponse;
 use super::time::rfc3339;
+use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path, Query};
+use crate::refusals::AdminRefusal;
 use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
 
-fn forbidden(locale: Locale, error: &str) -> RestError {
-    RestError::new(StatusCode::FORBIDDEN, Msg::RestForbidden, locale, error)
-}
-
-fn admin_error(e: AdminError, locale: Locale) -> RestError {
-    match e {
-        AdminError::NotFound => RestError::new(
-            StatusCode::NOT_FOUND,
-            Msg::UserNotFound,
-            locale,
-            "user not found",
-        ),
-        AdminError::Hierarchy(HierarchyError::NotAdmin) => forbidden(locale, "admin role required"),
-        AdminError::Hierarchy(h) => forbidden(locale, &h.to_string()),
-        AdminError::Changed => RestError::new(
-            StatusCode::CONFLICT,
-            Msg::UserChangedMeanwhile,
-            locale,
-            "the user was changed meanwhile; reload and retry",
-        ),
-        AdminError::Unexpected(e) => RestError::internal(&e, locale),
-        other => RestError::bad_request(locale, other.to_string()),
-    }
+/// The REST refusal of an admin operation's error (`crate::refusals::AdminRefusal`; the
+/// operation only changes compat wording).
+fn admin_error(locale: Locale) -> impl FnOnce(AdminError) -> RestError {
+    move |e| RestError::refused(&AdminRefusal(e, AdminOp::View), locale)
 }
 
 #[derive(Debug, Serialize)]
@@ -78,42 +61,21 @@ pub struct UsersQuery {
 /// `GET /api/v1/admin/users?page=&page_size=&search=&status=` (admin): users below the
 /// admin's role (and itself), newest first.
 pub async fn list_users(
-    auth: Bearer,
+    auth: AdminBearer,
     state: web::Data<AppState>,
     q: Query<UsersQuery>,
 ) -> RestResult {
     let locale = auth.locale;
-    let q = q.into_inner();
-    let status = match q.status {
-        None => None,
-        Some(1) => Some(UserStatus::Enabled),
-        Some(0) => Some(UserStatus::Disabled),
-        Some(_) => return Err(RestError::bad_request(locale, "status must be 0 or 1")),
-    };
-    let match_mode = match q.match_mode.as_deref() {
-        None | Some("prefix") => MatchMode::Prefix,
-        Some("contains") => MatchMode::Contains,
-        Some(_) => {
-            return Err(RestError::bad_request(
-                locale,
-                "match must be prefix or contains",
-            ));
-        }
-    };
-    let request = PageRequest::new(q.page, q.page_size);
-    let input = UserListInput {
-        keyword: q.search,
-        match_mode,
-        group: None,
-        status,
-        // Deleted users are gone on this surface (404 on every route), so not listed.
-        live_only: true,
-    };
+    let (input, request) = q
+        .into_inner()
+        .parse()
+        .map_err(|e| RestError::bad_request(locale, e))?;
     let page = state
+        .services
         .admin
         .list(&auth.user, input, request)
         .await
-        .map_err(|e| admin_error(e, locale))?;
+        .map_err(admin_error(locale))?;
     let users: Vec<UserResponse> = page.items.iter().map(UserResponse::from).collect();
     Ok(respond(
         StatusCode::OK,
@@ -121,6 +83,32 @@ pub async fn list_users(
         locale,
         json!({"users": users, "pagination": pagination(request, page.total)}),
     ))
+}
+
+impl UsersQuery {
+    /// The listing it asks for, or why it is refused.
+    fn parse(self) -> Result<(UserListInput, PageRequest), &'static str> {
+        let status = match self.status {
+            None => None,
+            Some(1) => Some(UserStatus::Enabled),
+            Some(0) => Some(UserStatus::Disabled),
+            Some(_) => return Err("status must be 0 or 1"),
+        };
+        let match_mode = match self.match_mode.as_deref() {
+            None | Some("prefix") => MatchMode::Prefix,
+            Some("contains") => MatchMode::Contains,
+            Some(_) => return Err("match must be prefix or contains"),
+        };
+        let input = UserListInput {
+            keyword: self.search,
+            match_mode,
+            group: None,
+            status,
+            // Deleted users are gone on this surface (404 on every route), so not listed.
+            live_only: true,
+        };
+        Ok((input, PageRequest::new(self.page, self.page_size)))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,8 +120,8 @@ pub struct StatusBody {
 /// `PUT /api/v1/admin/users/{id}/status {status: 0|1}` (admin). Disabling revokes the user's
 /// sessions, refresh tokens and access token at once.
 pub async fn set_status(
-    req: HttpRequest,
-    auth: Bearer,
+    ip: ClientIp,
+    auth: AdminBearer,
     state: web::Data<AppState>,
     id: Path<i64>,
     body: Json<StatusBody>,
@@ -144,12 +132,12 @@ pub async fn set_status(
         Some(0) => AdminOp::Disable,
         _ => return Err(RestError::bad_request(locale, "status must be 0 or 1")),
     };
-    let ip = crate::client::peer_ip(&req);
     state
+        .services
         .admin
-        .manage(&auth.user, UserId(id.into_inner()), op, ip)
+        .manage(&auth.user, UserId(id.into_inner()), op, ip.0)
         .await
-        .map_err(|e| admin_error(e, locale))?;
+        .map_err(admin_error(locale))?;
     Ok(respond(StatusCode::OK, Msg::RestUpdated, locale, ()))
 }
 
@@ -196,30 +184,22 @@ impl From<&AuditRecord> for AuditItem {
 
 /// `GET /api/v1/admin/audit?actor=&target=&action=&from=&to=&page=&page_size=` (admin):
 /// entries about users below the admin's role, about the admin, or about no user.
-pub async fn audit(auth: Bearer, state: web::Data<AppState>, q: Query<AuditQuery>) -> RestResult {
+pub async fn audit(
+    auth: AdminBearer,
+    state: web::Data<AppState>,
+    q: Query<AuditQuery>,
+) -> RestResult {
     let locale = auth.locale;
-    let q = q.into_inner();
-    let action = match q.action.as_deref() {
-        None | Some("") => None,
-        Some(a) => Some(
-            AuditAction::parse(a)
-                .ok_or_else(|| RestError::bad_request(locale, "unknown action"))?,
-        ),
-    };
-    let filter = AuditFilter {
-        actor_id: q.actor.map(UserId),
-        target_id: q.target.map(UserId),
-        action,
-        from: q.from,
-        to: q.to,
-        ..Default::default()
-    };
-    let request = PageRequest::new(q.page, q.page_size);
+    let (filter, request) = q
+        .into_inner()
+        .parse()
+        .map_err(|e| RestError::bad_request(locale, e))?;
     let page = state
+        .services
         .admin
         .audit_log(&auth.user, filter, request)
         .await
-        .map_err(|e| admin_error(e, locale))?;
+        .map_err(admin_error(locale))?;
     let entries: Vec<AuditItem> = page.items.iter().map(AuditItem::from).collect();
     Ok(respond(
         StatusCode::OK,
@@ -227,4 +207,23 @@ pub async fn audit(auth: Bearer, state: web::Data<AppState>, q: Query<AuditQuery
         locale,
         json!({"entries": entries, "pagination": pagination(request, page.total)}),
     ))
+}
+
+impl AuditQuery {
+    /// The filter it asks for, or why it is refused.
+    fn parse(self) -> Result<(AuditFilter, PageRequest), &'static str> {
+        let action = match self.action.as_deref() {
+            None | Some("") => None,
+            Some(a) => Some(AuditAction::parse(a).ok_or("unknown action")?),
+        };
+        let filter = AuditFilter {
+            actor_id: self.actor.map(UserId),
+            target_id: self.target.map(UserId),
+            action,
+            from: self.from,
+            to: self.to,
+            ..Default::default()
+        };
+        Ok((filter, PageRequest::new(self.page, self.page_size)))
+    }
 }

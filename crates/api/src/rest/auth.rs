@@ -3,6 +3,7 @@
 //! enabled, so revocation takes effect on the next request.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -13,18 +14,24 @@ use tollgate_domain::User;
 use tollgate_domain::services::{AccountService, AuthError};
 
 use super::envelope::RestError;
+use crate::compat::auth::{AdminRole, AnyUser, MinRole};
 use crate::compat::respond::locale_of;
 use crate::i18n::{Locale, Msg};
 use crate::state::AppState;
 
-/// An authenticated, enabled user of the REST surface and the session of its token.
-pub struct Bearer {
+/// An authenticated, enabled user of the REST surface whose role is at least `R::ROLE`, and
+/// the session of its token. Roles as on the compat surface (`crate::compat::auth::MinRole`).
+pub struct Bearer<R: MinRole = AnyUser> {
     pub user: User,
     pub session_id: i64,
     pub locale: Locale,
+    _role: PhantomData<R>,
 }
 
-impl FromRequest for Bearer {
+/// A bearer with the admin role (403 "admin role required" below it).
+pub type AdminBearer = Bearer<AdminRole>;
+
+impl<R: MinRole> FromRequest for Bearer<R> {
     type Error = RestError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
@@ -40,6 +47,7 @@ impl FromRequest for Bearer {
                 .ok_or_else(|| RestError::internal(&"application state missing", locale))?;
             let token = bearer_token(&req).ok_or_else(|| RestError::unauthenticated(locale))?;
             let auth = state
+                .services
                 .accounts
                 .authenticate_jwt(token)
                 .await
@@ -47,21 +55,26 @@ impl FromRequest for Bearer {
                     AuthError::Unexpected(e) => RestError::internal(&e, locale),
                     _ => RestError::unauthenticated(locale),
                 })?;
-            AccountService::authorize(&auth.user, tollgate_domain::Role::User).map_err(
-                |e| match e {
-                    AuthError::Disabled => RestError::new(
-                        StatusCode::FORBIDDEN,
-                        Msg::RestAccountDisabled,
-                        locale,
-                        "account disabled",
-                    ),
-                    _ => RestError::unauthenticated(locale),
-                },
-            )?;
+            AccountService::authorize(&auth.user, R::ROLE).map_err(|e| match e {
+                AuthError::Disabled => RestError::new(
+                    StatusCode::FORBIDDEN,
+                    Msg::RestAccountDisabled,
+                    locale,
+                    "account disabled",
+                ),
+                AuthError::Forbidden => RestError::new(
+                    StatusCode::FORBIDDEN,
+                    Msg::RestForbidden,
+                    locale,
+                    "admin role required",
+                ),
+                _ => RestError::unauthenticated(locale),
+            })?;
             Ok(Self {
                 user: auth.user,
                 session_id: auth.session_id.unwrap_or_default(),
                 locale,
+                _role: PhantomData,
             })
         })
     }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::time::now_rfc3339;
 use crate::i18n::{Locale, Msg};
+use crate::refusals::{Detail, Refuse};
 
 pub fn respond(status: StatusCode, msg: Msg, locale: Locale, data: impl Serialize) -> HttpResponse {
     HttpResponse::build(status).json(json!({
@@ -17,6 +18,11 @@ pub fn respond(status: StatusCode, msg: Msg, locale: Locale, data: impl Serializ
         "data": data,
         "timestamp": now_rfc3339(),
     }))
+}
+
+/// `map_err` adaptor for a domain error with a refusal table: `.map_err(refuse(locale))?`.
+pub fn refuse<E: Refuse>(locale: Locale) -> impl FnOnce(E) -> RestError {
+    move |e| RestError::refused(&e, locale)
 }
 
 /// A failure of the REST surface, already rendered in the request's language. `error` is a
@@ -64,6 +70,22 @@ impl RestError {
             locale,
             "Invalid or expired token",
         )
+    }
+
+    /// The REST side of a domain error's refusal table (`crate::refusals`), or a logged
+    /// opaque 500.
+    pub fn refused<E: Refuse>(e: &E, locale: Locale) -> Self {
+        let Some(r) = e.refusal() else {
+            return Self::internal(e, locale);
+        };
+        let error = match r.error {
+            Detail::Text(text) => text.into_owned(),
+            Detail::Msg(msg) => msg.text(locale).to_owned(),
+        };
+        Self {
+            retry_after: r.retry_after,
+            ..Self::new(r.status, r.rest, locale, error)
+        }
     }
 
     /// Logs the cause; the client sees an opaque 500.

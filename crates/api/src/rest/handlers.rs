@@ -1,18 +1,15 @@
 //! `/api/v1` handlers: authentication, profile and password (seed 003).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tollgate_domain::services::{
-    ApiTokens, ChangePasswordError, LoginError, LoginInput, ProfileError, ProfileInput,
-    RefreshError, RegisterError, RegisterInput,
-};
+use tollgate_domain::services::{ApiTokens, LoginInput, ProfileInput, RegisterInput};
 use tollgate_domain::{User, UserStatus};
 
 use super::auth::Bearer;
-use super::envelope::{RestError, respond};
+use super::envelope::{RestError, refuse, respond};
 use super::time::rfc3339;
-use crate::compat::respond::locale_of;
+use crate::client::{ClientIp, UserAgent};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
 use crate::state::AppState;
@@ -68,10 +65,6 @@ fn tokens(t: ApiTokens) -> TokensResponse {
     }
 }
 
-fn status_error(status: StatusCode, msg: Msg, locale: Locale, error: &str) -> RestError {
-    RestError::new(status, msg, locale, error)
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RegisterBody {
@@ -83,58 +76,31 @@ pub struct RegisterBody {
 
 /// `POST /api/v1/auth/register` → 201 with the new user. Does not log in.
 pub async fn register(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    locale: Locale,
+    ip: ClientIp,
     body: Json<RegisterBody>,
 ) -> RestResult {
-    let locale = locale_of(&req);
     let body = body.into_inner();
     let input = RegisterInput {
         username: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
         email: body.email,
         aff_code: body.aff_code,
-        ip: crate::client::peer_ip(&req),
+        ip: ip.0,
     };
-    match state.accounts.register(input).await {
-        Ok(user) => Ok(respond(
-            StatusCode::CREATED,
-            Msg::RestRegistered,
-            locale,
-            UserResponse::from(&user),
-        )),
-        Err(e) => Err(match e {
-            RegisterError::RegistrationDisabled | RegisterError::PasswordRegistrationDisabled => {
-                status_error(
-                    StatusCode::FORBIDDEN,
-                    Msg::RegisterDisabled,
-                    locale,
-                    "registration is disabled",
-                )
-            }
-            RegisterError::InvalidInput(rule) => RestError::bad_request(locale, rule.to_string()),
-            RegisterError::InvalidEmail => RestError::bad_request(locale, "invalid e-mail address"),
-            RegisterError::UsernameTaken => status_error(
-                StatusCode::CONFLICT,
-                Msg::RestUsernameTaken,
-                locale,
-                "username already exists",
-            ),
-            RegisterError::EmailTaken => status_error(
-                StatusCode::CONFLICT,
-                Msg::RestEmailTaken,
-                locale,
-                "email already registered",
-            ),
-            RegisterError::RateLimited { retry_after_secs } => RestError::too_many_requests(
-                Msg::RegisterRateLimited,
-                locale,
-                "too many registrations from this address",
-                retry_after_secs,
-            ),
-            other => RestError::internal(&other, locale),
-        }),
-    }
+    let user = state
+        .services
+        .accounts
+        .register(input)
+        .await
+        .map_err(refuse(locale))?;
+    Ok(respond(
+        StatusCode::CREATED,
+        Msg::RestRegistered,
+        locale,
+        UserResponse::from(&user),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,44 +113,31 @@ pub struct LoginBody {
 
 /// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token.
 pub async fn login(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    locale: Locale,
+    ip: ClientIp,
+    user_agent: UserAgent,
     body: Json<LoginBody>,
 ) -> RestResult {
-    let locale = locale_of(&req);
     let body = body.into_inner();
     let input = LoginInput {
         login: body.username.unwrap_or_default(),
         password: body.password.unwrap_or_default(),
-        ip: crate::client::peer_ip(&req),
-        user_agent: crate::client::user_agent(&req),
+        ip: ip.0,
+        user_agent: user_agent.0,
     };
-    match state.accounts.login_api(input).await {
-        Ok(t) => Ok(respond(
-            StatusCode::OK,
-            Msg::RestLoggedIn,
-            locale,
-            tokens(t),
-        )),
-        Err(e) => Err(match e {
-            LoginError::PasswordLoginDisabled => status_error(
-                StatusCode::FORBIDDEN,
-                Msg::PasswordLoginDisabled,
-                locale,
-                "password login is disabled",
-            ),
-            LoginError::MissingCredentials => {
-                RestError::bad_request(locale, "username and password are required")
-            }
-            LoginError::InvalidCredentials => status_error(
-                StatusCode::UNAUTHORIZED,
-                Msg::RestAuthFailed,
-                locale,
-                "invalid username or password, or the account is disabled",
-            ),
-            other => RestError::internal(&other, locale),
-        }),
-    }
+    let t = state
+        .services
+        .accounts
+        .login_api(input)
+        .await
+        .map_err(refuse(locale))?;
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestLoggedIn,
+        locale,
+        tokens(t),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,39 +148,33 @@ pub struct RefreshBody {
 
 /// `POST /api/v1/auth/refresh` → a new pair; the presented refresh token stops working.
 pub async fn refresh(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    locale: Locale,
+    ip: ClientIp,
     body: Json<RefreshBody>,
 ) -> RestResult {
-    let locale = locale_of(&req);
     let token = body.into_inner().refresh_token.unwrap_or_default();
-    match state
+    let t = state
+        .services
         .accounts
-        .refresh(&token, crate::client::peer_ip(&req))
+        .refresh(&token, ip.0)
         .await
-    {
-        Ok(t) => Ok(respond(
-            StatusCode::OK,
-            Msg::RestRefreshed,
-            locale,
-            tokens(t),
-        )),
-        Err(RefreshError::Invalid) => Err(status_error(
-            StatusCode::UNAUTHORIZED,
-            Msg::RestUnauthenticated,
-            locale,
-            "invalid or expired refresh token",
-        )),
-        Err(e) => Err(RestError::internal(&e, locale)),
-    }
+        .map_err(refuse(locale))?;
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestRefreshed,
+        locale,
+        tokens(t),
+    ))
 }
 
 /// `POST /api/v1/auth/logout`: ends the session of the bearer token; its refresh token and
 /// every access token issued for it stop working.
-pub async fn logout(req: HttpRequest, auth: Bearer, state: web::Data<AppState>) -> RestResult {
+pub async fn logout(ip: ClientIp, auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
+        .services
         .accounts
-        .logout_session(auth.session_id, auth.user.id, crate::client::peer_ip(&req))
+        .logout_session(auth.session_id, auth.user.id, ip.0)
         .await
         .map_err(|e| RestError::internal(&e, auth.locale))?;
     Ok(respond(StatusCode::OK, Msg::RestLoggedOut, auth.locale, ()))
@@ -267,42 +214,18 @@ pub async fn update_profile(
         phone: body.phone,
         avatar: body.avatar,
     };
-    match state.profile.update_profile(&auth.user, input).await {
-        Ok(user) => Ok(respond(
-            StatusCode::OK,
-            Msg::RestUpdated,
-            locale,
-            UserResponse::from(&user),
-        )),
-        Err(e) => Err(match e {
-            ProfileError::InvalidCredential(rule) => {
-                RestError::bad_request(locale, rule.to_string())
-            }
-            e @ (ProfileError::InvalidEmail
-            | ProfileError::InvalidPhone
-            | ProfileError::InvalidAvatar) => RestError::bad_request(locale, e.to_string()),
-            ProfileError::UsernameTaken => status_error(
-                StatusCode::CONFLICT,
-                Msg::RestUsernameTaken,
-                locale,
-                "username already exists",
-            ),
-            ProfileError::EmailTaken => status_error(
-                StatusCode::CONFLICT,
-                Msg::RestEmailTaken,
-                locale,
-                "email already registered",
-            ),
-            ProfileError::NotFound => RestError::unauthenticated(locale),
-            e @ ProfileError::EmailUnverified => status_error(
-                StatusCode::BAD_REQUEST,
-                Msg::RestEmailUnverified,
-                locale,
-                &e.to_string(),
-            ),
-            other => RestError::internal(&other, locale),
-        }),
-    }
+    let user = state
+        .services
+        .profile
+        .update_profile(&auth.user, input)
+        .await
+        .map_err(refuse(locale))?;
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestUpdated,
+        locale,
+        UserResponse::from(&user),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -316,7 +239,7 @@ pub struct PasswordBody {
 /// `PUT /api/v1/users/password`: wrong old password → 401; mismatch or policy → 400; success
 /// revokes every other session of the user (on both surfaces).
 pub async fn change_password(
-    req: HttpRequest,
+    ip: ClientIp,
     auth: Bearer,
     state: web::Data<AppState>,
     body: Json<PasswordBody>,
@@ -331,44 +254,17 @@ pub async fn change_password(
             "old_password, new_password and confirm_password are required",
         ));
     };
-    match state
+    let session = Some(auth.session_id);
+    state
+        .services
         .profile
-        .change_password(
-            &auth.user,
-            Some(auth.session_id),
-            &old,
-            &new,
-            &confirm,
-            crate::client::peer_ip(&req),
-        )
+        .change_password(&auth.user, session, &old, &new, &confirm, ip.0)
         .await
-    {
-        Ok(()) => Ok(respond(
-            StatusCode::OK,
-            Msg::RestPasswordChanged,
-            locale,
-            (),
-        )),
-        Err(e) => Err(match e {
-            ChangePasswordError::Mismatch => status_error(
-                StatusCode::BAD_REQUEST,
-                Msg::RestPasswordMismatch,
-                locale,
-                "new passwords do not match",
-            ),
-            ChangePasswordError::InvalidPassword(rule) => {
-                RestError::bad_request(locale, rule.to_string())
-            }
-            ChangePasswordError::WrongOldPassword => {
-                let detail = Msg::RestOldPasswordWrong.text(locale);
-                status_error(
-                    StatusCode::UNAUTHORIZED,
-                    Msg::RestAuthFailed,
-                    locale,
-                    detail,
-                )
-            }
-            other => RestError::internal(&other, locale),
-        }),
-    }
+        .map_err(refuse(locale))?;
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestPasswordChanged,
+        locale,
+        (),
+    ))
 }
