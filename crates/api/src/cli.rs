@@ -115,10 +115,9 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
 
 async fn create_root(settings: &Settings, username: &str) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings).await?;
+    let accounts = startup::build_accounts(&db, settings).await?;
     let password = read_password("Password for the new root user")?;
-    let user = services
-        .accounts
+    let user = accounts
         .create_root(username, &password)
         .await
         .context("creating the root user")?;
@@ -128,10 +127,9 @@ async fn create_root(settings: &Settings, username: &str) -> anyhow::Result<()> 
 
 async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<()> {
     let db = startup::open_database(settings).await?;
-    let services = startup::build_services(&db, settings).await?;
+    let accounts = startup::build_accounts(&db, settings).await?;
     let password = read_password(&format!("New password for `{username}`"))?;
-    let user = services
-        .accounts
+    let user = accounts
         .reset_password(username, &password)
         .await
         .context("resetting the password")?;

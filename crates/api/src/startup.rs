@@ -26,8 +26,7 @@ use tollgate_db::{
 use tollgate_domain::audit::retention_cutoff;
 use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
-    AuditRepository, Clock, LedgerRepository, Readiness, SecretGenerator, SessionRepository,
-    UserRepository,
+    AuditRepository, Clock, LedgerRepository, Readiness, SessionRepository,
 };
 use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
@@ -88,20 +87,21 @@ pub struct Services {
     pub audit: Arc<dyn AuditRepository>,
 }
 
-pub async fn build_services(
-    db: &DatabaseConnection,
-    settings: &Settings,
-) -> anyhow::Result<Services> {
-    let users: Arc<dyn UserRepository> = Arc::new(SeaUserRepository::new(db.clone()));
-    let sessions: Arc<dyn SessionRepository> = Arc::new(SeaSessionRepository::new(db.clone()));
-    let secrets: Arc<dyn SecretGenerator> = Arc::new(OsSecrets);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// What the services share: the core ports, the runtime options and the JWT codec.
+struct Core {
+    ports: CorePorts,
+    options_repo: Arc<SeaOptionsRepository>,
+    options: Arc<dyn OptionsSource>,
+    codec: Arc<JwtCodec>,
+}
+
+async fn core(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Core> {
     let ports = CorePorts {
-        users: users.clone(),
-        sessions: sessions.clone(),
+        users: Arc::new(SeaUserRepository::new(db.clone())),
+        sessions: Arc::new(SeaSessionRepository::new(db.clone())),
         hasher: Arc::new(Argon2Hasher::new().context("initialising the password hasher")?),
-        secrets: secrets.clone(),
-        clock: clock.clone(),
+        secrets: Arc::new(OsSecrets),
+        clock: Arc::new(SystemClock),
         audit: Arc::new(SeaAuditRepository::new(db.clone())),
     };
     // Runtime options: the configuration's values, overlaid with what root stored.
@@ -109,14 +109,6 @@ pub async fn build_services(
     let defaults = StaticOptions::with(settings.registration_policy(), settings.groups.clone()).0;
     let options: Arc<dyn OptionsSource> =
         Arc::new(StoredOptions::new(options_repo.clone(), defaults));
-    let admin = AdminService::new(
-        users.clone(),
-        ports.audit.clone(),
-        ports.hasher.clone(),
-        clock.clone(),
-        options.clone(),
-    );
-    let options_service = OptionsService::new(options.clone(), options_repo, clock.clone());
     let jwt_key = jwt_secret(db, settings).await?;
     let codec = JwtCodec::new(
         jwt_key.as_bytes(),
@@ -126,25 +118,66 @@ pub async fn build_services(
         settings.jwt.leeway_secs,
     )
     .context("initialising the JWT codec")?;
-    let register_limiter = Arc::new(LocalRateLimiter::new(RateLimit::per_hour(
-        settings.rate_limits.register_per_ip_per_hour,
-    )));
-    let failed_login_limit = RateLimit::per_hour(settings.audit.failed_login_records_per_hour);
-    let failed_login_limiter = Arc::new(LocalRateLimiter::new(failed_login_limit));
-    let accounts = AccountService::new(
-        ports.clone(),
-        Arc::new(codec),
-        options.clone(),
+    Ok(Core {
+        ports,
+        options_repo,
+        options,
+        codec: Arc::new(codec),
+    })
+}
+
+fn account_service(core: &Core, settings: &Settings) -> AccountService {
+    AccountService::new(
+        core.ports.clone(),
+        core.codec.clone(),
+        core.options.clone(),
         SessionTtl {
             web_secs: settings.session_ttl_secs(),
             refresh_secs: settings.refresh_ttl_secs(),
         },
     )
-    .with_register_limiter(register_limiter.clone())
-    .with_failed_login_audit(FailedLoginAudit::new(
-        failed_login_limiter.clone(),
-        failed_login_limit.period_secs,
-    ));
+}
+
+/// The account service alone, for the CLI's `create-root` and `reset-password`: no rate
+/// limiter and no other service.
+pub async fn build_accounts(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<AccountService> {
+    Ok(account_service(&core(db, settings).await?, settings))
+}
+
+pub async fn build_services(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<Services> {
+    let core = core(db, settings).await?;
+    let ports = core.ports.clone();
+    let users = ports.users.clone();
+    let sessions = ports.sessions.clone();
+    let secrets = ports.secrets.clone();
+    let clock = ports.clock.clone();
+    let options = core.options.clone();
+    let admin = AdminService::new(
+        users.clone(),
+        ports.audit.clone(),
+        ports.hasher.clone(),
+        clock.clone(),
+        options.clone(),
+    );
+    let options_service =
+        OptionsService::new(options.clone(), core.options_repo.clone(), clock.clone());
+    let register_limiter = Arc::new(LocalRateLimiter::new(RateLimit::per_hour(
+        settings.rate_limits.register_per_ip_per_hour,
+    )));
+    let failed_login_limit = RateLimit::per_hour(settings.audit.failed_login_records_per_hour);
+    let failed_login_limiter = Arc::new(LocalRateLimiter::new(failed_login_limit));
+    let accounts = account_service(&core, settings)
+        .with_register_limiter(register_limiter.clone())
+        .with_failed_login_audit(FailedLoginAudit::new(
+            failed_login_limiter.clone(),
+            failed_login_limit.period_secs,
+        ));
     let audit = ports.audit.clone();
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
