@@ -1,8 +1,8 @@
-//! Small helpers shared by the adapters: error translation, rollback and the wall clock.
+//! Small helpers shared by the adapters: error translation and the wall clock.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sea_orm::{DatabaseTransaction, DbErr, SqlErr};
+use sea_orm::{DbErr, SqlErr};
 
 /// Whether the statement broke a unique key, on any backend.
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
@@ -12,33 +12,6 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
 /// Wraps a database error that is not a business outcome, saying what was attempted.
 pub(crate) fn unexpected(err: DbErr, what: &'static str) -> anyhow::Error {
     anyhow::Error::new(err).context(what)
-}
-
-/// Rolls back a transaction whose outcome is already decided (an error is being returned), so
-/// a failing rollback is only logged.
-pub(crate) async fn rollback(txn: DatabaseTransaction) {
-    if let Err(err) = txn.rollback().await {
-        tracing::warn!(error = %err, "failed to roll back a transaction");
-    }
-}
-
-/// Ends a write transaction whose work produced `outcome`: commits on success, rolls back on
-/// failure. Either failure is reported with `what` ("failed to ...") as context.
-pub(crate) async fn finish<T>(
-    txn: DatabaseTransaction,
-    outcome: Result<T, DbErr>,
-    what: &'static str,
-) -> Result<T, anyhow::Error> {
-    match outcome {
-        Ok(value) => {
-            txn.commit().await.map_err(|e| unexpected(e, what))?;
-            Ok(value)
-        }
-        Err(e) => {
-            rollback(txn).await;
-            Err(unexpected(e, what))
-        }
-    }
 }
 
 /// The current unix time, for `updated_at` only: business times come from the callers.

@@ -30,6 +30,12 @@ pub(crate) enum ApplyError {
     Db(anyhow::Error),
 }
 
+impl From<anyhow::Error> for ApplyError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Db(err)
+    }
+}
+
 /// Applies one ledger entry inside the caller's transaction and returns the new balance.
 ///
 /// A single conditional `UPDATE` moves the balance only when the result stays within
@@ -194,18 +200,14 @@ mod tests {
     use tollgate_domain::{LedgerKind, ports::LedgerRepository as _};
 
     use super::*;
-    use crate::begin_write;
     use crate::testing::all_from_env;
+    use crate::txn::{self, Abort};
 
     async fn apply(db: &DatabaseConnection, entry: &LedgerEntry) -> Result<i64, ApplyError> {
-        let txn = begin_write(db).await.unwrap();
-        let res = apply_entry(&txn, entry, 1_000).await;
-        if res.is_ok() {
-            txn.commit().await.unwrap();
-        } else {
-            txn.rollback().await.unwrap();
-        }
-        res
+        txn::write(db, "failed to apply an entry", async |txn| {
+            apply_entry(txn, entry, 1_000).await.map_err(Abort::Refused)
+        })
+        .await
     }
 
     fn entry(user: i64, account: Account, delta: i64, reference: &str) -> LedgerEntry {

@@ -7,7 +7,9 @@
 //! root. It must not depend on the web, auth or any other adapter crate.
 //!
 //! Every change of `users.quota` / `users.aff_quota` goes through one private function,
-//! `ledger::apply_entry`, which records a ledger row in the same transaction.
+//! `ledger::apply_entry`, which records a ledger row in the same transaction. Every write
+//! transaction goes through one function, `txn::write`, the only code that commits or rolls
+//! back.
 
 mod audit;
 mod entities;
@@ -19,6 +21,7 @@ mod redemptions;
 mod secrets;
 pub mod seed;
 mod sessions;
+mod txn;
 mod user_search;
 mod users;
 
@@ -30,10 +33,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use migration::MigratorTrait as _;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 pub use audit::SeaAuditRepository;
 pub use ledger::SeaLedgerRepository;
@@ -164,19 +164,6 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
             .context("failed to create the directory of the SQLite database")?;
     }
     Ok(())
-}
-
-/// Begins a transaction that is going to write.
-///
-/// On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that reads first and then writes
-/// fails with `SQLITE_BUSY` when another writer got in between, and the busy timeout does not
-/// help. Other backends ignore the mode.
-pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
 
 #[cfg(test)]

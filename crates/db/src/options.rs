@@ -11,9 +11,9 @@ use tollgate_domain::RepoError;
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::OptionsRepository;
 
-use crate::begin_write;
 use crate::entities::option;
-use crate::error::{finish, unexpected};
+use crate::error::unexpected;
+use crate::txn;
 
 /// [`OptionsRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -43,17 +43,14 @@ impl OptionsRepository for SeaOptionsRepository {
         audit: &[AuditEntry],
         now: i64,
     ) -> Result<(), RepoError> {
-        let txn = begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        let outcome = async {
+        txn::write(&self.db, "failed to save options", async |txn| {
             for (name, value) in values {
                 // Update, else insert: portable across the three backends (no upsert syntax).
                 let updated = option::Entity::update_many()
                     .col_expr(option::Column::Value, Expr::value(value.as_str()))
                     .col_expr(option::Column::UpdatedAt, Expr::value(now))
                     .filter(option::Column::Name.eq(name.as_str()))
-                    .exec(&txn)
+                    .exec(txn)
                     .await?;
                 if updated.rows_affected == 0 {
                     option::Entity::insert(option::ActiveModel {
@@ -61,16 +58,15 @@ impl OptionsRepository for SeaOptionsRepository {
                         value: Set(value.clone()),
                         updated_at: Set(now),
                     })
-                    .exec_without_returning(&txn)
+                    .exec_without_returning(txn)
                     .await?;
                 }
             }
             for entry in audit {
-                crate::audit::insert(&txn, entry).await?;
+                crate::audit::insert(txn, entry).await?;
             }
-            Ok::<_, sea_orm::DbErr>(())
-        }
-        .await;
-        Ok(finish(txn, outcome, "failed to save options").await?)
+            Ok(())
+        })
+        .await
     }
 }

@@ -16,10 +16,10 @@ use tollgate_domain::{
     RedeemError, Redeemed, Redemption, RedemptionStatus, RepoError, UserId,
 };
 
-use crate::begin_write;
 use crate::entities::{redemption, user};
-use crate::error::{is_unique_violation, rollback, unexpected};
+use crate::error::{is_unique_violation, unexpected};
 use crate::ledger::{ApplyError, apply_entry};
+use crate::txn::{self, Abort};
 
 impl TryFrom<redemption::Model> for Redemption {
     type Error = anyhow::Error;
@@ -194,17 +194,12 @@ impl RedemptionRepository for SeaRedemptionRepository {
         if codes.iter().any(|c| c.created_by != creator) {
             return Err(anyhow!("a batch of redemption codes has more than one creator").into());
         }
-        let txn = begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        if let Err(e) = mint(&txn, codes, creator, cap, audit).await {
-            rollback(txn).await;
-            return Err(e);
-        }
-        txn.commit()
-            .await
-            .map_err(|e| unexpected(e, "failed to commit redemption codes"))?;
-        Ok(())
+        txn::write(&self.db, "failed to mint redemption codes", async |txn| {
+            mint(txn, codes, creator, cap, audit)
+                .await
+                .map_err(Abort::Refused)
+        })
+        .await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<Redemption>, RepoError> {
@@ -239,88 +234,59 @@ impl RedemptionRepository for SeaRedemptionRepository {
         if code.is_empty() {
             return Err(RedeemError::EmptyCode);
         }
-        let txn = begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-
-        // The claim: only one transaction can move this row from enabled to used.
-        let claimed = redemption::Entity::update_many()
-            .col_expr(
-                redemption::Column::Status,
-                Expr::value(RedemptionStatus::Used.code()),
-            )
-            .col_expr(redemption::Column::UsedBy, Expr::value(user_id.get()))
-            .col_expr(redemption::Column::RedeemedAt, Expr::value(now))
-            .filter(redemption::Column::Code.eq(code))
-            .filter(redemption::Column::Status.eq(RedemptionStatus::Enabled.code()))
-            .filter(redemption::Column::DeletedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(redemption::Column::ExpiresAt.is_null())
-                    .add(redemption::Column::ExpiresAt.gte(now)),
-            )
-            .exec(&txn)
-            .await;
-        match claimed {
-            Ok(res) if res.rows_affected == 1 => {}
-            Ok(_) => {
-                // Read the reason outside the transaction: on MySQL a read inside it could
-                // come from an older snapshot.
-                rollback(txn).await;
-                return Err(self.why_unavailable(code, now).await);
+        let redeemed = txn::write(&self.db, "failed to redeem a code", async |txn| {
+            // The claim: only one transaction can move this row from enabled to used.
+            let claimed = redemption::Entity::update_many()
+                .col_expr(
+                    redemption::Column::Status,
+                    Expr::value(RedemptionStatus::Used.code()),
+                )
+                .col_expr(redemption::Column::UsedBy, Expr::value(user_id.get()))
+                .col_expr(redemption::Column::RedeemedAt, Expr::value(now))
+                .filter(redemption::Column::Code.eq(code))
+                .filter(redemption::Column::Status.eq(RedemptionStatus::Enabled.code()))
+                .filter(redemption::Column::DeletedAt.is_null())
+                .filter(
+                    Condition::any()
+                        .add(redemption::Column::ExpiresAt.is_null())
+                        .add(redemption::Column::ExpiresAt.gte(now)),
+                )
+                .exec(txn)
+                .await?;
+            if claimed.rows_affected != 1 {
+                // Nothing was written; the reason is read after the transaction.
+                return Ok(None);
             }
-            Err(e) => {
-                rollback(txn).await;
-                return Err(unexpected(e, "failed to claim a redemption code").into());
-            }
-        }
-
-        let claimed: Option<(i64, i64, i64)> = match redemption::Entity::find()
-            .select_only()
-            .column(redemption::Column::Id)
-            .column(redemption::Column::Quota)
-            .column(redemption::Column::CreatedBy)
-            .filter(redemption::Column::Code.eq(code))
-            .into_tuple()
-            .one(&txn)
-            .await
-        {
-            Ok(row) => row,
-            Err(e) => {
-                rollback(txn).await;
-                return Err(unexpected(e, "failed to read a claimed redemption code").into());
-            }
-        };
-        let Some((redemption_id, quota, created_by)) = claimed else {
-            rollback(txn).await;
-            return Err(anyhow!("the claimed redemption code vanished").into());
-        };
-
-        let entry = match LedgerEntry::redemption(user_id, redemption_id, quota, UserId(created_by))
-        {
-            Ok(entry) => entry,
-            Err(e) => {
-                rollback(txn).await;
-                return Err(match e {
-                    MoneyError::Overflow => RedeemError::BalanceOverflow,
+            let (redemption_id, quota, created_by): (i64, i64, i64) = redemption::Entity::find()
+                .select_only()
+                .column(redemption::Column::Id)
+                .column(redemption::Column::Quota)
+                .column(redemption::Column::CreatedBy)
+                .filter(redemption::Column::Code.eq(code))
+                .into_tuple()
+                .one(txn)
+                .await?
+                .ok_or_else(|| anyhow!("the claimed redemption code vanished"))?;
+            let entry = LedgerEntry::redemption(user_id, redemption_id, quota, UserId(created_by))
+                .map_err(|e| match e {
+                    MoneyError::Overflow => Abort::Refused(RedeemError::BalanceOverflow),
                     other => anyhow!("redemption code {redemption_id} is unusable: {other}").into(),
-                });
-            }
-        };
-        let balance_after = match apply_entry(&txn, &entry, now).await {
-            Ok(balance) => balance,
-            Err(e) => {
-                rollback(txn).await;
-                return Err(redeem_error(e));
-            }
-        };
-        txn.commit()
-            .await
-            .map_err(|e| unexpected(e, "failed to commit a redemption"))?;
-        Ok(Redeemed {
-            redemption_id,
-            quota,
-            balance_after,
+                })?;
+            let balance_after = apply_entry(txn, &entry, now)
+                .await
+                .map_err(|e| Abort::Refused(redeem_error(e)))?;
+            Ok(Some(Redeemed {
+                redemption_id,
+                quota,
+                balance_after,
+            }))
         })
+        .await?;
+        match redeemed {
+            Some(redeemed) => Ok(redeemed),
+            // Read outside the transaction: on MySQL a read inside it could come from an older
+            // snapshot.
+            None => Err(self.why_unavailable(code, now).await),
+        }
     }
 }

@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::entities::user;
 use crate::error::unix_now;
+use crate::txn::{self, Abort};
 
 /// Rows per INSERT statement (14 bound values each, far below every backend's limit).
 const ROWS_PER_INSERT: u64 = 500;
@@ -72,57 +73,55 @@ pub async fn seed_users(
 
     let mut next = 1;
     while next <= count {
-        let txn = crate::begin_write(db)
-            .await
-            .context("failed to begin a seeding transaction")?;
-        for _ in 0..INSERTS_PER_TRANSACTION {
-            if next > count {
-                break;
+        txn::write(db, "failed to commit seeded users", async |txn| {
+            for _ in 0..INSERTS_PER_TRANSACTION {
+                if next > count {
+                    break;
+                }
+                let last = count.min(next + ROWS_PER_INSERT - 1);
+                let mut insert = Query::insert();
+                insert.into_table(user::Entity).columns([
+                    user::Column::Username,
+                    user::Column::PasswordHash,
+                    user::Column::DisplayName,
+                    user::Column::Role,
+                    user::Column::Status,
+                    user::Column::Email,
+                    user::Column::UserGroup,
+                    user::Column::Quota,
+                    user::Column::AffCode,
+                    user::Column::Setting,
+                    user::Column::CreatedAt,
+                    user::Column::UpdatedAt,
+                ]);
+                for n in next..=last {
+                    let row: [Expr; 12] = [
+                        format!("{prefix}{n}").into(),
+                        password_hash.into(),
+                        display_name(n).into(),
+                        1i32.into(),
+                        status(n).into(),
+                        format!("{prefix}{n}@example.com").to_lowercase().into(),
+                        group(n).into(),
+                        0i64.into(),
+                        aff_code(code_base + n).into(),
+                        r#"{"gotify_priority":0}"#.into(),
+                        now.into(),
+                        now.into(),
+                    ];
+                    insert
+                        .values(row)
+                        .context("a seeded row does not fit the columns")?;
+                }
+                let statement = txn.get_database_backend().build(&insert);
+                txn.execute_raw(statement)
+                    .await
+                    .with_context(|| format!("failed to insert seeded users {next}..={last}"))?;
+                next = last + 1;
             }
-            let last = count.min(next + ROWS_PER_INSERT - 1);
-            let mut insert = Query::insert();
-            insert.into_table(user::Entity).columns([
-                user::Column::Username,
-                user::Column::PasswordHash,
-                user::Column::DisplayName,
-                user::Column::Role,
-                user::Column::Status,
-                user::Column::Email,
-                user::Column::UserGroup,
-                user::Column::Quota,
-                user::Column::AffCode,
-                user::Column::Setting,
-                user::Column::CreatedAt,
-                user::Column::UpdatedAt,
-            ]);
-            for n in next..=last {
-                let row: [Expr; 12] = [
-                    format!("{prefix}{n}").into(),
-                    password_hash.into(),
-                    display_name(n).into(),
-                    1i32.into(),
-                    status(n).into(),
-                    format!("{prefix}{n}@example.com").to_lowercase().into(),
-                    group(n).into(),
-                    0i64.into(),
-                    aff_code(code_base + n).into(),
-                    r#"{"gotify_priority":0}"#.into(),
-                    now.into(),
-                    now.into(),
-                ];
-                insert
-                    .values(row)
-                    .context("a seeded row does not fit the columns")?;
-            }
-            let statement = txn.get_database_backend().build(&insert);
-            txn.execute_raw(statement)
-                .await
-                .with_context(|| format!("failed to insert seeded users {next}..={last}"))?;
-            next = last + 1;
-        }
-        txn.commit()
-            .await
-            .context("failed to commit seeded users")?;
+            Ok::<_, Abort<anyhow::Error>>(())
+        })
+        .await?;
     }
     Ok(count)
 }

@@ -15,7 +15,8 @@ use tollgate_domain::{
 };
 
 use crate::entities::{refresh_token_use, session};
-use crate::error::{finish, unexpected};
+use crate::error::unexpected;
+use crate::txn;
 
 /// [`SessionRepository`] over sea-orm.
 #[derive(Debug, Clone)]
@@ -91,9 +92,6 @@ impl SessionRepository for SeaSessionRepository {
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
     async fn create(&self, new: &NewSession) -> Result<i64, RepoError> {
         // The session and its audit record (the login) commit together.
-        let txn = crate::begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
         let row = session::ActiveModel {
             id: NotSet,
             token_hash: Set(new.token_hash.as_str().to_owned()),
@@ -105,18 +103,14 @@ impl SessionRepository for SeaSessionRepository {
             ip: Set(new.ip.clone()),
             user_agent: Set(new.user_agent.clone()),
         };
-        let outcome = async {
-            let id = session::Entity::insert(row)
-                .exec(&txn)
-                .await?
-                .last_insert_id;
+        txn::write(&self.db, "failed to insert a session", async |txn| {
+            let id = session::Entity::insert(row).exec(txn).await?.last_insert_id;
             if let Some(entry) = &new.audit {
-                crate::audit::insert(&txn, entry).await?;
+                crate::audit::insert(txn, entry).await?;
             }
-            Ok::<_, sea_orm::DbErr>(id)
-        }
-        .await;
-        Ok(finish(txn, outcome, "failed to insert a session").await?)
+            Ok(id)
+        })
+        .await
     }
 
     async fn find_active(
@@ -149,17 +143,14 @@ impl SessionRepository for SeaSessionRepository {
         // statement: of two concurrent rotations of the same token, the second matches no row
         // (PostgreSQL and MySQL re-check it after the first commits) and then finds the token
         // among the used ones, committed by the first.
-        let txn = crate::begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        let outcome = async {
+        txn::write(&self.db, "failed to rotate a refresh token", async |txn| {
             let res = session::Entity::update_many()
                 .col_expr(session::Column::TokenHash, Expr::value(new.as_str()))
                 .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
                 .filter(session::Column::TokenHash.eq(old.as_str()))
                 .filter(session::Column::Kind.eq(SessionKind::Refresh.as_str()))
                 .filter(active_at(now))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
             if res.rows_affected == 1 {
                 let (id, user_id, created_at): (i64, i64, i64) = session::Entity::find()
@@ -169,7 +160,7 @@ impl SessionRepository for SeaSessionRepository {
                     .column(session::Column::CreatedAt)
                     .filter(session::Column::TokenHash.eq(new.as_str()))
                     .into_tuple()
-                    .one(&txn)
+                    .one(txn)
                     .await?
                     .ok_or_else(|| DbErr::RecordNotFound("the rotated session".into()))?;
                 refresh_token_use::Entity::insert(refresh_token_use::ActiveModel {
@@ -177,7 +168,7 @@ impl SessionRepository for SeaSessionRepository {
                     session_id: Set(id),
                     used_at: Set(now),
                 })
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await?;
                 return Ok(Rotation::Rotated(ActiveSession {
                     id,
@@ -200,7 +191,7 @@ impl SessionRepository for SeaSessionRepository {
                 )
                 .filter(refresh_token_use::Column::TokenHash.eq(old.as_str()))
                 .into_tuple()
-                .one(&txn)
+                .one(txn)
                 .await?;
             let Some((session_id, user_id)) = used else {
                 return Ok(Rotation::Invalid);
@@ -209,7 +200,7 @@ impl SessionRepository for SeaSessionRepository {
                 .col_expr(session::Column::RevokedAt, Expr::value(now))
                 .filter(session::Column::Id.eq(session_id))
                 .filter(active_at(now))
-                .exec(&txn)
+                .exec(txn)
                 .await?
                 .rows_affected;
             if revoked == 0 {
@@ -217,14 +208,13 @@ impl SessionRepository for SeaSessionRepository {
                 return Ok(Rotation::Invalid);
             }
             let user_id = UserId(user_id);
-            crate::audit::insert(&txn, &refresh_reuse_audit(session_id, user_id, now, ip)).await?;
+            crate::audit::insert(txn, &refresh_reuse_audit(session_id, user_id, now, ip)).await?;
             Ok(Rotation::Reused {
                 session_id,
                 user_id,
             })
-        }
-        .await;
-        Ok(finish(txn, outcome, "failed to rotate a refresh token").await?)
+        })
+        .await
     }
 
     async fn revoke(&self, hash: &TokenHash, now: i64) -> Result<bool, RepoError> {
@@ -244,24 +234,20 @@ impl SessionRepository for SeaSessionRepository {
         now: i64,
         audit: Option<AuditEntry>,
     ) -> Result<bool, RepoError> {
-        let txn = crate::begin_write(&self.db)
-            .await
-            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        let outcome = async {
+        txn::write(&self.db, "failed to revoke a session", async |txn| {
             let res = session::Entity::update_many()
                 .col_expr(session::Column::RevokedAt, Expr::value(now))
                 .filter(session::Column::Id.eq(id))
                 .filter(active_at(now))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
             let revoked = res.rows_affected > 0;
             if let (true, Some(entry)) = (revoked, &audit) {
-                crate::audit::insert(&txn, entry).await?;
+                crate::audit::insert(txn, entry).await?;
             }
-            Ok::<_, sea_orm::DbErr>(revoked)
-        }
-        .await;
-        Ok(finish(txn, outcome, "failed to revoke a session").await?)
+            Ok(revoked)
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
