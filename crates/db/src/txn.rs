@@ -75,3 +75,99 @@ where
         }
     }
 }
+
+#[cfg(test)]
+#[cfg(feature = "testing")]
+mod tests {
+    use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
+
+    use super::*;
+    use crate::testing::{backend_of, on_every_backend};
+
+    /// What the tests' work returns when it does not succeed.
+    #[derive(Debug)]
+    enum Failure {
+        Refused(&'static str),
+        Unexpected(anyhow::Error),
+    }
+
+    impl From<anyhow::Error> for Failure {
+        fn from(err: anyhow::Error) -> Self {
+            Self::Unexpected(err)
+        }
+    }
+
+    async fn insert_option(txn: &DatabaseTransaction, name: &str) -> Result<(), DbErr> {
+        txn.execute_unprepared(&format!(
+            "INSERT INTO options (name, value, updated_at) VALUES ('{name}', 'v', 0)"
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    async fn stored(db: &DatabaseConnection) -> Vec<String> {
+        let stmt = Statement::from_string(
+            db.get_database_backend(),
+            "SELECT name FROM options WHERE name LIKE 'txn-%' ORDER BY name",
+        );
+        db.query_all_raw(stmt)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn commits_on_ok_and_rolls_back_every_kind_of_err() {
+        on_every_backend(|db| async move {
+            let backend = backend_of(&db);
+            let done = write(&db, "failed to test", async |txn| {
+                insert_option(txn, "txn-kept").await?;
+                Ok::<_, Abort<Failure>>(7)
+            })
+            .await;
+            assert_eq!(done.unwrap(), 7, "{backend}");
+
+            let refused = write(&db, "failed to test", async |txn| {
+                insert_option(txn, "txn-refused").await?;
+                Err::<(), _>(Abort::Refused(Failure::Refused("no")))
+            })
+            .await;
+            assert!(
+                matches!(refused, Err(Failure::Refused("no"))),
+                "{backend}: a refusal is returned as is: {refused:?}"
+            );
+
+            let broken = write(&db, "failed to test", async |txn| {
+                insert_option(txn, "txn-broken").await?;
+                insert_option(txn, "txn-kept").await?; // the primary key is taken
+                Ok::<_, Abort<Failure>>(())
+            })
+            .await;
+            match broken {
+                Err(Failure::Unexpected(e)) => {
+                    assert_eq!(e.to_string(), "failed to test", "{backend}: {e:#}");
+                }
+                other => panic!("{backend}: a database failure is unexpected: {other:?}"),
+            }
+
+            let failed = write(&db, "failed to test", async |txn| {
+                insert_option(txn, "txn-failed").await?;
+                Err::<(), Abort<Failure>>(anyhow::anyhow!("gave up").into())
+            })
+            .await;
+            match failed {
+                Err(Failure::Unexpected(e)) => assert_eq!(e.to_string(), "gave up", "{backend}"),
+                other => panic!("{backend}: {other:?}"),
+            }
+
+            assert_eq!(
+                stored(&db).await,
+                ["txn-kept"],
+                "{backend}: only Ok commits"
+            );
+        })
+        .await;
+    }
+}
