@@ -200,7 +200,7 @@ mod tests {
     use tollgate_domain::{LedgerKind, ports::LedgerRepository as _};
 
     use super::*;
-    use crate::testing::all_from_env;
+    use crate::testing::{backend_of, on_every_backend};
     use crate::txn::{self, Abort};
 
     async fn apply(db: &DatabaseConnection, entry: &LedgerEntry) -> Result<i64, ApplyError> {
@@ -224,9 +224,8 @@ mod tests {
 
     #[tokio::test]
     async fn debits_replays_and_missing_users_apply_nothing() {
-        for scratch in all_from_env().await.unwrap() {
-            let backend = scratch.backend;
-            let db = scratch.connect_migrated(2).await.unwrap();
+        on_every_backend(|db| async move {
+            let backend = backend_of(&db);
             db.execute_unprepared(
                 "INSERT INTO users (username, password_hash, display_name, setting, \
                  created_at, updated_at) VALUES ('u', '', 'u', '{}', 0, 0)",
@@ -270,8 +269,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(imbalances, [], "{backend}");
-            db.close().await.unwrap();
-            scratch.drop_database().await.unwrap();
-        }
+        })
+        .await;
     }
 }

@@ -174,7 +174,7 @@ mod tests {
 
     use super::*;
     use crate::SeaUserRepository;
-    use crate::testing::{ScratchDb, all_from_env};
+    use crate::testing::{ScratchDb, backend_of, on_every_backend};
 
     #[test]
     fn codes_are_distinct_and_alphanumeric() {
@@ -196,12 +196,8 @@ mod tests {
 
     #[tokio::test]
     async fn seeds_users_in_batches_on_every_backend() {
-        for scratch in all_from_env().await.expect("scratch databases") {
-            let backend = scratch.backend;
-            let db = scratch
-                .connect_migrated(2)
-                .await
-                .expect("migrated database");
+        on_every_backend(|db| async move {
+            let backend = backend_of(&db);
             let inserted = seed_users(&db, 1234, "Seed", "hash").await.expect("seed");
             assert_eq!(inserted, 1234, "{backend}");
             // A second prefix seeds next to the first without clashing invitation codes.
@@ -253,10 +249,8 @@ mod tests {
                 .await
                 .expect("search");
             assert_eq!(page.total, 46, "{backend}");
-
-            db.close().await.expect("close the pool");
-            ScratchDb::drop_database(scratch).await.expect("drop");
-        }
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -235,6 +235,58 @@ pub async fn all_from_env() -> anyhow::Result<Vec<ScratchDb>> {
     Ok(all)
 }
 
+/// Runs `story` on a fresh, migrated database of every backend from [`all_from_env`] (a pool
+/// of 8 connections), then drops the scratch databases. The story runs as its own task, so a
+/// failure on one backend does not hide the others: the panic names every backend that failed.
+///
+/// # Panics
+/// When a scratch database cannot be provided or migrated, or when the story fails on any
+/// backend.
+pub async fn on_every_backend<F, Fut>(story: F)
+where
+    F: Fn(DatabaseConnection) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let scratches = all_from_env().await.expect("scratch databases");
+    let mut failures = Vec::new();
+    for scratch in scratches {
+        let backend = scratch.backend;
+        let db = scratch
+            .connect_migrated(8)
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {e:#}"));
+        let outcome = tokio::spawn(story(db.clone())).await;
+        let _ = db.close().await;
+        if let Err(e) = scratch.drop_database().await {
+            eprintln!("could not drop the scratch {backend} database: {e:#}");
+        }
+        if let Err(e) = outcome {
+            failures.push(format!("{backend}: {}", panic_message(e)));
+        }
+    }
+    assert!(failures.is_empty(), "story failed on {failures:#?}");
+}
+
+/// The name of the backend behind a connection, for assertion messages.
+pub fn backend_of(db: &DatabaseConnection) -> Backend {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => Backend::Postgres,
+        sea_orm::DbBackend::MySql => Backend::MySql,
+        _ => Backend::Sqlite,
+    }
+}
+
+fn panic_message(err: tokio::task::JoinError) -> String {
+    match err.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "non-string panic".to_owned()),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// `"name"`, doubling embedded quotes.
 fn quote_postgres(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))

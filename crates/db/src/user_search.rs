@@ -247,7 +247,7 @@ mod tests {
     use tollgate_domain::{Role, UserId, UserStatus};
 
     use super::*;
-    use crate::testing::{Backend, ScratchDb, all_from_env};
+    use crate::testing::{Backend, ScratchDb, all_from_env, backend_of, on_every_backend};
 
     #[test]
     fn upper_bound_increments_the_last_character() {
@@ -404,23 +404,10 @@ mod tests {
         }
     }
 
-    /// Runs `story` against a fixture database on SQLite and on every configured server.
-    async fn on_every_backend<F>(story: F)
-    where
-        F: AsyncFn(&SeaUserRepository, &str),
-    {
-        for scratch in all_from_env().await.expect("scratch databases") {
-            let db = scratch
-                .connect_migrated(2)
-                .await
-                .expect("migrated database");
-            insert_fixture(&db).await;
-            story(&SeaUserRepository::new(db.clone()), scratch.backend.name()).await;
-            db.close().await.expect("close the pool");
-            ScratchDb::drop_database(scratch)
-                .await
-                .expect("drop the scratch database");
-        }
+    /// The repository over `db` with the fixture inserted, and the backend's name.
+    async fn fixture(db: DatabaseConnection) -> (SeaUserRepository, Backend) {
+        insert_fixture(&db).await;
+        (SeaUserRepository::new(db.clone()), backend_of(&db))
     }
 
     /// What root sees (everyone), with no filter.
@@ -640,7 +627,8 @@ mod tests {
 
     #[tokio::test]
     async fn visibility_is_scoped_by_role_plus_the_actor() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let all = matches(repo, &everyone()).await;
             assert_eq!(all.len(), 11, "{backend}: root sees everyone");
             assert_eq!(all.last().map(String::as_str), Some("root"), "{backend}");
@@ -695,7 +683,8 @@ mod tests {
 
     #[tokio::test]
     async fn deleted_users_are_listed_and_found() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             assert!(
                 matches(repo, &everyone())
                     .await
@@ -730,7 +719,8 @@ mod tests {
 
     #[tokio::test]
     async fn group_and_status_filter_exactly() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let vip = UserQuery {
                 group: Some("vip".into()),
                 ..everyone()
@@ -762,7 +752,8 @@ mod tests {
 
     #[tokio::test]
     async fn prefix_and_contains_match_the_three_columns() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let prefix = async |kw: &str| matches(repo, &keyword(kw, MatchMode::Prefix)).await;
             let contains = async |kw: &str| matches(repo, &keyword(kw, MatchMode::Contains)).await;
             // Username, display name, e-mail.
@@ -798,7 +789,8 @@ mod tests {
 
     #[tokio::test]
     async fn matching_is_case_sensitive() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let prefix = async |kw: &str| matches(repo, &keyword(kw, MatchMode::Prefix)).await;
             let contains = async |kw: &str| matches(repo, &keyword(kw, MatchMode::Contains)).await;
             assert_eq!(prefix("Alice2").await, ["Alice2"], "{backend}");
@@ -815,7 +807,8 @@ mod tests {
 
     #[tokio::test]
     async fn wildcards_and_the_escape_character_match_literally() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             for mode in [MatchMode::Prefix, MatchMode::Contains] {
                 let find = async |kw: &str| matches(repo, &keyword(kw, mode)).await;
                 assert_eq!(find("carol_").await, ["carol_x"], "{backend} {mode:?}");
@@ -837,7 +830,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_numeric_keyword_also_matches_the_id() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let prefix = async |kw: &str| matches(repo, &keyword(kw, MatchMode::Prefix)).await;
             // id 3 is alice; "3frank" starts with "3".
             assert_eq!(prefix("3").await, ["3frank", "alice"], "{backend}");
@@ -862,7 +856,8 @@ mod tests {
 
     #[tokio::test]
     async fn pages_are_newest_first_with_the_total_of_all_matches() {
-        on_every_backend(async |repo, backend| {
+        on_every_backend(|db| async move {
+            let (repo, backend) = &fixture(db).await;
             let mut seen = Vec::new();
             for p in 1..=4 {
                 let page = repo
