@@ -247,7 +247,9 @@ where
     F: Fn(DatabaseConnection) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let scratches = all_from_env().await.expect("scratch databases");
+    let scratches = all_from_env()
+        .await
+        .unwrap_or_else(|e| panic!("scratch databases: {e:#}"));
     let mut failures = Vec::new();
     for scratch in scratches {
         let backend = scratch.backend;
