@@ -7,7 +7,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tollgate_api::{Application, Settings};
+use tollgate_db::SeaLedgerRepository;
 use tollgate_db::testing::{Backend, ScratchDb};
+use tollgate_domain::ports::LedgerRepository as _;
 
 pub const ROOT_USERNAME: &str = "root";
 pub const ROOT_PASSWORD: &str = "root-password-for-tests";
@@ -24,15 +26,19 @@ fn init_tracing() {
     });
 }
 
-/// The database for one test: PostgreSQL when configured, else a file SQLite database.
+/// The database for one test: PostgreSQL when `TEST_DATABASE_URL` is set, else MySQL/MariaDB
+/// when `TEST_MYSQL_URL` is set, else a file SQLite database.
 pub async fn scratch_db() -> ScratchDb {
-    match ScratchDb::postgres_from_env()
+    if let Some(db) = ScratchDb::postgres_from_env()
         .await
         .expect("postgres scratch db")
     {
-        Some(db) => db,
-        None => ScratchDb::sqlite().expect("sqlite scratch db"),
+        return db;
     }
+    if let Some(db) = ScratchDb::mysql_from_env().await.expect("mysql scratch db") {
+        return db;
+    }
+    ScratchDb::sqlite().expect("sqlite scratch db")
 }
 
 pub struct TestApp {
@@ -294,22 +300,23 @@ impl TestApp {
             .collect()
     }
 
-    /// Every (user, stored quota, sum of quota ledger rows).
-    pub async fn quota_vs_ledger(&self) -> Vec<(i64, i64, i64)> {
-        // SUM is NUMERIC on PostgreSQL and DECIMAL on MySQL: cast back to a 64-bit integer.
-        let int = if self.backend == Backend::MySql {
-            "SIGNED"
-        } else {
-            "BIGINT"
-        };
-        self.query_i64(&format!(
-            "SELECT u.id, u.quota, CAST(COALESCE((SELECT SUM(l.delta) FROM ledger l \
-             WHERE l.user_id = u.id AND l.account = 'quota'), 0) AS {int}) FROM users u ORDER BY u.id"
-        ))
-        .await
-        .into_iter()
-        .map(|r| (r[0], r[1], r[2]))
-        .collect()
+    /// Asserts that every balance (`quota` and `aff_quota` of every user) equals the sum of its
+    /// ledger rows, through the adapter's own check ([`LedgerRepository::imbalances`]).
+    pub async fn assert_ledger_balanced(&self) {
+        let imbalances = SeaLedgerRepository::new(self.db.clone())
+            .imbalances()
+            .await
+            .expect("ledger check");
+        assert_eq!(imbalances, [], "balances differ from their ledger");
+    }
+
+    /// Every (user id, stored quota), by id.
+    pub async fn quotas(&self) -> Vec<(i64, i64)> {
+        self.query_i64("SELECT id, quota FROM users ORDER BY id")
+            .await
+            .into_iter()
+            .map(|r| (r[0], r[1]))
+            .collect()
     }
 }
 
@@ -330,4 +337,18 @@ pub fn session_set_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("session="))
         .map(str::to_owned)
+}
+
+#[tokio::test]
+#[should_panic(expected = "balances differ from their ledger")]
+async fn the_ledger_check_sees_a_balance_written_around_the_ledger() {
+    let app = TestApp::spawn().await;
+    let s = app.user("drifter").await;
+    app.assert_ledger_balanced().await;
+    app.exec(&format!(
+        "UPDATE users SET aff_quota = aff_quota + 1 WHERE id = {}",
+        s.id
+    ))
+    .await;
+    app.assert_ledger_balanced().await;
 }

@@ -1,5 +1,6 @@
 //! Black-box tests: each test starts the real server on port 0 with its own scratch database
-//! (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set) and talks HTTP to it.
+//! (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set, else MySQL/MariaDB when
+//! `TEST_MYSQL_URL` is set) and talks HTTP to it.
 
 // A test harness: failing loudly on a broken fixture is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]

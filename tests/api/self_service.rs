@@ -412,9 +412,7 @@ async fn an_invitation_rewards_both_sides_through_the_ledger_and_counts_the_invi
         .query_i64("SELECT COUNT(*) FROM users WHERE inviter_id IS NULL AND username IN ('stranger', 'nulled')")
         .await;
     assert_eq!(uninvited[0][0], 2);
-    for (id, quota, ledger) in app.quota_vs_ledger().await {
-        assert_eq!(quota, ledger, "user {id}");
-    }
+    app.assert_ledger_balanced().await;
 }
 
 #[tokio::test]
@@ -494,9 +492,7 @@ async fn transfers_below_the_minimum_malformed_or_beyond_the_balance_move_nothin
     .await;
     assert_eq!(reply["message"], "划转成功", "{reply}");
     assert_eq!(balances(&app, &inviter).await, (600_000, 400_000));
-    for (id, quota, ledger) in app.quota_vs_ledger().await {
-        assert_eq!(quota, ledger, "user {id}");
-    }
+    app.assert_ledger_balanced().await;
     let en: Value = app
         .as_user(Method::POST, "/api/user/aff_transfer", &inviter)
         .header("Accept-Language", "en")
@@ -564,9 +560,7 @@ async fn concurrent_transfers_of_the_whole_balance_move_it_exactly_once() {
     let (quota, aff) = balances(&app, &inviter).await;
     assert_eq!((quota, aff), (1_000_000, 0));
     assert_eq!(quota + aff, 1_000_000, "quota + aff_quota is conserved");
-    for (id, quota, ledger) in app.quota_vs_ledger().await {
-        assert_eq!(quota, ledger, "user {id}");
-    }
+    app.assert_ledger_balanced().await;
 }
 
 // --- PUT /api/user/setting --------------------------------------------------------------

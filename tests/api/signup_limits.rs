@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tollgate_db::testing::{Backend, ScratchDb};
+use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{PASSWORD, TestApp};
 
@@ -179,27 +179,8 @@ async fn an_invitation_storm_pays_at_most_the_daily_limit(scratch: ScratchDb) {
         .await;
     assert_eq!(counts, [vec![LIMIT, INVITEES as i64, INVITEES as i64]]);
 
-    for (id, quota, ledger) in app.quota_vs_ledger().await {
-        assert_eq!(quota, ledger, "user {id}: quota differs from its ledger");
-    }
-    let int = if app.backend == Backend::MySql {
-        "SIGNED"
-    } else {
-        "BIGINT"
-    };
-    let aff = app
-        .query_i64(&format!(
-            "SELECT u.id, u.aff_quota, CAST(COALESCE((SELECT SUM(l.delta) FROM ledger l \
-             WHERE l.user_id = u.id AND l.account = 'aff_quota'), 0) AS {int}) FROM users u"
-        ))
-        .await;
-    for row in aff {
-        assert_eq!(
-            row[1], row[2],
-            "user {}: aff_quota differs from its ledger",
-            row[0]
-        );
-    }
+    // quota and aff_quota alike.
+    app.assert_ledger_balanced().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
