@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::{Reply, send};
 
 async fn admin(app: &TestApp, name: &str) -> Session {
     app.register(name, PASSWORD).await;
@@ -94,7 +95,7 @@ async fn compat_search_matches_substrings_ids_and_groups() {
     }
     app.exec("UPDATE users SET user_group = 'vip' WHERE username = 'beta'")
         .await;
-    let names = |v: &Value| -> Vec<String> {
+    let names = |v: &Reply| -> Vec<String> {
         let mut n: Vec<String> = v["data"]["items"]
             .as_array()
             .unwrap()
@@ -367,14 +368,7 @@ async fn sessions_follow_the_account_across_two_instances() {
         }
         // The user is active on the second instance: cookie, access token and JWT.
         let cookie = second.login(name, PASSWORD).await;
-        let token: Value = second
-            .as_user(Method::GET, "/api/user/token", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = send(second.as_user(Method::GET, "/api/user/token", &cookie)).await;
         let token = token["data"].as_str().unwrap().to_owned();
         let jwt = second.rest_token(name, PASSWORD).await;
         assert_eq!(second.get_self(&cookie).await["success"], true);
@@ -407,14 +401,8 @@ async fn sessions_follow_the_account_across_two_instances() {
             .await
             .unwrap();
         assert_eq!(res.status(), 401, "{action}: cookie");
-        let by_token: Value = second
-            .with_token(Method::GET, "/api/user/self", &token, cookie.id)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let by_token =
+            send(second.with_token(Method::GET, "/api/user/self", &token, cookie.id)).await;
         assert_eq!(
             by_token["success"], false,
             "{action}: access token {by_token}"
@@ -430,12 +418,7 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     let root = app.root().await;
     let adm = admin(&app, "adm").await;
     let u = app.user("victim").await;
-    let bad: Value = app
-        .login_response("victim", "wrong-password")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bad: Value = app.login_response("victim", "wrong-password").await.body;
     assert_eq!(bad["success"], false);
     app.call(
         &adm,

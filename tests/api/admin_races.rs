@@ -8,6 +8,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::send;
 
 const ROUNDS: usize = 16;
 
@@ -96,20 +97,16 @@ impl Race {
 
     /// The admin-write audit entries about `id`, oldest first.
     async fn audit(&self, id: i64) -> Vec<Value> {
-        let res: Value = self
-            .app
-            .client
-            .get(
-                self.app
-                    .url(&format!("/api/v1/admin/audit?target={id}&page_size=100")),
-            )
-            .bearer_auth(&self.root_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = send(
+            self.app
+                .client
+                .get(
+                    self.app
+                        .url(&format!("/api/v1/admin/audit?target={id}&page_size=100")),
+                )
+                .bearer_auth(&self.root_token),
+        )
+        .await;
         let mut entries: Vec<Value> = res["data"]["entries"]
             .as_array()
             .unwrap_or_else(|| panic!("audit listing: {res}"))
@@ -162,7 +159,7 @@ impl Race {
 }
 
 async fn outcome(req: RequestBuilder) -> Outcome {
-    let body: Value = req.send().await.unwrap().json().await.unwrap();
+    let body = send(req).await;
     if body["success"] == true {
         Ok(())
     } else {

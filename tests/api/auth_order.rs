@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::rest_helpers::{Reply, bearer, rest_user, send};
+use crate::reply::{Reply, send};
+use crate::rest_helpers::bearer;
 
 const COMPAT_AUTHED: &[(&str, &str)] = &[
     ("GET", "/api/user/"),
@@ -126,7 +127,7 @@ async fn unauthenticated_requests_with_bad_input_get_the_auth_refusal_on_every_r
             );
         }
     }
-    let revoked = rest_user(&app, "bob").await;
+    let revoked = app.rest_user("bob").await;
     send(bearer(
         &app,
         Method::POST,
@@ -168,7 +169,7 @@ async fn authenticated_requests_with_bad_input_still_get_the_clear_refusal() {
     let body: serde_json::Value = reply.json().await.unwrap();
     assert_eq!(body, json!({"success": false, "message": "无效的参数"}));
 
-    let tokens = rest_user(&app, "bob").await;
+    let tokens = app.rest_user("bob").await;
     let reply = send(
         bearer(&app, Method::PUT, "/api/v1/users/profile", &tokens.access)
             .header("Content-Type", "application/json")
@@ -182,7 +183,7 @@ async fn authenticated_requests_with_bad_input_still_get_the_clear_refusal() {
 #[tokio::test]
 async fn rest_input_errors_name_a_field_and_a_reason_never_the_parser_text() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     let url = app.url("/api/v1/auth/register");
     let cases: Vec<(reqwest::RequestBuilder, &str)> = vec![
         (

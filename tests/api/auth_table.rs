@@ -1,68 +1,40 @@
 //! The auth table of console-contract §1, plus the live-status guarantees New API lacked.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{Session, TestApp};
-
-async fn body(res: reqwest::Response) -> (u16, Value) {
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
-}
-
-fn refused(message: &str) -> Value {
-    json!({"success": false, "message": message})
-}
-
-async fn token_for(app: &TestApp, s: &Session) -> String {
-    let reply: Value = app
-        .as_user(Method::GET, "/api/user/token", s)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reply["success"], true, "{reply}");
-    reply["data"].as_str().unwrap().to_owned()
-}
+use crate::helpers::TestApp;
+use crate::reply::{refusal, send};
 
 #[tokio::test]
 async fn no_session_and_no_token_is_401() {
     let app = TestApp::spawn().await;
-    let (status, b) = body(
-        app.client
-            .get(app.url("/api/user/self"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let b = send(app.client.get(app.url("/api/user/self"))).await;
+    let status = b.status;
     assert_eq!(status, 401);
-    assert_eq!(b, refused("无权进行此操作，未登录且未提供 access token"));
+    assert_eq!(b, refusal("无权进行此操作，未登录且未提供 access token"));
 }
 
 #[tokio::test]
 async fn an_invalid_access_token_is_200_with_success_false() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .get(app.url("/api/user/self"))
-        .header("Authorization", "Bearer not-a-token")
-        .header("New-Api-User", "1")
-        .send()
-        .await
-        .unwrap();
-    let (status, b) = body(res).await;
+    let b = send(
+        app.client
+            .get(app.url("/api/user/self"))
+            .header("Authorization", "Bearer not-a-token")
+            .header("New-Api-User", "1"),
+    )
+    .await;
+    let status = b.status;
     assert_eq!(status, 200);
-    assert_eq!(b, refused("无权进行此操作，access token 无效"));
+    assert_eq!(b, refusal("无权进行此操作，access token 无效"));
 }
 
 #[tokio::test]
 async fn the_new_api_user_header_is_checked_on_both_paths() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let token = token_for(&app, &s).await;
+    let token = app.access_token(&s).await;
     let cases: [(Option<&str>, &str); 3] = [
         (None, "无权进行此操作，未提供 New-Api-User"),
         (Some("abc"), "无权进行此操作，New-Api-User 格式错误"),
@@ -85,9 +57,10 @@ async fn the_new_api_user_header_is_checked_on_both_paths() {
                 Some(h) => req.header("New-API-User", h),
                 None => req,
             };
-            let (status, b) = body(req.send().await.unwrap()).await;
+            let b = send(req).await;
+            let status = b.status;
             assert_eq!(status, 401, "{header:?}");
-            assert_eq!(b, refused(message), "{header:?}");
+            assert_eq!(b, refusal(message), "{header:?}");
         }
     }
 }
@@ -96,43 +69,28 @@ async fn the_new_api_user_header_is_checked_on_both_paths() {
 async fn the_access_token_works_with_and_without_bearer_and_rotation_kills_the_old_one() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let first = token_for(&app, &s).await;
+    let first = app.access_token(&s).await;
     assert_eq!(first.len(), 43);
     for auth in [format!("Bearer {first}"), first.clone()] {
-        let (status, b) = body(
+        let b = send(
             app.client
                 .get(app.url("/api/user/self"))
                 .header("Authorization", auth)
-                .header("New-Api-User", s.id.to_string())
-                .send()
-                .await
-                .unwrap(),
+                .header("New-Api-User", s.id.to_string()),
         )
         .await;
+        let status = b.status;
         assert_eq!(status, 200);
         assert_eq!(b["data"]["username"], "alice");
         // The self object never reveals the token.
         assert_eq!(b["data"]["access_token"], "");
     }
     // Rotating with the token itself works (third-party clients do this) and kills it.
-    let second: Value = app
-        .with_token(Method::GET, "/api/user/token", &first, s.id)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = send(app.with_token(Method::GET, "/api/user/token", &first, s.id)).await;
     let second = second["data"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
-    let (_, b) = body(
-        app.with_token(Method::GET, "/api/user/self", &first, s.id)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(b, refused("无权进行此操作，access token 无效"));
+    let b = send(app.with_token(Method::GET, "/api/user/self", &first, s.id)).await;
+    assert_eq!(b, refusal("无权进行此操作，access token 无效"));
     // Stored hashed: the plaintext is nowhere in the users table.
     let found = app
         .query_i64(&format!(
@@ -146,28 +104,21 @@ async fn the_access_token_works_with_and_without_bearer_and_rotation_kills_the_o
 async fn a_disabled_user_is_refused_at_once_on_session_and_token() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let token = token_for(&app, &s).await;
+    let token = app.access_token(&s).await;
     app.exec("UPDATE users SET status = 2 WHERE username = 'alice'")
         .await;
-    let (status, b) = body(
-        app.as_user(Method::GET, "/api/user/self", &s)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((status, b), (200, refused("用户已被封禁")));
-    let (status, b) = body(
+    let b = send(app.as_user(Method::GET, "/api/user/self", &s)).await;
+    let status = b.status;
+    assert_eq!((status, b.body), (200, refusal("用户已被封禁")));
+    let b = send(
         app.client
             .get(app.url("/api/user/token"))
             .header("Authorization", token)
-            .header("New-Api-User", s.id.to_string())
-            .send()
-            .await
-            .unwrap(),
+            .header("New-Api-User", s.id.to_string()),
     )
     .await;
-    assert_eq!((status, b), (200, refused("用户已被封禁")));
+    let status = b.status;
+    assert_eq!((status, b.body), (200, refusal("用户已被封禁")));
 }
 
 #[tokio::test]
@@ -178,17 +129,15 @@ async fn a_role_below_the_route_minimum_is_200_insufficient_privileges() {
         (Method::GET, "/api/redemption/"),
         (Method::POST, "/api/redemption/"),
     ] {
-        let (status, b) = body(
+        let b = send(
             app.as_user(method, path, &s)
-                .json(&json!({"name": "x", "quota": 1, "count": 1}))
-                .send()
-                .await
-                .unwrap(),
+                .json(&json!({"name": "x", "quota": 1, "count": 1})),
         )
         .await;
+        let status = b.status;
         assert_eq!(
-            (status, b),
-            (200, refused("无权进行此操作，权限不足")),
+            (status, b.body),
+            (200, refusal("无权进行此操作，权限不足")),
             "{path}"
         );
     }
@@ -200,52 +149,34 @@ async fn a_demoted_admin_loses_admin_routes_on_the_next_request() {
     let s = app.user("alice").await;
     app.exec("UPDATE users SET role = 10 WHERE username = 'alice'")
         .await;
-    let (_, b) = body(
-        app.as_user(Method::GET, "/api/redemption/", &s)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let b = send(app.as_user(Method::GET, "/api/redemption/", &s)).await;
     assert_eq!(b["success"], true, "{b}");
     app.exec("UPDATE users SET role = 1 WHERE username = 'alice'")
         .await;
-    let (_, b) = body(
-        app.as_user(Method::GET, "/api/redemption/", &s)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(b, refused("无权进行此操作，权限不足"));
+    let b = send(app.as_user(Method::GET, "/api/redemption/", &s)).await;
+    assert_eq!(b, refusal("无权进行此操作，权限不足"));
 }
 
 #[tokio::test]
 async fn a_deleted_users_session_and_token_stop_working() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let token = token_for(&app, &s).await;
+    let token = app.access_token(&s).await;
     app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'alice'")
         .await;
-    let res = app
-        .as_user(Method::GET, "/api/user/self", &s)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let (status, b) = body(
+    let res = send(app.as_user(Method::GET, "/api/user/self", &s)).await;
+    assert_eq!(res.status, 401);
+    let b = send(
         app.client
             .get(app.url("/api/user/self"))
             .header("Authorization", token)
-            .header("New-Api-User", s.id.to_string())
-            .send()
-            .await
-            .unwrap(),
+            .header("New-Api-User", s.id.to_string()),
     )
     .await;
+    let status = b.status;
     assert_eq!(
-        (status, b),
-        (200, refused("无权进行此操作，access token 无效"))
+        (status, b.body),
+        (200, refusal("无权进行此操作，access token 无效"))
     );
 }
 

@@ -9,7 +9,8 @@ use sea_orm::{ConnectionTrait as _, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
-use crate::rest_helpers::{Reply, Tokens, bearer, rest_tokens, send};
+use crate::reply::{Reply, send};
+use crate::rest_helpers::{Tokens, bearer};
 
 /// A small deterministic generator, so every run sends the same cases.
 struct XorShift(u64);
@@ -75,8 +76,8 @@ async fn actors(app: &TestApp) -> Actors {
     let alice = app.user("alice").await;
     Actors {
         root: app.root().await,
-        root_rest: rest_tokens(app, ROOT_USERNAME, ROOT_PASSWORD).await,
-        alice_rest: rest_tokens(app, "alice", PASSWORD).await,
+        root_rest: app.rest_tokens(ROOT_USERNAME, ROOT_PASSWORD).await,
+        alice_rest: app.rest_tokens("alice", PASSWORD).await,
         alice,
     }
 }

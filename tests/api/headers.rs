@@ -2,44 +2,42 @@
 //! that could carry a secret is under `/api/`), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: no-referrer` on every reply, HSTS only when `session.cookie_secure` is on.
 
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::rest_helpers::{bearer, rest_user};
+use crate::reply::{Reply, send};
 
 const HSTS: &str = "max-age=31536000";
 
-fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
-    res.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
 #[track_caller]
-fn assert_hardened(res: &Response, api: bool, hsts: bool, what: &str) {
+fn assert_hardened(res: &Reply, api: bool, hsts: bool, what: &str) {
     assert_eq!(
-        header(res, "x-content-type-options"),
+        res.header("x-content-type-options"),
         Some("nosniff"),
         "{what}"
     );
-    assert_eq!(
-        header(res, "referrer-policy"),
-        Some("no-referrer"),
-        "{what}"
-    );
+    assert_eq!(res.header("referrer-policy"), Some("no-referrer"), "{what}");
     if api {
-        assert_eq!(header(res, "cache-control"), Some("no-store"), "{what}");
+        assert_eq!(res.header("cache-control"), Some("no-store"), "{what}");
     }
     assert_eq!(
-        header(res, "strict-transport-security"),
+        res.header("strict-transport-security"),
         hsts.then_some(HSTS),
         "{what}"
     );
 }
 
-async fn replies(app: &TestApp) -> Vec<(&'static str, bool, Response)> {
+async fn replies(app: &TestApp) -> Vec<(&'static str, bool, Reply)> {
     let alice = app.user("alice").await;
-    let tokens = rest_user(app, "bob").await;
-    let c = &app.client;
+    let tokens = app.rest_user("bob").await;
+    let bob = json!({"username": "bob", "password": PASSWORD});
+    let carol = json!({"username": "carol", "password": PASSWORD});
+    let broken = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("Content-Type", "application/json")
+        .body("{");
     vec![
         (
             "compat login",
@@ -49,88 +47,50 @@ async fn replies(app: &TestApp) -> Vec<(&'static str, bool, Response)> {
         (
             "compat token rotation",
             true,
-            app.as_user(Method::GET, "/api/user/token", &alice)
-                .send()
-                .await
-                .unwrap(),
+            app.call(&alice, Method::GET, "/api/user/token", None).await,
         ),
-        (
-            "compat self",
-            true,
-            app.as_user(Method::GET, "/api/user/self", &alice)
-                .send()
-                .await
-                .unwrap(),
-        ),
+        ("compat self", true, app.get_self(&alice).await),
         (
             "compat 401",
             true,
-            c.get(app.url("/api/user/self")).send().await.unwrap(),
+            app.anonymous(Method::GET, "/api/user/self", None).await,
         ),
         (
             "compat 404",
             true,
-            c.get(app.url("/api/nope")).send().await.unwrap(),
+            app.anonymous(Method::GET, "/api/nope", None).await,
         ),
         (
             "status",
             true,
-            c.get(app.url("/api/status")).send().await.unwrap(),
+            app.anonymous(Method::GET, "/api/status", None).await,
         ),
         (
             "rest register",
             true,
-            c.post(app.url("/api/v1/auth/register"))
-                .json(&json!({"username": "carol", "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
+            app.post_json("/api/v1/auth/register", &carol).await,
         ),
         (
             "rest login",
             true,
-            c.post(app.url("/api/v1/auth/login"))
-                .json(&json!({"username": "bob", "password": PASSWORD}))
-                .send()
-                .await
-                .unwrap(),
+            app.post_json("/api/v1/auth/login", &bob).await,
         ),
         (
             "rest refresh",
             true,
-            c.post(app.url("/api/v1/auth/refresh"))
-                .json(&json!({"refresh_token": tokens.refresh}))
-                .send()
-                .await
-                .unwrap(),
+            app.rest_refresh(&tokens.refresh).await,
         ),
-        (
-            "rest 400",
-            true,
-            c.post(app.url("/api/v1/auth/login"))
-                .header("Content-Type", "application/json")
-                .body("{")
-                .send()
-                .await
-                .unwrap(),
-        ),
-        (
-            "rest 401",
-            true,
-            bearer(app, Method::GET, "/api/v1/users/profile", "x")
-                .send()
-                .await
-                .unwrap(),
-        ),
+        ("rest 400", true, send(broken).await),
+        ("rest 401", true, app.get_profile("x").await),
         (
             "healthz",
             false,
-            c.get(app.url("/healthz")).send().await.unwrap(),
+            app.anonymous(Method::GET, "/healthz", None).await,
         ),
         (
             "unknown path",
             false,
-            c.get(app.url("/nope")).send().await.unwrap(),
+            app.anonymous(Method::GET, "/nope", None).await,
         ),
     ]
 }

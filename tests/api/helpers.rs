@@ -11,6 +11,8 @@ use tollgate_db::SeaLedgerRepository;
 use tollgate_db::testing::{Backend, ScratchDb};
 use tollgate_domain::ports::LedgerRepository as _;
 
+use crate::reply::{Reply, send};
+
 pub const ROOT_USERNAME: &str = "root";
 pub const ROOT_PASSWORD: &str = "root-password-for-tests";
 pub const PASSWORD: &str = "password123";
@@ -148,81 +150,96 @@ impl TestApp {
             .header("New-Api-User", user_id.to_string())
     }
 
-    /// A console-style request as `s` with an optional JSON body; returns the JSON reply.
+    /// A console-style request as `s` with an optional JSON body.
     pub async fn call(
         &self,
         s: &Session,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
-    ) -> Value {
+    ) -> Reply {
         let mut req = self.as_user(method, path, s);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        req.send()
+        send(req).await
+    }
+
+    /// A request as a third-party client sends it (see [`Self::with_token`]).
+    pub async fn by_token(
+        &self,
+        token: &str,
+        user_id: i64,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.with_token(method, path, token, user_id);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        send(req).await
+    }
+
+    /// A new access token for `s` (`GET /api/user/token`, which rotates it).
+    pub async fn access_token(&self, s: &Session) -> String {
+        let data = self
+            .call(s, reqwest::Method::GET, "/api/user/token", None)
             .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json")
+            .success();
+        data.as_str().expect("access token").to_owned()
+    }
+
+    /// A request without credentials.
+    pub async fn anonymous(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        send(req).await
     }
 
     /// A `/api/v1` access token for the user.
     pub async fn rest_token(&self, username: &str, password: &str) -> String {
-        let body: Value = self
-            .client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("rest login")
-            .json()
-            .await
-            .expect("rest login json");
-        body["data"]["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_owned()
+        self.rest_tokens(username, password).await.access
     }
 
-    pub async fn register(&self, username: &str, password: &str) -> Value {
-        self.client
-            .post(self.url("/api/user/register"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("register request")
-            .json()
-            .await
-            .expect("register json")
+    pub async fn register(&self, username: &str, password: &str) -> Reply {
+        send(
+            self.client
+                .post(self.url("/api/user/register"))
+                .json(&json!({"username": username, "password": password})),
+        )
+        .await
     }
 
-    pub async fn login_response(&self, username: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/user/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("login request")
+    pub async fn login_response(&self, username: &str, password: &str) -> Reply {
+        self.anonymous(
+            reqwest::Method::POST,
+            "/api/user/login",
+            Some(json!({"username": username, "password": password})),
+        )
+        .await
     }
 
     /// Logs in and returns the session; panics when login fails.
     pub async fn login(&self, username: &str, password: &str) -> Session {
-        let res = self.login_response(username, password).await;
-        let cookie = session_cookie(res.headers()).expect("login sets a session cookie");
-        let body: Value = res.json().await.expect("login json");
-        assert_eq!(body["success"], true, "login failed: {body}");
+        let reply = self.login_response(username, password).await;
+        let data = reply.success();
         Session {
-            id: body["data"]["id"].as_i64().expect("user id"),
-            cookie,
+            id: data["id"].as_i64().expect("user id"),
+            cookie: session_cookie(&reply.headers).expect("login sets a session cookie"),
         }
     }
 
     /// Registers and logs in a new user.
     pub async fn user(&self, username: &str) -> Session {
-        let reg = self.register(username, PASSWORD).await;
-        assert_eq!(reg["success"], true, "register failed: {reg}");
+        self.register(username, PASSWORD).await.success();
         self.login(username, PASSWORD).await
     }
 
@@ -230,46 +247,34 @@ impl TestApp {
         self.login(ROOT_USERNAME, ROOT_PASSWORD).await
     }
 
-    pub async fn get_self(&self, s: &Session) -> Value {
-        self.as_user(reqwest::Method::GET, "/api/user/self", s)
-            .send()
+    pub async fn get_self(&self, s: &Session) -> Reply {
+        self.call(s, reqwest::Method::GET, "/api/user/self", None)
             .await
-            .expect("self request")
-            .json()
-            .await
-            .expect("self json")
     }
 
     /// Creates redemption codes as `admin`; returns the reply.
-    pub async fn create_codes(&self, admin: &Session, body: Value) -> Value {
-        self.as_user(reqwest::Method::POST, "/api/redemption/", admin)
-            .json(&body)
-            .send()
+    pub async fn create_codes(&self, admin: &Session, body: Value) -> Reply {
+        self.call(admin, reqwest::Method::POST, "/api/redemption/", Some(body))
             .await
-            .expect("create codes request")
-            .json()
-            .await
-            .expect("create codes json")
     }
 
     /// Creates one code worth `quota` and returns its key.
     pub async fn code(&self, admin: &Session, quota: i64) -> String {
-        let reply = self
+        let data = self
             .create_codes(admin, json!({"name": "test", "quota": quota, "count": 1}))
-            .await;
-        assert_eq!(reply["success"], true, "{reply}");
-        reply["data"][0].as_str().expect("key").to_owned()
+            .await
+            .success();
+        data[0].as_str().expect("key").to_owned()
     }
 
-    pub async fn redeem(&self, s: &Session, key: &str) -> Value {
-        self.as_user(reqwest::Method::POST, "/api/user/topup", s)
-            .json(&json!({"key": key}))
-            .send()
-            .await
-            .expect("redeem request")
-            .json()
-            .await
-            .expect("redeem json")
+    pub async fn redeem(&self, s: &Session, key: &str) -> Reply {
+        self.call(
+            s,
+            reqwest::Method::POST,
+            "/api/user/topup",
+            Some(json!({"key": key})),
+        )
+        .await
     }
 
     /// Runs SQL against the app's database (for arranging states the API cannot reach yet).
@@ -308,6 +313,15 @@ impl TestApp {
             .await
             .expect("ledger check");
         assert_eq!(imbalances, [], "balances differ from their ledger");
+    }
+
+    /// A column name quoted for the backend, for names some backends reserve (MySQL's
+    /// `before`).
+    pub fn column(&self, name: &str) -> String {
+        match self.backend {
+            Backend::MySql => format!("`{name}`"),
+            Backend::Sqlite | Backend::Postgres => format!("\"{name}\""),
+        }
     }
 
     /// Every (user id, stored quota), by id.

@@ -8,20 +8,18 @@ async fn login_sets_a_strict_httponly_session_cookie_and_returns_the_user() {
     let app = TestApp::spawn().await;
     app.register("alice", PASSWORD).await;
     let res = app.login_response("alice", PASSWORD).await;
-    let set_cookie = session_set_cookie(res.headers()).expect("cookie");
+    let set_cookie = session_set_cookie(&res.headers).expect("cookie");
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=2592000"] {
         assert!(set_cookie.contains(attr), "{attr} missing in {set_cookie}");
     }
     assert!(!set_cookie.contains("Secure"), "{set_cookie}");
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["success"], true);
-    let d = &body["data"];
+    let d = &res.success();
     assert_eq!(d["username"], "alice");
     for key in ["id", "display_name", "role", "status", "group"] {
         assert!(!d[key].is_null(), "{key} missing");
     }
     // The session id never appears in a body, and no password hash anywhere.
-    let text = body.to_string();
+    let text = res.body.to_string();
     assert!(
         !text.contains("argon2") && !text.contains("password"),
         "{text}"
@@ -37,7 +35,7 @@ async fn the_cookie_is_secure_when_configured_and_ttl_follows_configuration() {
     .await;
     app.register("alice", PASSWORD).await;
     let res = app.login_response("alice", PASSWORD).await;
-    let set_cookie = session_set_cookie(res.headers()).unwrap();
+    let set_cookie = session_set_cookie(&res.headers).unwrap();
     assert!(
         set_cookie.contains("Secure") && set_cookie.contains("Max-Age=86400"),
         "{set_cookie}"
@@ -57,33 +55,24 @@ async fn unknown_user_wrong_password_and_disabled_account_get_one_message() {
         ("banned", PASSWORD),
     ] {
         let res = app.login_response(user, pw).await;
-        assert!(session_cookie(res.headers()).is_none(), "{user}");
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(
-            body,
-            json!({"success": false, "message": "用户名或密码错误，或用户已被封禁"}),
-            "{user}"
-        );
+        assert!(session_cookie(&res.headers).is_none(), "{user}");
+        res.refused_with("用户名或密码错误，或用户已被封禁");
     }
 }
 
 #[tokio::test]
 async fn empty_credentials_are_invalid_parameters() {
     let app = TestApp::spawn().await;
-    let body: Value = app.login_response("", "").await.json().await.unwrap();
-    assert_eq!(body["message"], "无效的参数");
+    assert_eq!(app.login_response("", "").await["message"], "无效的参数");
 }
 
 #[tokio::test]
 async fn login_can_be_switched_off() {
     let app = TestApp::spawn_with(|s| s.registration.password_login_enabled = false).await;
-    let body: Value = app
+    let reply = app
         .login_response(ROOT_USERNAME, crate::helpers::ROOT_PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["message"], "管理员关闭了密码登录");
+        .await;
+    assert_eq!(reply["message"], "管理员关闭了密码登录");
 }
 
 #[tokio::test]

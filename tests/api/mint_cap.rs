@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::send;
 
 async fn admin(app: &TestApp, name: &str) -> Session {
     app.register(name, PASSWORD).await;
@@ -34,16 +35,12 @@ async fn set_option(app: &TestApp, root: &Session, key: &str, value: Value) {
 /// The `redemption.created` audit entries, newest first, as root reads them.
 async fn mint_records(app: &TestApp) -> Vec<Value> {
     let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
-    let reply: Value = app
-        .client
-        .get(app.url("/api/v1/admin/audit?action=redemption.created&page_size=100"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = send(
+        app.client
+            .get(app.url("/api/v1/admin/audit?action=redemption.created&page_size=100"))
+            .bearer_auth(token),
+    )
+    .await;
     reply["data"]["entries"].as_array().unwrap().clone()
 }
 

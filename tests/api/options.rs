@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::{Reply, send};
 
 async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
     let all = app.call(root, Method::GET, "/api/option/", None).await;
@@ -17,7 +18,7 @@ async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
         .unwrap()
 }
 
-async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Value {
+async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Reply {
     app.call(
         root,
         Method::PUT,
@@ -100,27 +101,14 @@ async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
             .await
             .unwrap();
         assert_eq!(rest.status(), 403);
-        let status: Value = app
-            .client
-            .get(app.url("/api/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = send(app.client.get(app.url("/api/status"))).await;
         assert_eq!(status["data"]["register_enabled"], false);
     }
     set(&first, &root, "RegisterEnabled", json!("true")).await;
     assert_eq!(second.register("late", PASSWORD).await["success"], true);
 
     set(&first, &root, "PasswordLoginEnabled", json!(false)).await;
-    let body: Value = second
-        .login_response("late", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = second.login_response("late", PASSWORD).await.body;
     assert_eq!(body["message"], "管理员关闭了密码登录");
 }
 
@@ -154,7 +142,10 @@ async fn rewards_and_groups_change_without_a_restart() {
 async fn bad_values_are_refused_and_change_nothing() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let before = app.call(&root, Method::GET, "/api/option/", None).await;
+    let before = app
+        .call(&root, Method::GET, "/api/option/", None)
+        .await
+        .body;
     for (key, value) in [
         ("QuotaForNewUser", json!(-1)),
         ("QuotaForNewUser", json!("lots")),
@@ -173,7 +164,9 @@ async fn bad_values_are_refused_and_change_nothing() {
         );
     }
     assert_eq!(
-        app.call(&root, Method::GET, "/api/option/", None).await,
+        app.call(&root, Method::GET, "/api/option/", None)
+            .await
+            .body,
         before
     );
 }
@@ -184,16 +177,12 @@ async fn option_changes_are_audited_with_old_and_new_values() {
     let root = app.root().await;
     set(&app, &root, "QuotaForInviter", json!(300)).await;
     let token = &app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
-    let audit: Value = app
-        .client
-        .get(app.url("/api/v1/admin/audit?action=option.changed"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = send(
+        app.client
+            .get(app.url("/api/v1/admin/audit?action=option.changed"))
+            .bearer_auth(token),
+    )
+    .await;
     let entries = audit["data"]["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{audit}");
     assert_eq!(entries[0]["before"], json!({"QuotaForInviter": "0"}));

@@ -11,26 +11,6 @@ const PROOF_REQUIRED: &str =
     "此操作需要验证身份：请在请求中提供当前密码（password），或重新登录后 10 分钟内重试";
 const WRONG_PASSWORD: &str = "密码错误";
 
-async fn token_of(app: &TestApp, s: &Session) -> String {
-    let reply = app.call(s, Method::GET, "/api/user/token", None).await;
-    reply["data"].as_str().unwrap().to_owned()
-}
-
-async fn by_token(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    s: &Session,
-    body: Option<Value>,
-) -> Value {
-    let mut req = app.with_token(method, path, token, s.id);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
-
 /// Makes every session of the user look as if it had logged in an hour ago.
 async fn age_sessions(app: &TestApp, s: &Session) {
     app.exec(&format!(
@@ -52,40 +32,32 @@ async fn is_live(app: &TestApp, id: i64) -> bool {
 async fn an_access_token_alone_cannot_delete_the_account() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let token = token_of(&app, &s).await;
+    let token = app.access_token(&s).await;
     // Reads stay as in New API.
-    let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
+    let me = app
+        .by_token(&token, s.id, Method::GET, "/api/user/self", None)
+        .await;
     assert_eq!(me["success"], true, "{me}");
 
-    let reply = by_token(&app, Method::DELETE, "/api/user/self", &token, &s, None).await;
+    let reply = app
+        .by_token(&token, s.id, Method::DELETE, "/api/user/self", None)
+        .await;
     assert_eq!(
         (reply["success"].as_bool(), reply["message"].as_str()),
         (Some(false), Some(PROOF_REQUIRED)),
         "{reply}"
     );
     let wrong = json!({"password": "not-the-password"});
-    let reply = by_token(
-        &app,
-        Method::DELETE,
-        "/api/user/self",
-        &token,
-        &s,
-        Some(wrong),
-    )
-    .await;
+    let reply = app
+        .by_token(&token, s.id, Method::DELETE, "/api/user/self", Some(wrong))
+        .await;
     assert_eq!(reply["message"], WRONG_PASSWORD, "{reply}");
     assert!(is_live(&app, s.id).await, "refused, so nothing changed");
 
     let right = json!({"password": PASSWORD});
-    let reply = by_token(
-        &app,
-        Method::DELETE,
-        "/api/user/self",
-        &token,
-        &s,
-        Some(right),
-    )
-    .await;
+    let reply = app
+        .by_token(&token, s.id, Method::DELETE, "/api/user/self", Some(right))
+        .await;
     assert_eq!(reply["success"], true, "{reply}");
     assert!(!is_live(&app, s.id).await);
 }
@@ -127,21 +99,13 @@ async fn a_fresh_login_deletes_as_the_console_does_and_an_old_one_needs_the_pass
 async fn notification_targets_change_only_with_the_password_or_a_fresh_login() {
     let app = TestApp::spawn().await;
     let s = app.user("bob").await;
-    let token = token_of(&app, &s).await;
+    let token = app.access_token(&s).await;
     let email = |addr: &str| {
         json!({"notify_type": "email", "quota_warning_threshold": 1000.0,
                "notification_email": addr, "webhook_url": "", "webhook_secret": ""})
     };
-    let put = |body: Value| {
-        by_token(
-            &app,
-            Method::PUT,
-            "/api/user/setting",
-            &token,
-            &s,
-            Some(body),
-        )
-    };
+    let put =
+        |body: Value| app.by_token(&token, s.id, Method::PUT, "/api/user/setting", Some(body));
 
     // A new target through the token alone is refused and stores nothing.
     let reply = put(email("thief@example.com")).await;
@@ -198,7 +162,7 @@ async fn notification_targets_change_only_with_the_password_or_a_fresh_login() {
 async fn a_password_change_revokes_the_access_token_unless_the_option_is_off() {
     let app = TestApp::spawn().await;
     let s = app.user("carol").await;
-    let token = token_of(&app, &s).await;
+    let token = app.access_token(&s).await;
     let change = |s: &Session, from: &str, to: &str| {
         let body = json!({"original_password": from, "password": to});
         let s = s.clone();
@@ -210,7 +174,9 @@ async fn a_password_change_revokes_the_access_token_unless_the_option_is_off() {
     };
     let reply = change(&s, PASSWORD, "second-password-1").await;
     assert_eq!(reply["success"], true, "{reply}");
-    let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
+    let me = app
+        .by_token(&token, s.id, Method::GET, "/api/user/self", None)
+        .await;
     assert_eq!(me["message"], "无权进行此操作，access token 无效", "{me}");
 
     // Operators who prefer New API's behaviour turn the option off.
@@ -224,10 +190,12 @@ async fn a_password_change_revokes_the_access_token_unless_the_option_is_off() {
         )
         .await;
     assert_eq!(reply["success"], true, "{reply}");
-    let token = token_of(&app, &s).await;
+    let token = app.access_token(&s).await;
     let reply = change(&s, "second-password-1", "third-password-1").await;
     assert_eq!(reply["success"], true, "{reply}");
-    let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
+    let me = app
+        .by_token(&token, s.id, Method::GET, "/api/user/self", None)
+        .await;
     assert_eq!(me["success"], true, "{me}");
 }
 
@@ -246,7 +214,7 @@ async fn an_admin_reset_always_revokes_the_access_token() {
         .await;
     assert_eq!(reply["success"], true, "{reply}");
     let s = app.user("dave").await;
-    let token = token_of(&app, &s).await;
+    let token = app.access_token(&s).await;
     let reply = app
         .call(
             &root,
@@ -256,6 +224,8 @@ async fn an_admin_reset_always_revokes_the_access_token() {
         )
         .await;
     assert_eq!(reply["success"], true, "{reply}");
-    let me = by_token(&app, Method::GET, "/api/user/self", &token, &s, None).await;
+    let me = app
+        .by_token(&token, s.id, Method::GET, "/api/user/self", None)
+        .await;
     assert_eq!(me["message"], "无权进行此操作，access token 无效", "{me}");
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{Session, TestApp};
@@ -123,7 +123,7 @@ async fn concurrent_redemptions_of_one_code(scratch: ScratchDb) {
         let (app, key, barrier) = (app.clone(), key.clone(), barrier.clone());
         racers.spawn(async move {
             barrier.wait().await;
-            let reply: Value = app.redeem(&s, &key).await;
+            let reply = app.redeem(&s, &key).await;
             (s.id, reply)
         });
     }

@@ -4,9 +4,8 @@
 use serde_json::json;
 
 use crate::helpers::{ROOT_PASSWORD, ROOT_USERNAME, TestApp};
-use crate::rest_helpers::{
-    Reply, Tokens, bearer, get_profile, profile_of, rest_refresh, rest_tokens, rest_user, send,
-};
+use crate::reply::{Reply, send};
+use crate::rest_helpers::{Tokens, bearer};
 
 async fn audit_count(app: &TestApp, user_id: i64) -> i64 {
     app.query_i64(&format!(
@@ -18,33 +17,31 @@ async fn audit_count(app: &TestApp, user_id: i64) -> i64 {
 #[tokio::test]
 async fn replaying_a_rotated_refresh_token_revokes_the_whole_session() {
     let app = TestApp::spawn().await;
-    let t0 = rest_user(&app, "alice").await;
+    let t0 = app.rest_user("alice").await;
     // Another session of the same user must survive: only the replayed family dies.
-    let other = rest_tokens(&app, "alice", crate::helpers::PASSWORD).await;
-    let t1 = Tokens::from_data(&rest_refresh(&app, &t0.refresh).await.ok(200, "令牌已刷新"));
+    let other = app.rest_tokens("alice", crate::helpers::PASSWORD).await;
+    let t1 = Tokens::from_data(&app.rest_refresh(&t0.refresh).await.ok(200, "令牌已刷新"));
     assert_eq!(t1.sid, t0.sid);
-    profile_of(&app, &t1.access).await;
+    app.profile_of(&t1.access).await;
     assert_eq!(audit_count(&app, t0.user_id).await, 0);
 
     // The thief (or the victim) replays rt0.
-    let error = rest_refresh(&app, &t0.refresh).await.err(401, "未认证");
+    let error = app.rest_refresh(&t0.refresh).await.err(401, "未认证");
     assert_eq!(error, "invalid or expired refresh token");
 
     // The whole family is dead: rt1, and every access token of the session.
-    rest_refresh(&app, &t1.refresh).await.err(401, "未认证");
-    get_profile(&app, &t1.access).await.unauthenticated();
-    get_profile(&app, &t0.access).await.unauthenticated();
+    app.rest_refresh(&t1.refresh).await.err(401, "未认证");
+    app.get_profile(&t1.access).await.unauthenticated();
+    app.get_profile(&t0.access).await.unauthenticated();
     // The other session is untouched.
-    profile_of(&app, &other.access).await;
-    rest_refresh(&app, &other.refresh)
-        .await
-        .ok(200, "令牌已刷新");
+    app.profile_of(&other.access).await;
+    app.rest_refresh(&other.refresh).await.ok(200, "令牌已刷新");
 
     // Audited once, with the session; a further replay changes nothing more.
     assert_eq!(audit_count(&app, t0.user_id).await, 1);
-    rest_refresh(&app, &t0.refresh).await.err(401, "未认证");
+    app.rest_refresh(&t0.refresh).await.err(401, "未认证");
     assert_eq!(audit_count(&app, t0.user_id).await, 1);
-    let root = rest_tokens(&app, ROOT_USERNAME, ROOT_PASSWORD).await;
+    let root = app.rest_tokens(ROOT_USERNAME, ROOT_PASSWORD).await;
     let listed = send(bearer(
         &app,
         reqwest::Method::GET,
@@ -68,13 +65,13 @@ async fn replaying_a_rotated_refresh_token_revokes_the_whole_session() {
 #[tokio::test]
 async fn a_refresh_token_that_was_never_issued_revokes_nothing() {
     let app = TestApp::spawn().await;
-    let t0 = rest_user(&app, "alice").await;
-    rest_refresh(&app, "never-issued").await.err(401, "未认证");
-    rest_refresh(&app, &format!("{}x", t0.refresh))
+    let t0 = app.rest_user("alice").await;
+    app.rest_refresh("never-issued").await.err(401, "未认证");
+    app.rest_refresh(&format!("{}x", t0.refresh))
         .await
         .err(401, "未认证");
-    profile_of(&app, &t0.access).await;
-    rest_refresh(&app, &t0.refresh).await.ok(200, "令牌已刷新");
+    app.profile_of(&t0.access).await;
+    app.rest_refresh(&t0.refresh).await.ok(200, "令牌已刷新");
     assert_eq!(audit_count(&app, t0.user_id).await, 0);
 }
 
@@ -85,7 +82,7 @@ async fn a_refresh_token_that_was_never_issued_revokes_nothing() {
 async fn the_loser_of_a_concurrent_refresh_is_a_replay_and_revokes_the_session() {
     let app = TestApp::spawn().await;
     for round in 0..4 {
-        let t0 = rest_user(&app, &format!("racer{round}")).await;
+        let t0 = app.rest_user(&format!("racer{round}")).await;
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..2 {
             let req = app
@@ -101,8 +98,8 @@ async fn the_loser_of_a_concurrent_refresh_is_a_replay_and_revokes_the_session()
         for r in replies.iter().filter(|r| r.status != 200) {
             r.err(401, "未认证");
         }
-        get_profile(&app, &won.access).await.unauthenticated();
-        rest_refresh(&app, &won.refresh).await.err(401, "未认证");
+        app.get_profile(&won.access).await.unauthenticated();
+        app.rest_refresh(&won.refresh).await.err(401, "未认证");
         assert_eq!(audit_count(&app, t0.user_id).await, 1, "round {round}");
     }
 }

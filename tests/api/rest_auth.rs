@@ -6,10 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::reply::{Reply, send};
 use crate::rest_helpers::{
-    AUDIENCE, ISSUER, Reply, Tokens, assert_time_near, bearer, get_profile, jwt_claims, now_unix,
-    post_json, profile_of, rest_login, rest_logout, rest_refresh, rest_register, rest_register_ok,
-    rest_tokens, rest_user, send,
+    AUDIENCE, ISSUER, Tokens, assert_time_near, bearer, jwt_claims, now_unix,
 };
 
 const USER_FIELDS: [&str; 8] = [
@@ -45,7 +44,8 @@ async fn user_id(app: &TestApp, username: &str) -> i64 {
 #[tokio::test]
 async fn rest_register_is_201_with_the_new_user() {
     let app = TestApp::spawn().await;
-    let data = rest_register(&app, "alice", PASSWORD, None)
+    let data = app
+        .rest_register("alice", PASSWORD, None)
         .await
         .ok(201, "注册成功");
     assert_eq!(keys(&data), USER_FIELDS.into_iter().collect());
@@ -74,30 +74,31 @@ async fn rest_register_is_201_with_the_new_user() {
         0
     );
     // The password works on both surfaces.
-    rest_tokens(&app, "alice", PASSWORD).await;
+    app.rest_tokens("alice", PASSWORD).await;
     assert_eq!(app.login("alice", PASSWORD).await.id, id);
 }
 
 #[tokio::test]
 async fn rest_register_duplicate_username_is_409() {
     let app = TestApp::spawn().await;
-    rest_register_ok(&app, "alice").await;
+    app.rest_register_ok("alice").await;
     let before = user_count(&app).await;
-    let error = rest_register(&app, "alice", "another-password", Some("a2@example.com"))
+    let error = app
+        .rest_register("alice", "another-password", Some("a2@example.com"))
         .await
         .err(409, "用户名已存在");
     assert_eq!(error, "username already exists");
     // Surrounding spaces are trimmed, so this is the same name.
-    rest_register(&app, "  alice ", PASSWORD, None)
+    app.rest_register("  alice ", PASSWORD, None)
         .await
         .err(409, "用户名已存在");
     // The compat root is taken too.
-    rest_register(&app, "root", PASSWORD, None)
+    app.rest_register("root", PASSWORD, None)
         .await
         .err(409, "用户名已存在");
     assert_eq!(user_count(&app).await, before);
     // The first account's password is untouched.
-    rest_tokens(&app, "alice", PASSWORD).await;
+    app.rest_tokens("alice", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -155,13 +156,13 @@ async fn rest_register_invalid_input_is_400_and_creates_nothing() {
         ),
     ];
     for (name, body) in cases {
-        let reply = post_json(&app, "/api/v1/auth/register", &body).await;
+        let reply = app.post_json("/api/v1/auth/register", &body).await;
         assert_eq!(reply.status, 400, "{name}: {}", reply.body);
         reply.err(400, "请求参数错误");
     }
     assert_eq!(user_count(&app).await, before);
     // The boundaries themselves are accepted.
-    rest_register(&app, &"n".repeat(20), "12345678", None)
+    app.rest_register(&"n".repeat(20), "12345678", None)
         .await
         .ok(201, "注册成功");
 }
@@ -248,13 +249,14 @@ async fn rest_register_ignores_role_quota_and_status() {
         "aff_quota": 777,
         "deleted_at": 1,
     });
-    let data = post_json(&app, "/api/v1/auth/register", &body)
+    let data = app
+        .post_json("/api/v1/auth/register", &body)
         .await
         .ok(201, "注册成功");
     assert_eq!(data["status"], 1);
     assert_ne!(data["id"], 1);
-    let tokens = rest_tokens(&app, "mallory", PASSWORD).await;
-    let profile = profile_of(&app, &tokens.access).await;
+    let tokens = app.rest_tokens("mallory", PASSWORD).await;
+    let profile = app.profile_of(&tokens.access).await;
     assert_eq!(profile["status"], 1);
     assert_eq!(profile["username"], "mallory");
     let compat = app.login("mallory", PASSWORD).await;
@@ -276,10 +278,8 @@ async fn rest_register_ignores_role_quota_and_status() {
 #[tokio::test]
 async fn rest_login_returns_a_token_pair_and_the_user() {
     let app = TestApp::spawn().await;
-    let user = rest_register_ok(&app, "alice").await;
-    let data = rest_login(&app, "alice", PASSWORD)
-        .await
-        .ok(200, "登录成功");
+    let user = app.rest_register_ok("alice").await;
+    let data = app.rest_login("alice", PASSWORD).await.ok(200, "登录成功");
     assert_eq!(data["token_type"], "Bearer");
     assert_eq!(data["expires_in"], 900);
     assert_eq!(data["user"]["id"], user["id"]);
@@ -307,16 +307,14 @@ async fn rest_login_returns_a_token_pair_and_the_user() {
         .await,
         vec![vec![tokens.user_id]]
     );
-    assert_eq!(profile_of(&app, &tokens.access).await["username"], "alice");
+    assert_eq!(app.profile_of(&tokens.access).await["username"], "alice");
 }
 
 #[tokio::test]
 async fn rest_login_expires_in_follows_the_configured_ttl() {
     let app = TestApp::spawn_with(|s| s.jwt.access_ttl_secs = 120).await;
-    rest_register_ok(&app, "alice").await;
-    let data = rest_login(&app, "alice", PASSWORD)
-        .await
-        .ok(200, "登录成功");
+    app.rest_register_ok("alice").await;
+    let data = app.rest_login("alice", PASSWORD).await.ok(200, "登录成功");
     assert_eq!(data["expires_in"], 120);
     let claims = jwt_claims(data["access_token"].as_str().unwrap());
     assert_eq!(
@@ -328,9 +326,9 @@ async fn rest_login_expires_in_follows_the_configured_ttl() {
 #[tokio::test]
 async fn rest_login_failures_are_one_indistinguishable_401() {
     let app = TestApp::spawn().await;
-    rest_register_ok(&app, "alice").await;
-    rest_register_ok(&app, "disabled").await;
-    rest_register_ok(&app, "deleted").await;
+    app.rest_register_ok("alice").await;
+    app.rest_register_ok("disabled").await;
+    app.rest_register_ok("deleted").await;
     app.exec("UPDATE users SET status = 2 WHERE username = 'disabled'")
         .await;
     app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'deleted'")
@@ -343,7 +341,7 @@ async fn rest_login_failures_are_one_indistinguishable_401() {
     ];
     let mut errors = BTreeSet::new();
     for (name, username, password) in attempts {
-        let reply = rest_login(&app, username, password).await;
+        let reply = app.rest_login(username, password).await;
         assert_eq!(reply.status, 401, "{name}: {}", reply.body);
         errors.insert(reply.err(401, "认证失败"));
     }
@@ -360,7 +358,7 @@ async fn rest_login_failures_are_one_indistinguishable_401() {
         json!({"username": "   ", "password": PASSWORD}),
         json!({}),
     ] {
-        post_json(&app, "/api/v1/auth/login", &body)
+        app.post_json("/api/v1/auth/login", &body)
             .await
             .err(400, "请求参数错误");
     }
@@ -369,10 +367,8 @@ async fn rest_login_failures_are_one_indistinguishable_401() {
 #[tokio::test]
 async fn rest_refresh_rotates_the_pair_within_one_session() {
     let app = TestApp::spawn().await;
-    let first = rest_user(&app, "alice").await;
-    let data = rest_refresh(&app, &first.refresh)
-        .await
-        .ok(200, "令牌已刷新");
+    let first = app.rest_user("alice").await;
+    let data = app.rest_refresh(&first.refresh).await.ok(200, "令牌已刷新");
     assert_eq!(data["token_type"], "Bearer");
     assert_eq!(data["expires_in"], 900);
     assert_eq!(data["user"]["username"], "alice");
@@ -380,16 +376,16 @@ async fn rest_refresh_rotates_the_pair_within_one_session() {
     assert_ne!(second.refresh, first.refresh);
     // The new access token belongs to the same session, so the old one is not revoked.
     assert_eq!(second.sid, first.sid);
-    assert_eq!(profile_of(&app, &second.access).await["username"], "alice");
-    assert_eq!(profile_of(&app, &first.access).await["username"], "alice");
+    assert_eq!(app.profile_of(&second.access).await["username"], "alice");
+    assert_eq!(app.profile_of(&first.access).await["username"], "alice");
     // The new pair rotates again, within the same session.
     let third = Tokens::from_data(
-        &rest_refresh(&app, &second.refresh)
+        &app.rest_refresh(&second.refresh)
             .await
             .ok(200, "令牌已刷新"),
     );
     assert_eq!(third.sid, first.sid);
-    profile_of(&app, &third.access).await;
+    app.profile_of(&third.access).await;
     // Still exactly one session row. (Replaying a spent token revokes the session: see
     // `refresh_reuse.rs`.)
     assert_eq!(
@@ -405,7 +401,7 @@ async fn rest_refresh_rotates_the_pair_within_one_session() {
 #[tokio::test]
 async fn rest_refresh_refuses_garbage_and_foreign_tokens() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     let compat = app.login("alice", PASSWORD).await;
     for (name, body) in [
         ("empty", json!({"refresh_token": ""})),
@@ -422,7 +418,7 @@ async fn rest_refresh_refuses_garbage_and_foreign_tokens() {
             json!({"refresh_token": format!("{}x", tokens.refresh)}),
         ),
     ] {
-        let reply = post_json(&app, "/api/v1/auth/refresh", &body).await;
+        let reply = app.post_json("/api/v1/auth/refresh", &body).await;
         assert_eq!(reply.status, 401, "{name}: {}", reply.body);
         assert_eq!(
             reply.err(401, "未认证"),
@@ -432,7 +428,7 @@ async fn rest_refresh_refuses_garbage_and_foreign_tokens() {
     }
     // The compat session was not turned into a REST session, and the real pair still works.
     assert_eq!(app.get_self(&compat).await["success"], true);
-    rest_refresh(&app, &tokens.refresh)
+    app.rest_refresh(&tokens.refresh)
         .await
         .ok(200, "令牌已刷新");
 }
@@ -440,28 +436,28 @@ async fn rest_refresh_refuses_garbage_and_foreign_tokens() {
 #[tokio::test]
 async fn rest_refresh_for_a_disabled_user_is_refused_and_ends_the_session() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     app.exec("UPDATE users SET status = 2 WHERE username = 'alice'")
         .await;
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
     // Observed: the refused refresh revoked the session, so re-enabling the account does not
     // revive the pair.
     app.exec("UPDATE users SET status = 1 WHERE username = 'alice'")
         .await;
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
-    get_profile(&app, &tokens.access).await.unauthenticated();
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
+    app.get_profile(&tokens.access).await.unauthenticated();
     // A fresh login works again.
-    let again = rest_tokens(&app, "alice", PASSWORD).await;
-    profile_of(&app, &again.access).await;
+    let again = app.rest_tokens("alice", PASSWORD).await;
+    app.profile_of(&again.access).await;
 }
 
 #[tokio::test]
 async fn rest_refresh_for_a_deleted_user_is_refused() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'alice'")
         .await;
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
 }
 
 async fn concurrent_refreshes(app: &TestApp, refresh: &str, racers: usize) -> Vec<Reply> {
@@ -479,10 +475,10 @@ async fn concurrent_refreshes(app: &TestApp, refresh: &str, racers: usize) -> Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rest_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let app = TestApp::spawn().await;
-    rest_register_ok(&app, "alice").await;
+    app.rest_register_ok("alice").await;
     for (round, racers) in [2, 2, 2, 2, 8].into_iter().enumerate() {
         // Each round on a fresh session: the losers are replays and revoke it.
-        let refresh = rest_tokens(&app, "alice", PASSWORD).await.refresh;
+        let refresh = app.rest_tokens("alice", PASSWORD).await.refresh;
         let replies = concurrent_refreshes(&app, &refresh, racers).await;
         let winners: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
         assert_eq!(
@@ -503,27 +499,23 @@ async fn rest_concurrent_refreshes_of_one_token_have_exactly_one_winner() {
         }
         let data = winners[0].ok(200, "令牌已刷新");
         let won = Tokens::from_data(&data);
-        get_profile(&app, &won.access).await.unauthenticated();
+        app.get_profile(&won.access).await.unauthenticated();
     }
 }
 
 #[tokio::test]
 async fn rest_logout_ends_the_session_and_only_that_one() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    let other = rest_tokens(&app, "alice", PASSWORD).await;
-    let data = rest_logout(&app, &tokens.access)
-        .await
-        .ok(200, "已退出登录");
+    let tokens = app.rest_user("alice").await;
+    let other = app.rest_tokens("alice", PASSWORD).await;
+    let data = app.rest_logout(&tokens.access).await.ok(200, "已退出登录");
     assert_eq!(data, Value::Null);
-    get_profile(&app, &tokens.access).await.unauthenticated();
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
-    rest_logout(&app, &tokens.access).await.unauthenticated();
+    app.get_profile(&tokens.access).await.unauthenticated();
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
+    app.rest_logout(&tokens.access).await.unauthenticated();
     // Another login of the same user is a different session and keeps working.
-    profile_of(&app, &other.access).await;
-    rest_refresh(&app, &other.refresh)
-        .await
-        .ok(200, "令牌已刷新");
+    app.profile_of(&other.access).await;
+    app.rest_refresh(&other.refresh).await.ok(200, "令牌已刷新");
 }
 
 #[tokio::test]
@@ -553,7 +545,7 @@ async fn rest_unknown_endpoints_are_404_envelopes() {
 #[tokio::test]
 async fn rest_a_known_path_with_the_wrong_method_gets_an_envelope() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     for (method, path) in [
         (Method::GET, "/api/v1/auth/login"),
         (Method::DELETE, "/api/v1/users/profile"),
@@ -632,19 +624,15 @@ async fn rest_accept_language_en_gives_english_messages() {
 #[tokio::test]
 async fn rest_usernames_cannot_contain_an_at_sign() {
     let app = TestApp::spawn().await;
-    rest_register(&app, "mallory", "mallorys-password", None)
+    app.rest_register("mallory", "mallorys-password", None)
         .await
         .ok(201, "注册成功");
-    let mallory = rest_tokens(&app, "mallory", "mallorys-password").await;
+    let mallory = app.rest_tokens("mallory", "mallorys-password").await;
     // Usernames and addresses stay disjoint, for when verified addresses become login names.
-    crate::rest_helpers::put_profile(
-        &app,
-        &mallory.access,
-        &json!({"username": "alice@example.com"}),
-    )
-    .await
-    .err(400, "请求参数错误");
-    rest_register(&app, "bob@example.com", "eves-password-123", None)
+    app.put_profile(&mallory.access, &json!({"username": "alice@example.com"}))
+        .await
+        .err(400, "请求参数错误");
+    app.rest_register("bob@example.com", "eves-password-123", None)
         .await
         .err(400, "请求参数错误");
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::reply::{Reply, send};
 
 pub const PROFILE: &str = "/api/v1/users/profile";
 pub const PASSWORD_PATH: &str = "/api/v1/users/password";
@@ -18,139 +19,6 @@ pub const JWT_SECRET: &str = "rest-tests-known-jwt-secret-0123456789-abcdef";
 pub const ISSUER: &str = "tollgate";
 pub const AUDIENCE: &str = "tollgate-api";
 
-/// How far an envelope's `timestamp` may be from this machine's clock.
-const CLOCK_SLACK_SECS: i64 = 120;
-
-/// One reply of the REST surface. `body` is `Null` when the reply was not JSON.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: String,
-    pub body: Value,
-}
-
-impl Reply {
-    /// Asserts a success envelope: HTTP `status`, `code` equal to it, `message`, a current
-    /// RFC 3339 `timestamp`, `data` present and no `error`. Returns `data`.
-    #[track_caller]
-    pub fn ok(&self, status: u16, message: &str) -> Value {
-        match self.check_ok(status, message) {
-            Ok(data) => data,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    /// Asserts a failure envelope: HTTP `status`, `code` equal to it, `message`, a current
-    /// RFC 3339 `timestamp`, a non-empty string `error` and no `data`. Returns `error`.
-    #[track_caller]
-    pub fn err(&self, status: u16, message: &str) -> String {
-        match self.check_err(status, message) {
-            Ok(error) => error,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    /// The one refusal of a missing or bad bearer token.
-    #[track_caller]
-    pub fn unauthenticated(&self) {
-        if let Err(e) = self.check_unauthenticated() {
-            panic!("{e}");
-        }
-    }
-
-    /// The refusal of a valid token whose account is disabled.
-    #[track_caller]
-    pub fn disabled(&self) {
-        let error = self.err(403, "账户已被禁用");
-        assert_eq!(error, "account disabled", "{}", self.body);
-    }
-
-    /// [`Self::ok`] without panicking.
-    pub fn check_ok(&self, status: u16, message: &str) -> Result<Value, String> {
-        let obj = self.check_common(status, message)?;
-        if !obj.contains_key("data") || obj.contains_key("error") {
-            return Err(format!("not a success envelope: {}", self.body));
-        }
-        Ok(self.body["data"].clone())
-    }
-
-    /// [`Self::err`] without panicking.
-    pub fn check_err(&self, status: u16, message: &str) -> Result<String, String> {
-        let obj = self.check_common(status, message)?;
-        match obj.get("error") {
-            Some(Value::String(e)) if !e.is_empty() && !obj.contains_key("data") => Ok(e.clone()),
-            _ => Err(format!("not a failure envelope: {}", self.body)),
-        }
-    }
-
-    /// [`Self::unauthenticated`] without panicking.
-    pub fn check_unauthenticated(&self) -> Result<(), String> {
-        let error = self.check_err(401, "未认证")?;
-        if error == "Invalid or expired token" {
-            Ok(())
-        } else {
-            Err(format!("unexpected error detail: {}", self.body))
-        }
-    }
-
-    fn check_common(
-        &self,
-        status: u16,
-        message: &str,
-    ) -> Result<&serde_json::Map<String, Value>, String> {
-        let b = &self.body;
-        let fail = |what: &str| {
-            Err(format!(
-                "{what}: expected HTTP {status} {message:?}; got HTTP {} ({}) {b}",
-                self.status, self.content_type
-            ))
-        };
-        if self.status != status {
-            return fail("HTTP status");
-        }
-        if !self.content_type.starts_with("application/json") {
-            return fail("content type");
-        }
-        let Some(obj) = b.as_object() else {
-            return fail("body is no JSON object");
-        };
-        if b["code"] != status {
-            return fail("code must equal the HTTP status");
-        }
-        if b["message"] != message {
-            return fail("message");
-        }
-        let Some(ts) = b["timestamp"].as_str() else {
-            return fail("no timestamp");
-        };
-        match parse_rfc3339(ts) {
-            Some(at) if (at - now_unix()).abs() <= CLOCK_SLACK_SECS => Ok(obj),
-            Some(_) => fail("timestamp is not now"),
-            None => fail("timestamp is not RFC 3339"),
-        }
-    }
-}
-
-/// Sends a request and reads the reply; a body that is not JSON is kept as `Null` (and then
-/// fails every envelope check).
-pub async fn send(req: RequestBuilder) -> Reply {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let content_type = res
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = res.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        content_type,
-        body,
-    }
-}
-
 /// A request carrying `Authorization: Bearer <token>`.
 pub fn bearer(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
     app.client
@@ -158,55 +26,80 @@ pub fn bearer(app: &TestApp, method: Method, path: &str, token: &str) -> Request
         .header("Authorization", format!("Bearer {token}"))
 }
 
-pub async fn post_json(app: &TestApp, path: &str, body: &Value) -> Reply {
-    send(app.client.post(app.url(path)).json(body)).await
-}
-
-pub async fn rest_register(
-    app: &TestApp,
-    username: &str,
-    password: &str,
-    email: Option<&str>,
-) -> Reply {
-    let mut body = json!({"username": username, "password": password});
-    if let Some(email) = email {
-        body["email"] = json!(email);
+/// One method per `/api/v1` endpoint, each returning the checked [`Reply`].
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        send(self.client.post(self.url(path)).json(body)).await
     }
-    post_json(app, "/api/v1/auth/register", &body).await
-}
 
-pub async fn rest_login(app: &TestApp, login: &str, password: &str) -> Reply {
-    post_json(
-        app,
-        "/api/v1/auth/login",
-        &json!({"username": login, "password": password}),
-    )
-    .await
-}
+    pub async fn rest_register(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> Reply {
+        let mut body = json!({"username": username, "password": password});
+        if let Some(email) = email {
+            body["email"] = json!(email);
+        }
+        self.post_json("/api/v1/auth/register", &body).await
+    }
 
-pub async fn rest_refresh(app: &TestApp, refresh_token: &str) -> Reply {
-    post_json(
-        app,
-        "/api/v1/auth/refresh",
-        &json!({"refresh_token": refresh_token}),
-    )
-    .await
-}
+    pub async fn rest_login(&self, login: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({"username": login, "password": password}),
+        )
+        .await
+    }
 
-pub async fn rest_logout(app: &TestApp, access: &str) -> Reply {
-    send(bearer(app, Method::POST, "/api/v1/auth/logout", access)).await
-}
+    pub async fn rest_refresh(&self, refresh_token: &str) -> Reply {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
 
-pub async fn get_profile(app: &TestApp, access: &str) -> Reply {
-    send(bearer(app, Method::GET, PROFILE, access)).await
-}
+    pub async fn rest_logout(&self, access: &str) -> Reply {
+        send(bearer(self, Method::POST, "/api/v1/auth/logout", access)).await
+    }
 
-pub async fn put_profile(app: &TestApp, access: &str, body: &Value) -> Reply {
-    send(bearer(app, Method::PUT, PROFILE, access).json(body)).await
-}
+    pub async fn get_profile(&self, access: &str) -> Reply {
+        send(bearer(self, Method::GET, PROFILE, access)).await
+    }
 
-pub async fn put_password(app: &TestApp, access: &str, body: &Value) -> Reply {
-    send(bearer(app, Method::PUT, PASSWORD_PATH, access).json(body)).await
+    pub async fn put_profile(&self, access: &str, body: &Value) -> Reply {
+        send(bearer(self, Method::PUT, PROFILE, access).json(body)).await
+    }
+
+    pub async fn put_password(&self, access: &str, body: &Value) -> Reply {
+        send(bearer(self, Method::PUT, PASSWORD_PATH, access).json(body)).await
+    }
+
+    /// Logs in over REST and returns the pair; panics unless the login succeeds.
+    pub async fn rest_tokens(&self, login: &str, password: &str) -> Tokens {
+        let data = self.rest_login(login, password).await.ok(200, "登录成功");
+        Tokens::from_data(&data)
+    }
+
+    /// Registers `username` (password [`PASSWORD`]) over REST and returns the new user.
+    pub async fn rest_register_ok(&self, username: &str) -> Value {
+        self.rest_register(username, PASSWORD, None)
+            .await
+            .ok(201, "注册成功")
+    }
+
+    /// Registers `username` over REST and logs it in.
+    pub async fn rest_user(&self, username: &str) -> Tokens {
+        self.rest_register_ok(username).await;
+        self.rest_tokens(username, PASSWORD).await
+    }
+
+    /// The profile `data` of a working token.
+    pub async fn profile_of(&self, access: &str) -> Value {
+        self.get_profile(access).await.ok(200, "获取成功")
+    }
 }
 
 pub fn password_change(old: &str, new: &str, confirm: &str) -> Value {
@@ -242,30 +135,6 @@ impl Tokens {
             sid,
         }
     }
-}
-
-/// Logs in over REST and returns the pair; panics unless the login succeeds.
-pub async fn rest_tokens(app: &TestApp, login: &str, password: &str) -> Tokens {
-    let data = rest_login(app, login, password).await.ok(200, "登录成功");
-    Tokens::from_data(&data)
-}
-
-/// Registers `username` (password [`PASSWORD`]) over REST and returns the new user.
-pub async fn rest_register_ok(app: &TestApp, username: &str) -> Value {
-    rest_register(app, username, PASSWORD, None)
-        .await
-        .ok(201, "注册成功")
-}
-
-/// Registers `username` over REST and logs it in.
-pub async fn rest_user(app: &TestApp, username: &str) -> Tokens {
-    rest_register_ok(app, username).await;
-    rest_tokens(app, username, PASSWORD).await
-}
-
-/// The profile `data` of a working token.
-pub async fn profile_of(app: &TestApp, access: &str) -> Value {
-    get_profile(app, access).await.ok(200, "获取成功")
 }
 
 /// Starts an app whose JWT signing key is [`JWT_SECRET`].

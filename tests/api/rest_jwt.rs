@@ -5,11 +5,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::reply::{Reply, send};
 use crate::rest_helpers::{
-    JWT_SECRET, Mac, Reply, Tokens, access_claims, b64, b64_json, bearer, forge, get_profile,
-    hs256_header, jwt_claims, jwt_header, mac, now_unix, password_change, profile_of, put_password,
-    put_profile, rest_logout, rest_refresh, rest_tokens, rest_user, send, sign_jwt, signing_input,
-    spawn_with_secret, with, without,
+    JWT_SECRET, Mac, Tokens, access_claims, b64, b64_json, bearer, forge, hs256_header, jwt_claims,
+    jwt_header, mac, now_unix, password_change, sign_jwt, signing_input, spawn_with_secret, with,
+    without,
 };
 
 const OTHER_SECRET: &[u8] = b"not-the-server-secret-but-just-as-long-0123456789";
@@ -51,20 +51,6 @@ async fn present(app: &TestApp, case: &Case) -> Reply {
     send(req).await
 }
 
-/// The compat access token of a cookie session (`GET /api/user/token`).
-async fn compat_access_token(app: &TestApp, s: &Session) -> String {
-    let reply: Value = app
-        .as_user(Method::GET, "/api/user/token", s)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reply["success"], true, "{reply}");
-    reply["data"].as_str().unwrap().to_owned()
-}
-
 /// The three segments of a token.
 fn parts(token: &str) -> (String, String, String) {
     let mut it = token.split('.').map(str::to_owned);
@@ -84,7 +70,7 @@ fn flip_char(s: &str, at: usize) -> String {
 #[tokio::test]
 async fn rest_jwt_genuine_and_correctly_forged_tokens_are_accepted() {
     let app = spawn_with_secret().await;
-    let alice = rest_user(&app, "alice").await;
+    let alice = app.rest_user("alice").await;
     // The server signs with the configured key, exactly as computed here.
     let (h, p, sig) = parts(&alice.access);
     assert_eq!(
@@ -99,7 +85,7 @@ async fn rest_jwt_genuine_and_correctly_forged_tokens_are_accepted() {
         )),
         sig
     );
-    assert_eq!(profile_of(&app, &alice.access).await["username"], "alice");
+    assert_eq!(app.profile_of(&alice.access).await["username"], "alice");
     // A token built here with the right key and claims is accepted, so every refusal in the
     // corpus below is caused by its one defect.
     let claims = access_claims(alice.user_id, alice.sid);
@@ -132,7 +118,7 @@ async fn rest_jwt_genuine_and_correctly_forged_tokens_are_accepted() {
         ),
     ];
     for (name, token) in accepted {
-        let reply = get_profile(&app, &token).await;
+        let reply = app.get_profile(&token).await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.body);
         assert_eq!(reply.ok(200, "获取成功")["id"], alice.user_id, "{name}");
     }
@@ -149,10 +135,10 @@ async fn rest_jwt_genuine_and_correctly_forged_tokens_are_accepted() {
 #[tokio::test]
 async fn rest_jwt_hostile_token_corpus_is_rejected() {
     let app = spawn_with_secret().await;
-    let alice = rest_user(&app, "alice").await;
-    let bob = rest_user(&app, "bob").await;
+    let alice = app.rest_user("alice").await;
+    let bob = app.rest_user("bob").await;
     let compat = app.login("alice", PASSWORD).await;
-    let compat_token = compat_access_token(&app, &compat).await;
+    let compat_token = app.access_token(&compat).await;
     let secret = JWT_SECRET.as_bytes();
     let now = now_unix();
     let c = access_claims(alice.user_id, alice.sid);
@@ -403,16 +389,16 @@ async fn rest_jwt_hostile_token_corpus_is_rejected() {
     );
     assert!(cases.len() > 70, "the corpus shrank: {}", cases.len());
     // The genuine credentials still work after all that.
-    assert_eq!(profile_of(&app, &alice.access).await["username"], "alice");
-    assert_eq!(profile_of(&app, &forge(&c)).await["username"], "alice");
+    assert_eq!(app.profile_of(&alice.access).await["username"], "alice");
+    assert_eq!(app.profile_of(&forge(&c)).await["username"], "alice");
     assert_eq!(app.get_self(&compat).await["success"], true);
 }
 
 #[tokio::test]
 async fn rest_jwt_hostile_tokens_change_nothing_on_write_endpoints() {
     let app = spawn_with_secret().await;
-    let alice = rest_user(&app, "alice").await;
-    let before = profile_of(&app, &alice.access).await;
+    let alice = app.rest_user("alice").await;
+    let before = app.profile_of(&alice.access).await;
     let c = access_claims(alice.user_id, alice.sid);
     let none = format!(
         "{}.",
@@ -420,67 +406,65 @@ async fn rest_jwt_hostile_tokens_change_nothing_on_write_endpoints() {
     );
     let wrong_key = sign_jwt(Mac::Hs256, OTHER_SECRET, &hs256_header(), &c);
     for token in [&none, &wrong_key] {
-        put_profile(&app, token, &json!({"username": "pwned"}))
+        app.put_profile(token, &json!({"username": "pwned"}))
             .await
             .unauthenticated();
-        put_password(
-            &app,
+        app.put_password(
             token,
             &password_change(PASSWORD, "pwned-password", "pwned-password"),
         )
         .await
         .unauthenticated();
-        rest_logout(&app, token).await.unauthenticated();
+        app.rest_logout(token).await.unauthenticated();
     }
-    assert_eq!(profile_of(&app, &alice.access).await, before);
-    rest_tokens(&app, "alice", PASSWORD).await;
-    rest_refresh(&app, &alice.refresh)
-        .await
-        .ok(200, "令牌已刷新");
+    assert_eq!(app.profile_of(&alice.access).await, before);
+    app.rest_tokens("alice", PASSWORD).await;
+    app.rest_refresh(&alice.refresh).await.ok(200, "令牌已刷新");
 }
 
 #[tokio::test]
 async fn rest_jwt_a_token_for_a_revoked_session_is_refused() {
     let app = spawn_with_secret().await;
-    let first = rest_user(&app, "alice").await;
-    let second = rest_tokens(&app, "alice", PASSWORD).await;
-    rest_logout(&app, &first.access).await.ok(200, "已退出登录");
+    let first = app.rest_user("alice").await;
+    let second = app.rest_tokens("alice", PASSWORD).await;
+    app.rest_logout(&first.access).await.ok(200, "已退出登录");
     // A fresh, validly signed token naming the revoked session is refused...
-    get_profile(&app, &forge(&access_claims(first.user_id, first.sid)))
+    app.get_profile(&forge(&access_claims(first.user_id, first.sid)))
         .await
         .unauthenticated();
-    get_profile(&app, &first.access).await.unauthenticated();
+    app.get_profile(&first.access).await.unauthenticated();
     // ...while the same forgery for the live session is accepted.
-    profile_of(&app, &forge(&access_claims(second.user_id, second.sid))).await;
-    profile_of(&app, &second.access).await;
+    app.profile_of(&forge(&access_claims(second.user_id, second.sid)))
+        .await;
+    app.profile_of(&second.access).await;
 }
 
 #[tokio::test]
 async fn rest_jwt_a_token_of_a_soft_deleted_user_is_refused() {
     let app = spawn_with_secret().await;
-    let alice = rest_user(&app, "alice").await;
+    let alice = app.rest_user("alice").await;
     let forged = forge(&access_claims(alice.user_id, alice.sid));
-    profile_of(&app, &alice.access).await;
-    profile_of(&app, &forged).await;
+    app.profile_of(&alice.access).await;
+    app.profile_of(&forged).await;
     app.exec("UPDATE users SET deleted_at = 1 WHERE username = 'alice'")
         .await;
-    get_profile(&app, &alice.access).await.unauthenticated();
-    get_profile(&app, &forged).await.unauthenticated();
-    put_profile(&app, &alice.access, &json!({"username": "ghost"}))
+    app.get_profile(&alice.access).await.unauthenticated();
+    app.get_profile(&forged).await.unauthenticated();
+    app.put_profile(&alice.access, &json!({"username": "ghost"}))
         .await
         .unauthenticated();
-    rest_refresh(&app, &alice.refresh).await.err(401, "未认证");
+    app.rest_refresh(&alice.refresh).await.err(401, "未认证");
 }
 
 #[tokio::test]
 async fn rest_jwt_a_token_of_a_disabled_user_is_403() {
     let app = spawn_with_secret().await;
-    let alice: Tokens = rest_user(&app, "alice").await;
+    let alice: Tokens = app.rest_user("alice").await;
     let forged = forge(&access_claims(alice.user_id, alice.sid));
     app.exec("UPDATE users SET status = 2 WHERE username = 'alice'")
         .await;
-    get_profile(&app, &alice.access).await.disabled();
-    get_profile(&app, &forged).await.disabled();
+    app.get_profile(&alice.access).await.disabled();
+    app.get_profile(&forged).await.disabled();
     let error = send(
         bearer(&app, Method::GET, "/api/v1/users/profile", &alice.access)
             .header("Accept-Language", "en"),
@@ -489,15 +473,12 @@ async fn rest_jwt_a_token_of_a_disabled_user_is_403() {
     .err(403, "Account disabled");
     assert_eq!(error, "account disabled");
     // A bad token of a disabled user is still a 401: the account state is not revealed.
-    get_profile(
-        &app,
-        &sign_jwt(
-            Mac::Hs256,
-            OTHER_SECRET,
-            &hs256_header(),
-            &access_claims(alice.user_id, alice.sid),
-        ),
-    )
+    app.get_profile(&sign_jwt(
+        Mac::Hs256,
+        OTHER_SECRET,
+        &hs256_header(),
+        &access_claims(alice.user_id, alice.sid),
+    ))
     .await
     .unauthenticated();
 }
@@ -507,20 +488,20 @@ async fn rest_jwt_tokens_do_not_cross_installations() {
     // No secret configured: each installation generates its own random key.
     let a = TestApp::spawn().await;
     let b = TestApp::spawn().await;
-    let at_a = rest_user(&a, "alice").await;
-    let at_b = rest_user(&b, "alice").await;
+    let at_a = a.rest_user("alice").await;
+    let at_b = b.rest_user("alice").await;
     // Same user id and session id in both databases: only the key tells them apart.
     assert_eq!((at_a.user_id, at_a.sid), (at_b.user_id, at_b.sid));
     assert_eq!(
         jwt_claims(&at_a.access)["sub"],
         jwt_claims(&at_b.access)["sub"]
     );
-    profile_of(&a, &at_a.access).await;
-    profile_of(&b, &at_b.access).await;
-    get_profile(&b, &at_a.access).await.unauthenticated();
-    get_profile(&a, &at_b.access).await.unauthenticated();
+    a.profile_of(&at_a.access).await;
+    b.profile_of(&at_b.access).await;
+    b.get_profile(&at_a.access).await.unauthenticated();
+    a.get_profile(&at_b.access).await.unauthenticated();
     // Nor does the key default to the secret other tests configure.
-    get_profile(&a, &forge(&access_claims(at_a.user_id, at_a.sid)))
+    a.get_profile(&forge(&access_claims(at_a.user_id, at_a.sid)))
         .await
         .unauthenticated();
 }
@@ -528,7 +509,7 @@ async fn rest_jwt_tokens_do_not_cross_installations() {
 #[tokio::test]
 async fn rest_jwt_the_access_token_does_not_work_on_the_compat_surface() {
     let app = spawn_with_secret().await;
-    let alice = rest_user(&app, "alice").await;
+    let alice = app.rest_user("alice").await;
     let res = app
         .client
         .get(app.url("/api/user/self"))

@@ -5,11 +5,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Session, TestApp};
-use crate::rest_helpers::{
-    Tokens, assert_time_near, get_profile, now_unix, password_change, profile_of, put_password,
-    put_profile, rest_login, rest_logout, rest_refresh, rest_register, rest_tokens, rest_user,
-    send,
-};
+use crate::reply::send;
+use crate::rest_helpers::{Tokens, assert_time_near, now_unix, password_change};
 
 const NEW_PASSWORD: &str = "a-brand-new-password";
 
@@ -26,11 +23,12 @@ async fn compat_self(app: &TestApp, s: &Session) -> (u16, Value) {
 #[tokio::test]
 async fn rest_profile_get_returns_the_seed_fields() {
     let app = TestApp::spawn().await;
-    let registered = rest_register(&app, "alice", PASSWORD, Some("alice@example.com"))
+    let registered = app
+        .rest_register("alice", PASSWORD, Some("alice@example.com"))
         .await
         .ok(201, "注册成功");
-    let tokens = rest_tokens(&app, "alice", PASSWORD).await;
-    let data = get_profile(&app, &tokens.access).await.ok(200, "获取成功");
+    let tokens = app.rest_tokens("alice", PASSWORD).await;
+    let data = app.get_profile(&tokens.access).await.ok(200, "获取成功");
     let keys: Vec<&str> = data
         .as_object()
         .unwrap()
@@ -82,14 +80,15 @@ async fn rest_profile_get_without_a_token_is_401() {
 #[tokio::test]
 async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    let before = profile_of(&app, &tokens.access).await;
+    let tokens = app.rest_user("alice").await;
+    let before = app.profile_of(&tokens.access).await;
     let change = json!({
         "username": "alice2",
         "phone": "+8613800138000",
         "avatar": "https://example.com/a.png",
     });
-    let data = put_profile(&app, &tokens.access, &change)
+    let data = app
+        .put_profile(&tokens.access, &change)
         .await
         .ok(200, "更新成功");
     assert_eq!(data["id"], tokens.user_id);
@@ -100,7 +99,7 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     assert_eq!(data["created_at"], before["created_at"]);
     assert_time_near(&data["updated_at"], now_unix(), 120);
     // GET reads the same, and the token keeps working under the new name.
-    assert_eq!(profile_of(&app, &tokens.access).await, data);
+    assert_eq!(app.profile_of(&tokens.access).await, data);
     // One domain serves both surfaces: the compat console sees the new name and address.
     let compat = app.login("alice2", PASSWORD).await;
     assert_eq!(compat.id, tokens.user_id);
@@ -108,43 +107,42 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     assert_eq!(status, 200);
     assert_eq!(me["data"]["username"], "alice2");
     // The old name no longer logs in; the new name does.
-    rest_login(&app, "alice", PASSWORD)
-        .await
-        .err(401, "认证失败");
-    rest_tokens(&app, "alice2", PASSWORD).await;
+    app.rest_login("alice", PASSWORD).await.err(401, "认证失败");
+    app.rest_tokens("alice2", PASSWORD).await;
 }
 
 #[tokio::test]
 async fn rest_profile_put_is_partial_and_an_empty_string_clears() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    put_profile(
-        &app,
+    let tokens = app.rest_user("alice").await;
+    app.put_profile(
         &tokens.access,
         &json!({"phone": "13800138000", "avatar": "http://x.example/a"}),
     )
     .await
     .ok(200, "更新成功");
     // Only the phone changes.
-    let data = put_profile(&app, &tokens.access, &json!({"phone": "13900139000"}))
+    let data = app
+        .put_profile(&tokens.access, &json!({"phone": "13900139000"}))
         .await
         .ok(200, "更新成功");
     assert_eq!(data["username"], "alice");
     assert_eq!(data["phone"], "13900139000");
     assert_eq!(data["avatar"], "http://x.example/a");
     // An empty body changes nothing.
-    let same = put_profile(&app, &tokens.access, &json!({}))
+    let same = app
+        .put_profile(&tokens.access, &json!({}))
         .await
         .ok(200, "更新成功");
     assert_eq!(same, data);
     // Empty strings clear the optional fields (stored as NULL).
-    let cleared = put_profile(
-        &app,
-        &tokens.access,
-        &json!({"email": "", "phone": " ", "avatar": ""}),
-    )
-    .await
-    .ok(200, "更新成功");
+    let cleared = app
+        .put_profile(
+            &tokens.access,
+            &json!({"email": "", "phone": " ", "avatar": ""}),
+        )
+        .await
+        .ok(200, "更新成功");
     assert_eq!(
         (&cleared["email"], &cleared["phone"], &cleared["avatar"]),
         (&json!(""), &json!(""), &json!(""))
@@ -159,7 +157,7 @@ async fn rest_profile_put_is_partial_and_an_empty_string_clears() {
         1
     );
     // Keeping one's own username is not a conflict.
-    put_profile(&app, &tokens.access, &json!({"username": "alice"}))
+    app.put_profile(&tokens.access, &json!({"username": "alice"}))
         .await
         .ok(200, "更新成功");
 }
@@ -167,29 +165,20 @@ async fn rest_profile_put_is_partial_and_an_empty_string_clears() {
 #[tokio::test]
 async fn rest_profile_compat_password_change_revokes_rest_sessions() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     let compat = app.login("alice", PASSWORD).await;
-    let reply: Value = app
-        .as_user(Method::PUT, "/api/user/self", &compat)
-        .json(
-            &json!({"display_name": "Alice A.", "password": NEW_PASSWORD,
+    let reply = send(app.as_user(Method::PUT, "/api/user/self", &compat).json(
+        &json!({"display_name": "Alice A.", "password": NEW_PASSWORD,
                       "original_password": PASSWORD}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    ))
+    .await;
     assert_eq!(reply["success"], true, "{reply}");
     // The REST session is another session of the user: revoked at once.
-    get_profile(&app, &tokens.access).await.unauthenticated();
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
-    rest_login(&app, "alice", PASSWORD)
-        .await
-        .err(401, "认证失败");
-    let again = rest_tokens(&app, "alice", NEW_PASSWORD).await;
-    assert_eq!(profile_of(&app, &again.access).await["username"], "alice");
+    app.get_profile(&tokens.access).await.unauthenticated();
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
+    app.rest_login("alice", PASSWORD).await.err(401, "认证失败");
+    let again = app.rest_tokens("alice", NEW_PASSWORD).await;
+    assert_eq!(app.profile_of(&again.access).await["username"], "alice");
     // The compat session that made the change survives it.
     assert_eq!(
         compat_self(&app, &compat).await.1["data"]["display_name"],
@@ -200,61 +189,50 @@ async fn rest_profile_compat_password_change_revokes_rest_sessions() {
 #[tokio::test]
 async fn rest_profile_compat_self_delete_kills_rest_tokens() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     let compat = app.login("alice", PASSWORD).await;
-    let reply: Value = app
-        .as_user(Method::DELETE, "/api/user/self", &compat)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = send(app.as_user(Method::DELETE, "/api/user/self", &compat)).await;
     assert_eq!(reply["success"], true, "{reply}");
-    get_profile(&app, &tokens.access).await.unauthenticated();
-    rest_refresh(&app, &tokens.refresh).await.err(401, "未认证");
-    rest_login(&app, "alice", PASSWORD)
-        .await
-        .err(401, "认证失败");
+    app.get_profile(&tokens.access).await.unauthenticated();
+    app.rest_refresh(&tokens.refresh).await.err(401, "未认证");
+    app.rest_login("alice", PASSWORD).await.err(401, "认证失败");
 }
 
 #[tokio::test]
 async fn rest_profile_disabled_account_is_403_until_re_enabled() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     app.exec("UPDATE users SET status = 2 WHERE username = 'alice'")
         .await;
-    get_profile(&app, &tokens.access).await.disabled();
-    put_profile(&app, &tokens.access, &json!({"username": "renamed"}))
+    app.get_profile(&tokens.access).await.disabled();
+    app.put_profile(&tokens.access, &json!({"username": "renamed"}))
         .await
         .disabled();
-    put_password(
-        &app,
+    app.put_password(
         &tokens.access,
         &password_change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD),
     )
     .await
     .disabled();
-    rest_logout(&app, &tokens.access).await.disabled();
+    app.rest_logout(&tokens.access).await.disabled();
     // Nothing changed, and the check is live: re-enabled, the same token works again.
     app.exec("UPDATE users SET status = 1 WHERE username = 'alice'")
         .await;
-    assert_eq!(profile_of(&app, &tokens.access).await["username"], "alice");
-    rest_tokens(&app, "alice", PASSWORD).await;
+    assert_eq!(app.profile_of(&tokens.access).await["username"], "alice");
+    app.rest_tokens("alice", PASSWORD).await;
 }
 
 #[tokio::test]
 async fn rest_profile_invalid_updates_are_400_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    put_profile(
-        &app,
+    let tokens = app.rest_user("alice").await;
+    app.put_profile(
         &tokens.access,
         &json!({"phone": "13800138000", "avatar": "https://x.example/a"}),
     )
     .await
     .ok(200, "更新成功");
-    let before = profile_of(&app, &tokens.access).await;
+    let before = app.profile_of(&tokens.access).await;
     let long_avatar = format!("https://example.com/{}", "a".repeat(493));
     assert_eq!(long_avatar.len(), 513);
     let cases: Vec<(&str, Value)> = vec![
@@ -291,49 +269,49 @@ async fn rest_profile_invalid_updates_are_400_and_change_nothing() {
         ),
     ];
     for (name, body) in cases {
-        let reply = put_profile(&app, &tokens.access, &body).await;
+        let reply = app.put_profile(&tokens.access, &body).await;
         assert_eq!(reply.status, 400, "{name}: {}", reply.body);
         reply.err(400, "请求参数错误");
-        assert_eq!(profile_of(&app, &tokens.access).await, before, "{name}");
+        assert_eq!(app.profile_of(&tokens.access).await, before, "{name}");
     }
     // The limits themselves are fine.
     let max_avatar = format!("https://example.com/{}", "a".repeat(492));
     assert_eq!(max_avatar.chars().count(), 512);
-    let data = put_profile(
-        &app,
-        &tokens.access,
-        &json!({"avatar": max_avatar, "phone": "123456", "username": "u".repeat(20)}),
-    )
-    .await
-    .ok(200, "更新成功");
+    let data = app
+        .put_profile(
+            &tokens.access,
+            &json!({"avatar": max_avatar, "phone": "123456", "username": "u".repeat(20)}),
+        )
+        .await
+        .ok(200, "更新成功");
     assert_eq!(data["avatar"], max_avatar);
 }
 
 #[tokio::test]
 async fn rest_profile_taken_username_is_409() {
     let app = TestApp::spawn().await;
-    rest_register(&app, "bob", PASSWORD, None)
+    app.rest_register("bob", PASSWORD, None)
         .await
         .ok(201, "注册成功");
-    let tokens = rest_user(&app, "alice").await;
-    let before = profile_of(&app, &tokens.access).await;
-    let error = put_profile(&app, &tokens.access, &json!({"username": "bob"}))
+    let tokens = app.rest_user("alice").await;
+    let before = app.profile_of(&tokens.access).await;
+    let error = app
+        .put_profile(&tokens.access, &json!({"username": "bob"}))
         .await
         .err(409, "用户名已存在");
     assert_eq!(error, "username already exists");
-    put_profile(&app, &tokens.access, &json!({"username": "root"}))
+    app.put_profile(&tokens.access, &json!({"username": "root"}))
         .await
         .err(409, "用户名已存在");
     // A conflict in one field leaves the others unwritten.
-    put_profile(
-        &app,
+    app.put_profile(
         &tokens.access,
         &json!({"username": "bob", "phone": "13800138000"}),
     )
     .await
     .err(409, "用户名已存在");
-    assert_eq!(profile_of(&app, &tokens.access).await, before);
-    rest_tokens(&app, "bob", PASSWORD).await;
+    assert_eq!(app.profile_of(&tokens.access).await, before);
+    app.rest_tokens("bob", PASSWORD).await;
 }
 
 /// The columns a profile update must never touch, as integers.
@@ -350,31 +328,31 @@ async fn account_row(app: &TestApp, id: i64) -> Vec<Vec<i64>> {
 #[tokio::test]
 async fn rest_profile_mass_assignment_changes_nothing_else() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
+    let tokens = app.rest_user("alice").await;
     let id = tokens.user_id;
     let before = account_row(&app, id).await;
     assert_eq!(before, vec![vec![id, 1, 1, 0, 0, 0, 0, 1]]);
-    let data = put_profile(
-        &app,
-        &tokens.access,
-        &json!({
-            "username": "alice2",
-            "status": 0,
-            "role": 100,
-            "quota": 999,
-            "used_quota": -1,
-            "aff_quota": 5,
-            "id": 1,
-            "group": "vip",
-            "user_group": "vip",
-            "deleted_at": 1,
-            "password": "hijacked-password",
-            "password_hash": "x",
-            "created_at": "2000-01-01T00:00:00Z",
-        }),
-    )
-    .await
-    .ok(200, "更新成功");
+    let data = app
+        .put_profile(
+            &tokens.access,
+            &json!({
+                "username": "alice2",
+                "status": 0,
+                "role": 100,
+                "quota": 999,
+                "used_quota": -1,
+                "aff_quota": 5,
+                "id": 1,
+                "group": "vip",
+                "user_group": "vip",
+                "deleted_at": 1,
+                "password": "hijacked-password",
+                "password_hash": "x",
+                "created_at": "2000-01-01T00:00:00Z",
+            }),
+        )
+        .await
+        .ok(200, "更新成功");
     assert_eq!(data["id"], id);
     assert_eq!(data["status"], 1);
     assert_eq!(data["username"], "alice2");
@@ -386,8 +364,8 @@ async fn rest_profile_mass_assignment_changes_nothing_else() {
             .await[0][0],
         1
     );
-    rest_tokens(&app, "alice2", PASSWORD).await;
-    rest_login(&app, "alice2", "hijacked-password")
+    app.rest_tokens("alice2", PASSWORD).await;
+    app.rest_login("alice2", "hijacked-password")
         .await
         .err(401, "认证失败");
 }
@@ -395,14 +373,14 @@ async fn rest_profile_mass_assignment_changes_nothing_else() {
 #[tokio::test]
 async fn rest_password_wrong_old_password_is_401() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    let error = put_password(
-        &app,
-        &tokens.access,
-        &password_change("not-my-password", NEW_PASSWORD, NEW_PASSWORD),
-    )
-    .await
-    .err(401, "认证失败");
+    let tokens = app.rest_user("alice").await;
+    let error = app
+        .put_password(
+            &tokens.access,
+            &password_change("not-my-password", NEW_PASSWORD, NEW_PASSWORD),
+        )
+        .await
+        .err(401, "认证失败");
     assert_eq!(error, "旧密码错误");
     let error = send(
         crate::rest_helpers::bearer(&app, Method::PUT, "/api/v1/users/password", &tokens.access)
@@ -417,9 +395,9 @@ async fn rest_password_wrong_old_password_is_401() {
     .err(401, "Authentication failed");
     assert_eq!(error, "Old password is incorrect");
     // The failure is about the old password, not the token: the session lives on.
-    profile_of(&app, &tokens.access).await;
-    rest_tokens(&app, "alice", PASSWORD).await;
-    rest_login(&app, "alice", NEW_PASSWORD)
+    app.profile_of(&tokens.access).await;
+    app.rest_tokens("alice", PASSWORD).await;
+    app.rest_login("alice", NEW_PASSWORD)
         .await
         .err(401, "认证失败");
 }
@@ -427,15 +405,15 @@ async fn rest_password_wrong_old_password_is_401() {
 #[tokio::test]
 async fn rest_password_bad_requests_are_400_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let tokens = rest_user(&app, "alice").await;
-    let other = rest_tokens(&app, "alice", PASSWORD).await;
-    let error = put_password(
-        &app,
-        &tokens.access,
-        &password_change(PASSWORD, NEW_PASSWORD, "something-else-entirely"),
-    )
-    .await
-    .err(400, "两次输入的新密码不一致");
+    let tokens = app.rest_user("alice").await;
+    let other = app.rest_tokens("alice", PASSWORD).await;
+    let error = app
+        .put_password(
+            &tokens.access,
+            &password_change(PASSWORD, NEW_PASSWORD, "something-else-entirely"),
+        )
+        .await
+        .err(400, "两次输入的新密码不一致");
     assert_eq!(error, "new passwords do not match");
     let cases: Vec<(&str, Value)> = vec![
         ("too short", password_change(PASSWORD, "short", "short")),
@@ -466,62 +444,51 @@ async fn rest_password_bad_requests_are_400_and_change_nothing() {
         ),
     ];
     for (name, body) in cases {
-        let reply = put_password(&app, &tokens.access, &body).await;
+        let reply = app.put_password(&tokens.access, &body).await;
         assert_eq!(reply.status, 400, "{name}: {}", reply.body);
         reply.err(400, "请求参数错误");
     }
     // Nothing changed: the old password logs in, the new one does not, no session was ended.
-    rest_tokens(&app, "alice", PASSWORD).await;
-    rest_login(&app, "alice", NEW_PASSWORD)
+    app.rest_tokens("alice", PASSWORD).await;
+    app.rest_login("alice", NEW_PASSWORD)
         .await
         .err(401, "认证失败");
-    profile_of(&app, &other.access).await;
-    rest_refresh(&app, &other.refresh)
-        .await
-        .ok(200, "令牌已刷新");
+    app.profile_of(&other.access).await;
+    app.rest_refresh(&other.refresh).await.ok(200, "令牌已刷新");
 }
 
 #[tokio::test]
 async fn rest_password_change_revokes_every_other_session() {
     let app = TestApp::spawn().await;
-    let mine = rest_user(&app, "alice").await;
-    let second: Tokens = rest_tokens(&app, "alice", PASSWORD).await;
+    let mine = app.rest_user("alice").await;
+    let second: Tokens = app.rest_tokens("alice", PASSWORD).await;
     let compat = app.login("alice", PASSWORD).await;
     assert_eq!(compat_self(&app, &compat).await.0, 200);
     // Someone else's sessions are not touched.
-    let bob = rest_user(&app, "bob").await;
-    let data = put_password(
-        &app,
-        &mine.access,
-        &password_change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD),
-    )
-    .await
-    .ok(200, "密码修改成功");
+    let bob = app.rest_user("bob").await;
+    let data = app
+        .put_password(
+            &mine.access,
+            &password_change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD),
+        )
+        .await
+        .ok(200, "密码修改成功");
     assert_eq!(data, Value::Null);
     // The session that made the change keeps working, token and refresh token alike.
-    profile_of(&app, &mine.access).await;
+    app.profile_of(&mine.access).await;
     // Every other session of the user is gone: REST pair and compat cookie.
-    get_profile(&app, &second.access).await.unauthenticated();
-    rest_refresh(&app, &second.refresh).await.err(401, "未认证");
+    app.get_profile(&second.access).await.unauthenticated();
+    app.rest_refresh(&second.refresh).await.err(401, "未认证");
     let (status, body) = compat_self(&app, &compat).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["success"], false);
-    rest_refresh(&app, &mine.refresh)
-        .await
-        .ok(200, "令牌已刷新");
-    profile_of(&app, &bob.access).await;
+    app.rest_refresh(&mine.refresh).await.ok(200, "令牌已刷新");
+    app.profile_of(&bob.access).await;
     // The new password logs in on both surfaces; the old one on neither.
-    rest_tokens(&app, "alice", NEW_PASSWORD).await;
-    rest_login(&app, "alice", PASSWORD)
-        .await
-        .err(401, "认证失败");
+    app.rest_tokens("alice", NEW_PASSWORD).await;
+    app.rest_login("alice", PASSWORD).await.err(401, "认证失败");
     app.login("alice", NEW_PASSWORD).await;
-    let old: Value = app
-        .login_response("alice", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let old: Value = app.login_response("alice", PASSWORD).await.body;
     assert_eq!(old["success"], false, "{old}");
 }
 
@@ -530,7 +497,7 @@ async fn rest_profile_concurrent_renames_to_one_name_have_exactly_one_winner() {
     let app = TestApp::spawn().await;
     let mut users = Vec::new();
     for name in ["u1", "u2", "u3", "u4"] {
-        users.push(rest_user(&app, name).await);
+        users.push(app.rest_user(name).await);
     }
     let mut set = tokio::task::JoinSet::new();
     for t in &users {

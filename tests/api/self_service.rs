@@ -7,21 +7,7 @@ use serde_json::{Value, json};
 use tollgate_domain::groups::GroupSettings;
 
 use crate::helpers::{PASSWORD, Session, TestApp};
-
-async fn call(app: &TestApp, method: Method, path: &str, s: &Session, body: Value) -> Value {
-    app.as_user(method, path, s)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn refused(message: &str) -> Value {
-    json!({"success": false, "message": message})
-}
+use crate::reply::{refusal, send};
 
 // --- PUT /api/user/self -----------------------------------------------------------------
 
@@ -29,25 +15,25 @@ fn refused(message: &str) -> Value {
 async fn a_display_name_change_needs_no_password() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let reply = call(
-        &app,
-        Method::PUT,
-        "/api/user/self",
-        &s,
-        json!({"display_name": "Alice A."}),
-    )
-    .await;
+    let reply = app
+        .call(
+            &s,
+            Method::PUT,
+            "/api/user/self",
+            Some(json!({"display_name": "Alice A."})),
+        )
+        .await;
     assert_eq!(reply, json!({"success": true, "message": ""}));
     assert_eq!(app.get_self(&s).await["data"]["display_name"], "Alice A.");
-    let long = call(
-        &app,
-        Method::PUT,
-        "/api/user/self",
-        &s,
-        json!({"display_name": "x".repeat(21)}),
-    )
-    .await;
-    assert_eq!(long, refused("输入不合法 显示名称长度必须为1-20个字符"));
+    let long = app
+        .call(
+            &s,
+            Method::PUT,
+            "/api/user/self",
+            Some(json!({"display_name": "x".repeat(21)})),
+        )
+        .await;
+    long.refused_with("输入不合法 显示名称长度必须为1-20个字符");
 }
 
 #[tokio::test]
@@ -61,22 +47,21 @@ async fn a_password_change_needs_the_original_and_revokes_the_other_sessions() {
         if let Some(o) = original {
             body["original_password"] = json!(o);
         }
-        assert_eq!(
-            call(&app, Method::PUT, "/api/user/self", &s, body).await,
-            refused("原密码错误")
-        );
+        app.call(&s, Method::PUT, "/api/user/self", Some(body))
+            .await
+            .refused_with("原密码错误");
     }
     let short = json!({"password": "short", "original_password": PASSWORD});
-    assert_eq!(
-        call(&app, Method::PUT, "/api/user/self", &s, short).await,
-        refused("输入不合法 密码长度必须为8-128个字符")
-    );
+    app.call(&s, Method::PUT, "/api/user/self", Some(short))
+        .await
+        .refused_with("输入不合法 密码长度必须为8-128个字符");
     // Nothing changed so far: the old password still logs in.
     app.login("alice", PASSWORD).await;
 
     let body = json!({"password": "new-password-1", "original_password": PASSWORD});
     assert_eq!(
-        call(&app, Method::PUT, "/api/user/self", &s, body).await["success"],
+        app.call(&s, Method::PUT, "/api/user/self", Some(body))
+            .await["success"],
         true
     );
     // This session lives on; the other session is dead.
@@ -87,12 +72,7 @@ async fn a_password_change_needs_the_original_and_revokes_the_other_sessions() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let old: Value = app
-        .login_response("alice", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let old: Value = app.login_response("alice", PASSWORD).await.body;
     assert_eq!(old["success"], false);
     app.login("alice", "new-password-1").await;
 }
@@ -108,7 +88,9 @@ async fn fields_a_user_may_not_set_are_never_applied() {
         "inviter_id": 1, "access_token": "x", "email": "m@example.com", "id": 1,
         "display_name": "Mal"
     });
-    let reply = call(&app, Method::PUT, "/api/user/self", &s, probe).await;
+    let reply = app
+        .call(&s, Method::PUT, "/api/user/self", Some(probe))
+        .await;
     assert_eq!(reply["success"], true, "{reply}");
     let after = app.get_self(&s).await["data"].clone();
     for key in [
@@ -139,14 +121,14 @@ async fn a_sidebar_must_be_valid_json_of_flags_and_is_kept_by_the_settings_updat
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     let sidebar = r#"{"chat":{"enabled":false,"playground":true},"console":{"enabled":true}}"#;
-    let reply = call(
-        &app,
-        Method::PUT,
-        "/api/user/self",
-        &s,
-        json!({"sidebar_modules": sidebar}),
-    )
-    .await;
+    let reply = app
+        .call(
+            &s,
+            Method::PUT,
+            "/api/user/self",
+            Some(json!({"sidebar_modules": sidebar})),
+        )
+        .await;
     assert_eq!(reply, json!({"success": true, "message": "设置更新成功"}));
     assert_eq!(app.get_self(&s).await["data"]["sidebar_modules"], sidebar);
 
@@ -156,27 +138,27 @@ async fn a_sidebar_must_be_valid_json_of_flags_and_is_kept_by_the_settings_updat
         json!(r#"{"chat":{"enabled":"yes"}}"#),
         json!(42),
     ] {
-        let reply = call(
-            &app,
-            Method::PUT,
-            "/api/user/self",
-            &s,
-            json!({"sidebar_modules": bad}),
-        )
-        .await;
-        assert_eq!(reply, refused("输入不合法 侧边栏配置无效"), "{bad}");
+        let reply = app
+            .call(
+                &s,
+                Method::PUT,
+                "/api/user/self",
+                Some(json!({"sidebar_modules": bad})),
+            )
+            .await;
+        assert_eq!(reply, refusal("输入不合法 侧边栏配置无效"), "{bad}");
     }
     assert_eq!(app.get_self(&s).await["data"]["sidebar_modules"], sidebar);
 
     // A notification-settings update keeps the sidebar (New API dropped it, spec §10.20).
-    let reply = call(
-        &app,
-        Method::PUT,
-        "/api/user/setting",
-        &s,
-        json!({"notify_type": "email", "quota_warning_threshold": 100000.0}),
-    )
-    .await;
+    let reply = app
+        .call(
+            &s,
+            Method::PUT,
+            "/api/user/setting",
+            Some(json!({"notify_type": "email", "quota_warning_threshold": 100000.0})),
+        )
+        .await;
     assert_eq!(reply["success"], true, "{reply}");
     assert_eq!(app.get_self(&s).await["data"]["sidebar_modules"], sidebar);
 }
@@ -187,8 +169,10 @@ async fn a_sidebar_must_be_valid_json_of_flags_and_is_kept_by_the_settings_updat
 async fn root_cannot_delete_itself() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let reply = call(&app, Method::DELETE, "/api/user/self", &root, json!({})).await;
-    assert_eq!(reply, refused("不能删除超级管理员账户"));
+    let reply = app
+        .call(&root, Method::DELETE, "/api/user/self", Some(json!({})))
+        .await;
+    reply.refused_with("不能删除超级管理员账户");
     assert_eq!(app.get_self(&root).await["success"], true);
 }
 
@@ -197,53 +181,26 @@ async fn deleting_oneself_revokes_sessions_and_token_at_once_and_keeps_history()
     let app = TestApp::spawn_with(|s| s.registration.quota_for_new_user = 1000).await;
     let s = app.user("alice").await;
     let other = app.login("alice", PASSWORD).await;
-    let token: Value = app
-        .as_user(Method::GET, "/api/user/token", &s)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["data"].as_str().unwrap().to_owned();
+    let token = app.access_token(&s).await;
 
-    let res = app
-        .as_user(Method::DELETE, "/api/user/self", &s)
-        .send()
-        .await
-        .unwrap();
-    let cookie = crate::helpers::session_set_cookie(res.headers()).unwrap();
+    let res = app.call(&s, Method::DELETE, "/api/user/self", None).await;
+    let cookie = crate::helpers::session_set_cookie(&res.headers).unwrap();
     assert!(cookie.contains("Max-Age=0"), "{cookie}");
-    assert_eq!(res.json::<Value>().await.unwrap()["success"], true);
+    assert_eq!(res["success"], true);
 
     for session in [&s, &other] {
-        let res = app
-            .as_user(Method::GET, "/api/user/self", session)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401);
+        assert_eq!(app.get_self(session).await.status, 401);
     }
-    let by_token: Value = app
-        .with_token(Method::GET, "/api/user/self", &token, s.id)
-        .send()
+    app.by_token(&token, s.id, Method::GET, "/api/user/self", None)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_token, refused("无权进行此操作，access token 无效"));
-    let login: Value = app
-        .login_response("alice", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(login["success"], false);
+        .refused_with("无权进行此操作，access token 无效");
     assert_eq!(
-        app.register("alice", PASSWORD).await,
-        refused("用户名已存在，或已注销")
+        app.login_response("alice", PASSWORD).await["success"],
+        false
     );
+    app.register("alice", PASSWORD)
+        .await
+        .refused_with("用户名已存在，或已注销");
     // The ledger keeps the account's history.
     let rows = app
         .query_i64(&format!(
@@ -285,16 +242,12 @@ fn groups_config() -> GroupSettings {
 #[tokio::test]
 async fn public_groups_show_ratios_descriptions_and_the_auto_group() {
     let app = TestApp::spawn_with(|s| s.groups = groups_config()).await;
-    let body: Value = app
-        .client
-        .get(app.url("/api/user/groups"))
-        .header("New-API-User", "-1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = send(
+        app.client
+            .get(app.url("/api/user/groups"))
+            .header("New-API-User", "-1"),
+    )
+    .await;
     assert_eq!(
         body["data"],
         json!({
@@ -311,7 +264,9 @@ async fn a_vip_user_sees_its_overrides_extra_groups_and_their_models() {
     let s = app.user("vera").await;
     app.exec("UPDATE users SET user_group = 'vip' WHERE username = 'vera'")
         .await;
-    let groups = call(&app, Method::GET, "/api/user/self/groups", &s, json!({})).await;
+    let groups = app
+        .call(&s, Method::GET, "/api/user/self/groups", Some(json!({})))
+        .await;
     assert_eq!(
         groups["data"]["default"]["ratio"], 0.9,
         "group-group override"
@@ -321,27 +276,26 @@ async fn a_vip_user_sees_its_overrides_extra_groups_and_their_models() {
         json!({"ratio": 0.5, "desc": "VIP 专享"})
     );
     // The public route adapts to a logged-in caller too (New API ignored the session).
-    let public: Value = app
-        .as_user(Method::GET, "/api/user/groups", &s)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public = send(app.as_user(Method::GET, "/api/user/groups", &s)).await;
     assert_eq!(public["data"], groups["data"]);
 
-    let models = call(&app, Method::GET, "/api/user/models", &s, json!({})).await;
+    let models = app
+        .call(&s, Method::GET, "/api/user/models", Some(json!({})))
+        .await;
     assert_eq!(models["data"], json!(["gpt-4o", "gpt-4o-mini", "o1"]));
     let plain = app.user("paul").await;
-    let models = call(&app, Method::GET, "/api/user/models", &plain, json!({})).await;
+    let models = app
+        .call(&plain, Method::GET, "/api/user/models", Some(json!({})))
+        .await;
     assert_eq!(models["data"], json!(["gpt-4o", "gpt-4o-mini"]));
 }
 
 // --- invitations ------------------------------------------------------------------------
 
 async fn aff_code(app: &TestApp, s: &Session) -> String {
-    let reply = call(app, Method::GET, "/api/user/aff", s, json!({})).await;
+    let reply = app
+        .call(s, Method::GET, "/api/user/aff", Some(json!({})))
+        .await;
     reply["data"].as_str().unwrap().to_owned()
 }
 
@@ -456,53 +410,49 @@ async fn transfers_below_the_minimum_malformed_or_beyond_the_balance_move_nothin
     let app = TestApp::spawn_with(|s| s.registration.quota_for_inviter = 500_000).await;
     let inviter = rewarded_inviter(&app, 2).await;
     assert_eq!(balances(&app, &inviter).await, (0, 1_000_000));
-    let minimum = refused("划转失败 转移额度最小为＄1.000000 额度！");
+    let minimum = refusal("划转失败 转移额度最小为＄1.000000 额度！");
     let cases = [
         (json!(0), minimum.clone()),
         (json!(-500_000), minimum.clone()),
         (json!(499_999), minimum.clone()),
         (json!(i64::MIN), minimum.clone()),
-        (json!(1_000_001), refused("划转失败 邀请额度不足！")),
-        (json!(i64::MAX), refused("划转失败 邀请额度不足！")),
-        (json!("500000"), refused("无效的参数")),
-        (json!(500_000.5), refused("无效的参数")),
-        (json!(1e30), refused("无效的参数")),
-        (Value::Null, refused("无效的参数")),
+        (json!(1_000_001), refusal("划转失败 邀请额度不足！")),
+        (json!(i64::MAX), refusal("划转失败 邀请额度不足！")),
+        (json!("500000"), refusal("无效的参数")),
+        (json!(500_000.5), refusal("无效的参数")),
+        (json!(1e30), refusal("无效的参数")),
+        (Value::Null, refusal("无效的参数")),
     ];
     for (quota, expected) in cases {
-        let reply = call(
-            &app,
-            Method::POST,
-            "/api/user/aff_transfer",
-            &inviter,
-            json!({"quota": quota}),
-        )
-        .await;
+        let reply = app
+            .call(
+                &inviter,
+                Method::POST,
+                "/api/user/aff_transfer",
+                Some(json!({"quota": quota})),
+            )
+            .await;
         assert_eq!(reply, expected, "{quota}");
     }
     assert_eq!(balances(&app, &inviter).await, (0, 1_000_000));
 
-    let reply = call(
-        &app,
-        Method::POST,
-        "/api/user/aff_transfer",
-        &inviter,
-        json!({"quota": 600_000}),
-    )
-    .await;
+    let reply = app
+        .call(
+            &inviter,
+            Method::POST,
+            "/api/user/aff_transfer",
+            Some(json!({"quota": 600_000})),
+        )
+        .await;
     assert_eq!(reply["message"], "划转成功", "{reply}");
     assert_eq!(balances(&app, &inviter).await, (600_000, 400_000));
     app.assert_ledger_balanced().await;
-    let en: Value = app
-        .as_user(Method::POST, "/api/user/aff_transfer", &inviter)
-        .header("Accept-Language", "en")
-        .json(&json!({"quota": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let en = send(
+        app.as_user(Method::POST, "/api/user/aff_transfer", &inviter)
+            .header("Accept-Language", "en")
+            .json(&json!({"quota": 1})),
+    )
+    .await;
     assert_eq!(
         en["message"],
         "Transfer failed: minimum transfer quota is $1.000000 quota!"
@@ -519,15 +469,15 @@ async fn a_transfer_that_would_overflow_the_quota_is_refused_whole() {
         inviter.id
     ))
     .await;
-    let reply = call(
-        &app,
-        Method::POST,
-        "/api/user/aff_transfer",
-        &inviter,
-        json!({"quota": 500_000}),
-    )
-    .await;
-    assert_eq!(reply, refused("划转失败 额度超出上限"));
+    let reply = app
+        .call(
+            &inviter,
+            Method::POST,
+            "/api/user/aff_transfer",
+            Some(json!({"quota": 500_000})),
+        )
+        .await;
+    reply.refused_with("划转失败 额度超出上限");
     assert_eq!(balances(&app, &inviter).await, (i64::MAX - 10, 500_000));
 }
 
@@ -541,12 +491,11 @@ async fn concurrent_transfers_of_the_whole_balance_move_it_exactly_once() {
         let (app, s, barrier) = (app.clone(), inviter.clone(), barrier.clone());
         tasks.spawn(async move {
             barrier.wait().await;
-            call(
-                &app,
+            app.call(
+                &s,
                 Method::POST,
                 "/api/user/aff_transfer",
-                &s,
-                json!({"quota": 1_000_000}),
+                Some(json!({"quota": 1_000_000})),
             )
             .await
         });
@@ -605,8 +554,10 @@ async fn notification_settings_are_validated_in_new_apis_order() {
     ];
     let before = app.get_self(&s).await["data"]["setting"].clone();
     for (body, message) in cases {
-        let reply = call(&app, Method::PUT, "/api/user/setting", &s, body.clone()).await;
-        assert_eq!(reply, refused(message), "{body}");
+        let reply = app
+            .call(&s, Method::PUT, "/api/user/setting", Some(body.clone()))
+            .await;
+        assert_eq!(reply, refusal(message), "{body}");
     }
     assert_eq!(
         app.get_self(&s).await["data"]["setting"],
@@ -635,15 +586,16 @@ async fn urls_into_private_networks_are_refused_on_save() {
     ] {
         let body =
             json!({"notify_type": "webhook", "quota_warning_threshold": 1.0, "webhook_url": url});
-        let reply = call(&app, Method::PUT, "/api/user/setting", &s, body).await;
-        assert_eq!(reply, refused(forbidden), "{url}");
+        let reply = app
+            .call(&s, Method::PUT, "/api/user/setting", Some(body))
+            .await;
+        assert_eq!(reply, refusal(forbidden), "{url}");
     }
     let gotify = json!({"notify_type": "gotify", "quota_warning_threshold": 1.0,
                         "gotify_url": "http://172.16.0.1", "gotify_token": "t"});
-    assert_eq!(
-        call(&app, Method::PUT, "/api/user/setting", &s, gotify).await,
-        refused(forbidden)
-    );
+    app.call(&s, Method::PUT, "/api/user/setting", Some(gotify))
+        .await
+        .refused_with(forbidden);
 }
 
 #[tokio::test]
@@ -653,12 +605,15 @@ async fn a_public_webhook_is_saved_and_its_secret_kept_when_omitted() {
     let first = json!({"notify_type": "webhook", "quota_warning_threshold": 250000.0,
                        "webhook_url": "https://93.184.215.14/hook", "webhook_secret": "s3cret",
                        "record_ip_log": true});
-    let reply = call(&app, Method::PUT, "/api/user/setting", &s, first).await;
+    let reply = app
+        .call(&s, Method::PUT, "/api/user/setting", Some(first))
+        .await;
     assert_eq!(reply, json!({"success": true, "message": "设置已更新"}));
     let again = json!({"notify_type": "webhook", "quota_warning_threshold": 100.0,
                        "webhook_url": "https://93.184.215.14/other"});
     assert_eq!(
-        call(&app, Method::PUT, "/api/user/setting", &s, again).await["success"],
+        app.call(&s, Method::PUT, "/api/user/setting", Some(again))
+            .await["success"],
         true
     );
     let setting: Value =
@@ -700,7 +655,9 @@ async fn audit_entries(app: &TestApp, action: &str, target: i64) -> Vec<Value> {
 async fn deleting_oneself_is_audited_with_the_deletion() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
-    let reply = call(&app, Method::DELETE, "/api/user/self", &s, json!({})).await;
+    let reply = app
+        .call(&s, Method::DELETE, "/api/user/self", Some(json!({})))
+        .await;
     assert_eq!(reply["success"], true, "{reply}");
     let entries = audit_entries(&app, "user.self_deleted", s.id).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
@@ -731,14 +688,7 @@ async fn rotating_the_access_token_is_audited_without_the_token() {
     let s = app.user("alice").await;
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let reply: Value = app
-            .as_user(Method::GET, "/api/user/token", &s)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply = send(app.as_user(Method::GET, "/api/user/token", &s)).await;
         tokens.push(reply["data"].as_str().unwrap().to_owned());
     }
     let entries = audit_entries(&app, "access_token.rotated", s.id).await;
@@ -796,13 +746,15 @@ async fn urls_that_parsers_read_differently_are_refused_and_change_nothing() {
             json!({"notify_type": "gotify", "quota_warning_threshold": 1.0, "gotify_url": url,
                    "gotify_token": "t"}),
         ] {
-            let reply = call(&app, Method::PUT, "/api/user/setting", &s, body.clone()).await;
+            let reply = app
+                .call(&s, Method::PUT, "/api/user/setting", Some(body.clone()))
+                .await;
             // Control characters (tab, line breaks) are refused earlier, at the edge, as
             // invalid input (issue 7.9); either way nothing is stored.
             let expected = if url.chars().any(char::is_control) {
-                refused("无效的参数")
+                refusal("无效的参数")
             } else {
-                refused(AMBIGUOUS_URL)
+                refusal(AMBIGUOUS_URL)
             };
             assert_eq!(reply, expected, "{body}");
         }
@@ -815,7 +767,9 @@ async fn accepted_urls_are_stored_in_their_normalised_form() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     let stored = async |body: Value, key: &str| -> Value {
-        let reply = call(&app, Method::PUT, "/api/user/setting", &s, body.clone()).await;
+        let reply = app
+            .call(&s, Method::PUT, "/api/user/setting", Some(body.clone()))
+            .await;
         assert_eq!(reply["success"], true, "{body}: {reply}");
         let setting: Value =
             serde_json::from_str(app.get_self(&s).await["data"]["setting"].as_str().unwrap())

@@ -5,7 +5,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::rest_helpers::{put_profile, rest_register, rest_user};
 
 const TAKEN: &str = "用户名已存在，或已注销";
 const UNSAFE: &str =
@@ -58,7 +57,7 @@ async fn lookalike_usernames_are_refused_on_both_surfaces_and_change_nothing() {
             json!({"success": false, "message": message}),
             "compat {name:?}"
         );
-        let rest = rest_register(&app, name, PASSWORD, None).await;
+        let rest = app.rest_register(name, PASSWORD, None).await;
         let status = if message == TAKEN { 409 } else { 400 };
         assert_eq!(rest.status, status, "REST {name:?}: {}", rest.body);
     }
@@ -71,19 +70,15 @@ async fn lookalike_usernames_are_refused_on_both_surfaces_and_change_nothing() {
 #[tokio::test]
 async fn renames_to_a_lookalike_are_refused_on_every_path() {
     let app = TestApp::spawn().await;
-    let mallory = rest_user(&app, "mallory").await;
+    let mallory = app.rest_user("mallory").await;
     for name in ["ROOT", "ｒｏｏｔ", "r00t"] {
-        put_profile(&app, &mallory.access, &json!({"username": name}))
+        app.put_profile(&mallory.access, &json!({"username": name}))
             .await
             .err(409, "用户名已存在");
     }
-    put_profile(
-        &app,
-        &mallory.access,
-        &json!({"username": "r\u{43E}\u{43E}t"}),
-    )
-    .await
-    .err(400, "请求参数错误");
+    app.put_profile(&mallory.access, &json!({"username": "r\u{43E}\u{43E}t"}))
+        .await
+        .err(400, "请求参数错误");
     // Admin create and update.
     let root = app.root().await;
     let created = app
@@ -132,12 +127,7 @@ async fn names_are_stored_normalised_and_log_in_by_any_equivalent_spelling() {
     app.login("José", PASSWORD).await;
     app.login("Jose\u{301}", PASSWORD).await;
     app.login("Ｊｏｓé", PASSWORD).await;
-    let other_case: Value = app
-        .login_response("JOSÉ", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let other_case: Value = app.login_response("JOSÉ", PASSWORD).await.body;
     assert_eq!(other_case["success"], false);
     // Scripts may be used alone or with Latin where they are not look-alikes.
     for name in [
