@@ -4,34 +4,14 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, TestApp};
 use crate::reply::{Reply, send};
-
-async fn admin(app: &TestApp, name: &str) -> Session {
-    app.register(name, PASSWORD).await;
-    app.exec(&format!(
-        "UPDATE users SET role = 10 WHERE username = '{name}'"
-    ))
-    .await;
-    app.login(name, PASSWORD).await
-}
-
-async fn rest_get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let res = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
 
 #[tokio::test]
 async fn the_list_is_scoped_paged_stable_and_free_of_secrets() {
     let app = TestApp::spawn().await;
-    let adm = admin(&app, "adm").await;
-    admin(&app, "adm2").await;
+    let adm = app.admin("adm").await;
+    app.admin("adm2").await;
     for i in 0..12 {
         app.register(&format!("u{i:02}"), PASSWORD).await;
     }
@@ -141,7 +121,10 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
     app.exec("UPDATE users SET status = 2 WHERE username IN ('user1', 'user2')")
         .await;
     let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
-    let (status, body) = rest_get(&app, &token, "/api/v1/admin/users?page=1&page_size=3").await;
+    let body = app
+        .rest_get(&token, "/api/v1/admin/users?page=1&page_size=3")
+        .await;
+    let status = body.status;
     assert_eq!((status, body["code"].as_i64()), (200, Some(200)));
     let p = &body["data"]["pagination"];
     assert_eq!(
@@ -154,19 +137,25 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
         (Some(1), Some(3), Some(8), Some(3))
     );
     assert_eq!(body["data"]["users"].as_array().unwrap().len(), 3);
-    let (_, disabled) = rest_get(&app, &token, "/api/v1/admin/users?status=0").await;
+    let disabled = app.rest_get(&token, "/api/v1/admin/users?status=0").await;
     let users = disabled["data"]["users"].as_array().unwrap();
     assert_eq!(users.len(), 2);
     assert!(users.iter().all(|u| u["status"] == 0));
-    let (_, found) = rest_get(&app, &token, "/api/v1/admin/users?search=user1").await;
+    let found = app
+        .rest_get(&token, "/api/v1/admin/users?search=user1")
+        .await;
     assert_eq!(found["data"]["pagination"]["total"], 1);
-    let (_, default) = rest_get(&app, &token, "/api/v1/admin/users").await;
+    let default = app.rest_get(&token, "/api/v1/admin/users").await;
     assert_eq!(default["data"]["pagination"]["page_size"], 10);
-    let (status, _) = rest_get(&app, &token, "/api/v1/admin/users?status=7").await;
+    let status = app
+        .rest_get(&token, "/api/v1/admin/users?status=7")
+        .await
+        .status;
     assert_eq!(status, 400);
 
     let user = app.rest_token("user0", PASSWORD).await;
-    let (status, body) = rest_get(&app, &user, "/api/v1/admin/users").await;
+    let body = app.rest_get(&user, "/api/v1/admin/users").await;
+    let status = body.status;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
     let res = app
         .client
@@ -182,7 +171,7 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
 #[tokio::test]
 async fn admins_create_users_below_their_role_only() {
     let app = TestApp::spawn_with(|s| s.registration.quota_for_new_user = 42).await;
-    let adm = admin(&app, "adm").await;
+    let adm = app.admin("adm").await;
     let root = app.root().await;
     let ok = app
         .call(
@@ -244,7 +233,7 @@ async fn admins_create_users_below_their_role_only() {
 #[tokio::test]
 async fn an_admin_update_applies_every_field_or_refuses_and_quota_goes_through_the_ledger() {
     let app = TestApp::spawn().await;
-    let adm = admin(&app, "adm").await;
+    let adm = app.admin("adm").await;
     let u = app.user("target").await;
     // The console sends the whole user object back, with its edits.
     let mut body = app
@@ -407,7 +396,7 @@ async fn sessions_follow_the_account_across_two_instances() {
             by_token["success"], false,
             "{action}: access token {by_token}"
         );
-        let (status, _) = rest_get(&second, &jwt, "/api/v1/users/profile").await;
+        let status = second.rest_get(&jwt, "/api/v1/users/profile").await.status;
         assert_eq!(status, 401, "{action}: jwt");
     }
 }
@@ -416,7 +405,7 @@ async fn sessions_follow_the_account_across_two_instances() {
 async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let adm = admin(&app, "adm").await;
+    let adm = app.admin("adm").await;
     let u = app.user("victim").await;
     let bad: Value = app.login_response("victim", "wrong-password").await.body;
     assert_eq!(bad["success"], false);
@@ -436,12 +425,10 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     .await;
 
     let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
-    let (status, body) = rest_get(
-        &app,
-        &token,
-        &format!("/api/v1/admin/audit?target={}", u.id),
-    )
-    .await;
+    let body = app
+        .rest_get(&token, &format!("/api/v1/admin/audit?target={}", u.id))
+        .await;
+    let status = body.status;
     assert_eq!(status, 200);
     let entries = body["data"]["entries"].as_array().unwrap();
     let actions: Vec<&str> = entries
@@ -487,15 +474,15 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
         .send()
         .await
         .unwrap();
-    let (_, revoked) = rest_get(
-        &app,
-        &token,
-        &format!(
-            "/api/v1/admin/audit?action=sessions.revoked&target={}",
-            leaving.id
-        ),
-    )
-    .await;
+    let revoked = app
+        .rest_get(
+            &token,
+            &format!(
+                "/api/v1/admin/audit?action=sessions.revoked&target={}",
+                leaving.id
+            ),
+        )
+        .await;
     assert_eq!(revoked["data"]["pagination"]["total"], 1, "{revoked}");
     assert_eq!(revoked["data"]["entries"][0]["ip"], "127.0.0.1");
     // A password change is audited with the client's address too.
@@ -503,21 +490,23 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
     let body = json!({"password": "another-password-1", "original_password": PASSWORD});
     app.call(&changer, Method::PUT, "/api/user/self", Some(body))
         .await;
-    let (_, changed) = rest_get(
-        &app,
-        &token,
-        &format!(
-            "/api/v1/admin/audit?action=password.changed&target={}",
-            changer.id
-        ),
-    )
-    .await;
+    let changed = app
+        .rest_get(
+            &token,
+            &format!(
+                "/api/v1/admin/audit?action=password.changed&target={}",
+                changer.id
+            ),
+        )
+        .await;
     assert_eq!(
         changed["data"]["entries"][0]["ip"], "127.0.0.1",
         "{changed}"
     );
 
-    let (_, only) = rest_get(&app, &token, "/api/v1/admin/audit?action=login.failed").await;
+    let only = app
+        .rest_get(&token, "/api/v1/admin/audit?action=login.failed")
+        .await;
     assert!(
         only["data"]["entries"]
             .as_array()
@@ -525,31 +514,34 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
             .iter()
             .all(|e| e["action"] == "login.failed")
     );
-    let (_, none) = rest_get(&app, &token, "/api/v1/admin/audit?from=4102444800").await;
+    let none = app
+        .rest_get(&token, "/api/v1/admin/audit?from=4102444800")
+        .await;
     assert_eq!(none["data"]["pagination"]["total"], 0);
-    let (status, _) = rest_get(&app, &token, "/api/v1/admin/audit?action=nope").await;
+    let status = app
+        .rest_get(&token, "/api/v1/admin/audit?action=nope")
+        .await
+        .status;
     assert_eq!(status, 400);
 
     // An admin does not see entries about root (root's logins).
     let adm_token = app.rest_token("adm", PASSWORD).await;
-    let (_, scoped) = rest_get(
-        &app,
-        &adm_token,
-        &format!("/api/v1/admin/audit?target={}", root.id),
-    )
-    .await;
+    let scoped = app
+        .rest_get(
+            &adm_token,
+            &format!("/api/v1/admin/audit?target={}", root.id),
+        )
+        .await;
     assert_eq!(scoped["data"]["pagination"]["total"], 0, "{scoped}");
-    let (_, mine) = rest_get(
-        &app,
-        &adm_token,
-        &format!("/api/v1/admin/audit?target={}", u.id),
-    )
-    .await;
+    let mine = app
+        .rest_get(&adm_token, &format!("/api/v1/admin/audit?target={}", u.id))
+        .await;
     assert!(mine["data"]["pagination"]["total"].as_u64().unwrap() >= 4);
     // A plain user cannot read the log.
     app.register("plain", PASSWORD).await;
     let plain = app.rest_token("plain", PASSWORD).await;
-    let (status, body) = rest_get(&app, &plain, "/api/v1/admin/audit").await;
+    let body = app.rest_get(&plain, "/api/v1/admin/audit").await;
+    let status = body.status;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
 }
 
@@ -584,7 +576,10 @@ async fn the_rest_admin_list_leaves_deleted_users_out() {
 
     let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
     for query in ["", "?status=1", "?search=leaving", "?search=removed"] {
-        let (status, body) = rest_get(&app, &token, &format!("/api/v1/admin/users{query}")).await;
+        let body = app
+            .rest_get(&token, &format!("/api/v1/admin/users{query}"))
+            .await;
+        let status = body.status;
         assert_eq!(status, 200, "{body}");
         let names: Vec<&str> = body["data"]["users"]
             .as_array()
@@ -603,7 +598,7 @@ async fn the_rest_admin_list_leaves_deleted_users_out() {
             "{query}: the total counts live users"
         );
     }
-    let (_, all) = rest_get(&app, &token, "/api/v1/admin/users").await;
+    let all = app.rest_get(&token, "/api/v1/admin/users").await;
     assert_eq!(all["data"]["pagination"]["total"], 2, "root and staying");
     // The compat list still shows them, marked deleted.
     let compat = app.call(&root, Method::GET, "/api/user/?p=1", None).await;

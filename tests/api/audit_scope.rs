@@ -27,15 +27,9 @@ async fn promoted_admin(app: &TestApp, root: &Session, name: &str) -> Session {
 }
 
 async fn audit(app: &TestApp, token: &str, query: &str) -> Value {
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/audit?page_size=100&{query}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    let reply = app.audit_log(token, query).await;
+    assert_eq!(reply.status, 200);
+    reply.body
 }
 
 fn total(page: &Value) -> u64 {

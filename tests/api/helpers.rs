@@ -243,6 +243,38 @@ impl TestApp {
         self.login(username, PASSWORD).await
     }
 
+    /// Registers `name`, makes it an admin in the database (not through a route, so no audit
+    /// entry) and logs it in.
+    pub async fn admin(&self, name: &str) -> Session {
+        self.register(name, PASSWORD).await;
+        self.exec(&format!(
+            "UPDATE users SET role = 10 WHERE username = '{name}'"
+        ))
+        .await;
+        self.login(name, PASSWORD).await
+    }
+
+    /// `PUT /api/option/` as `root`.
+    pub async fn set_option(&self, root: &Session, key: &str, value: Value) -> Reply {
+        let body = json!({"key": key, "value": value});
+        self.call(root, reqwest::Method::PUT, "/api/option/", Some(body))
+            .await
+    }
+
+    /// The value of one option, as `root` reads it with `GET /api/option/`.
+    pub async fn option(&self, root: &Session, key: &str) -> Value {
+        let all = self
+            .call(root, reqwest::Method::GET, "/api/option/", None)
+            .await
+            .success();
+        all.as_array()
+            .expect("option list")
+            .iter()
+            .find(|o| o["key"] == key)
+            .map(|o| o["value"].clone())
+            .unwrap_or_else(|| panic!("no option {key}"))
+    }
+
     pub async fn root(&self) -> Session {
         self.login(ROOT_USERNAME, ROOT_PASSWORD).await
     }

@@ -8,39 +8,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tollgate_db::testing::ScratchDb;
 
-use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
-use crate::reply::send;
-
-async fn admin(app: &TestApp, name: &str) -> Session {
-    app.register(name, PASSWORD).await;
-    app.exec(&format!(
-        "UPDATE users SET role = 10 WHERE username = '{name}'"
-    ))
-    .await;
-    app.login(name, PASSWORD).await
-}
-
-async fn set_option(app: &TestApp, root: &Session, key: &str, value: Value) {
-    let reply = app
-        .call(
-            root,
-            Method::PUT,
-            "/api/option/",
-            Some(json!({"key": key, "value": value})),
-        )
-        .await;
-    assert_eq!(reply["success"], true, "{key}: {reply}");
-}
+use crate::helpers::{ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
 
 /// The `redemption.created` audit entries, newest first, as root reads them.
 async fn mint_records(app: &TestApp) -> Vec<Value> {
     let token = app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
-    let reply = send(
-        app.client
-            .get(app.url("/api/v1/admin/audit?action=redemption.created&page_size=100"))
-            .bearer_auth(token),
-    )
-    .await;
+    let reply = app.audit_log(&token, "action=redemption.created").await;
     reply["data"]["entries"].as_array().unwrap().clone()
 }
 
@@ -60,7 +33,7 @@ async fn codes_of(app: &TestApp, s: &Session) -> i64 {
 async fn every_mint_is_audited_without_its_codes_and_the_ledger_names_the_creator() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let adm = admin(&app, "adm").await;
+    let adm = app.admin("adm").await;
     let reply = app.create_codes(&adm, mint_body(1_000, 3)).await;
     assert_eq!(reply["success"], true, "{reply}");
     let keys: Vec<String> = reply["data"]
@@ -102,8 +75,10 @@ async fn every_mint_is_audited_without_its_codes_and_the_ledger_names_the_creato
 async fn a_non_root_admin_mints_at_most_the_daily_limit_and_root_is_unlimited() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    set_option(&app, &root, "AdminMintQuotaDailyLimit", json!(1_000_000)).await;
-    let adm = admin(&app, "adm").await;
+    app.set_option(&root, "AdminMintQuotaDailyLimit", json!(1_000_000))
+        .await
+        .success();
+    let adm = app.admin("adm").await;
 
     assert_eq!(
         app.create_codes(&adm, mint_body(200_000, 3)).await["success"],
@@ -151,7 +126,7 @@ async fn a_non_root_admin_mints_at_most_the_daily_limit_and_root_is_unlimited() 
     assert_eq!(mint_records(&app).await.len(), 2, "refusals are not mints");
 
     // Each admin has its own allowance; root has none to exhaust.
-    let other = admin(&app, "other").await;
+    let other = app.admin("other").await;
     assert_eq!(
         app.create_codes(&other, mint_body(1_000_000, 1)).await["success"],
         true
@@ -173,7 +148,9 @@ async fn a_non_root_admin_mints_at_most_the_daily_limit_and_root_is_unlimited() 
     );
 
     // A limit of 0 leaves minting to root.
-    set_option(&app, &root, "AdminMintQuotaDailyLimit", json!(0)).await;
+    app.set_option(&root, "AdminMintQuotaDailyLimit", json!(0))
+        .await
+        .success();
     assert_eq!(
         app.create_codes(&other, mint_body(1, 1)).await["success"],
         false
@@ -203,7 +180,7 @@ async fn the_mint_limit_is_a_validated_root_option_with_a_default() {
             .await;
         assert_eq!(reply["success"], false, "{bad}: {reply}");
     }
-    let adm = admin(&app, "adm").await;
+    let adm = app.admin("adm").await;
     let reply = app
         .call(
             &adm,
@@ -220,8 +197,10 @@ async fn concurrent_mints_stay_within_the_cap(scratch: ScratchDb) {
     const MINTS: usize = 12;
     let app = Arc::new(TestApp::spawn_on(scratch, |_| {}).await);
     let root = app.root().await;
-    set_option(&app, &root, "AdminMintQuotaDailyLimit", json!(1_000)).await;
-    let adm = admin(&app, "adm").await;
+    app.set_option(&root, "AdminMintQuotaDailyLimit", json!(1_000))
+        .await
+        .success();
+    let adm = app.admin("adm").await;
     // 900 of 1,000 used: the racers contend for the last 100 from the first moment.
     assert_eq!(
         app.create_codes(&adm, mint_body(300, 3)).await["success"],

@@ -4,29 +4,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
-use crate::reply::{Reply, send};
-
-async fn option(app: &TestApp, root: &Session, key: &str) -> Value {
-    let all = app.call(root, Method::GET, "/api/option/", None).await;
-    all["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["key"] == key)
-        .map(|o| o["value"].clone())
-        .unwrap()
-}
-
-async fn set(app: &TestApp, root: &Session, key: &str, value: Value) -> Reply {
-    app.call(
-        root,
-        Method::PUT,
-        "/api/option/",
-        Some(json!({"key": key, "value": value})),
-    )
-    .await
-}
+use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, TestApp};
+use crate::reply::send;
 
 #[tokio::test]
 async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_configuration() {
@@ -53,7 +32,7 @@ async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_con
     ] {
         assert!(keys.contains(&k), "{k} missing");
     }
-    assert_eq!(option(&app, &root, "QuotaForNewUser").await, "42");
+    assert_eq!(app.option(&root, "QuotaForNewUser").await, "42");
 
     app.register("adm", PASSWORD).await;
     app.exec("UPDATE users SET role = 10 WHERE username = 'adm'")
@@ -65,7 +44,7 @@ async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_con
         refused
     );
     assert_eq!(
-        set(&app, &adm, "RegisterEnabled", json!(false)).await,
+        app.set_option(&adm, "RegisterEnabled", json!(false)).await,
         refused
     );
     let anonymous = app
@@ -75,7 +54,7 @@ async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_con
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
-    assert_eq!(option(&app, &root, "RegisterEnabled").await, "true");
+    assert_eq!(app.option(&root, "RegisterEnabled").await, "true");
 }
 
 #[tokio::test]
@@ -84,7 +63,9 @@ async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
     let second = first.another_instance().await;
     let root = first.root().await;
     assert_eq!(
-        set(&first, &root, "RegisterEnabled", json!(false)).await,
+        first
+            .set_option(&root, "RegisterEnabled", json!(false))
+            .await,
         json!({"success": true, "message": ""})
     );
 
@@ -104,10 +85,14 @@ async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
         let status = send(app.client.get(app.url("/api/status"))).await;
         assert_eq!(status["data"]["register_enabled"], false);
     }
-    set(&first, &root, "RegisterEnabled", json!("true")).await;
+    first
+        .set_option(&root, "RegisterEnabled", json!("true"))
+        .await;
     assert_eq!(second.register("late", PASSWORD).await["success"], true);
 
-    set(&first, &root, "PasswordLoginEnabled", json!(false)).await;
+    first
+        .set_option(&root, "PasswordLoginEnabled", json!(false))
+        .await;
     let body: Value = second.login_response("late", PASSWORD).await.body;
     assert_eq!(body["message"], "管理员关闭了密码登录");
 }
@@ -116,19 +101,18 @@ async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
 async fn rewards_and_groups_change_without_a_restart() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    set(&app, &root, "QuotaForNewUser", json!(250)).await;
+    app.set_option(&root, "QuotaForNewUser", json!(250)).await;
     let s = app.user("newcomer").await;
     assert_eq!(app.get_self(&s).await["data"]["quota"], 250);
     app.assert_ledger_balanced().await;
     let models = json!({"default": ["m-1"], "vip": ["m-2"]}).to_string();
     assert_eq!(
-        set(&app, &root, "GroupModels", json!(models)).await["success"],
+        app.set_option(&root, "GroupModels", json!(models)).await["success"],
         true
     );
     let got = app.call(&s, Method::GET, "/api/user/models", None).await;
     assert_eq!(got["data"], json!(["m-1", "m-2"]));
-    set(
-        &app,
+    app.set_option(
         &root,
         "GroupRatio",
         json!(r#"{"default": 1, "vip": 0.5, "gold": 2}"#),
@@ -156,7 +140,7 @@ async fn bad_values_are_refused_and_change_nothing() {
         ("EmailVerificationEnabled", json!(true)),
         ("NoSuchOption", json!(1)),
     ] {
-        let reply = set(&app, &root, key, value.clone()).await;
+        let reply = app.set_option(&root, key, value.clone()).await;
         assert_eq!(reply["success"], false, "{key}={value}");
         assert!(
             reply["message"].as_str().unwrap().starts_with("选项值无效"),
@@ -175,7 +159,7 @@ async fn bad_values_are_refused_and_change_nothing() {
 async fn option_changes_are_audited_with_old_and_new_values() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    set(&app, &root, "QuotaForInviter", json!(300)).await;
+    app.set_option(&root, "QuotaForInviter", json!(300)).await;
     let token = &app.rest_token(ROOT_USERNAME, ROOT_PASSWORD).await;
     let audit = send(
         app.client

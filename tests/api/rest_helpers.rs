@@ -77,6 +77,17 @@ impl TestApp {
         send(bearer(self, Method::PUT, PASSWORD_PATH, access).json(body)).await
     }
 
+    /// `GET path` with a bearer token.
+    pub async fn rest_get(&self, token: &str, path: &str) -> Reply {
+        send(bearer(self, Method::GET, path, token)).await
+    }
+
+    /// `GET /api/v1/admin/audit?page_size=100&<query>`.
+    pub async fn audit_log(&self, token: &str, query: &str) -> Reply {
+        self.rest_get(token, &format!("/api/v1/admin/audit?page_size=100&{query}"))
+            .await
+    }
+
     /// Logs in over REST and returns the pair; panics unless the login succeeds.
     pub async fn rest_tokens(&self, login: &str, password: &str) -> Tokens {
         let data = self.rest_login(login, password).await.ok(200, "登录成功");

@@ -637,18 +637,11 @@ async fn audit_entries(app: &TestApp, action: &str, target: i64) -> Vec<Value> {
     let token = app
         .rest_token(crate::helpers::ROOT_USERNAME, crate::helpers::ROOT_PASSWORD)
         .await;
-    let res = app
-        .client
-        .get(app.url(&format!(
-            "/api/v1/admin/audit?action={action}&target={target}&page_size=100"
-        )))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{action}");
-    let body: Value = res.json().await.unwrap();
-    body["data"]["entries"].as_array().unwrap().clone()
+    let reply = app
+        .audit_log(&token, &format!("action={action}&target={target}"))
+        .await;
+    assert_eq!(reply.status, 200, "{action}");
+    reply["data"]["entries"].as_array().unwrap().clone()
 }
 
 #[tokio::test]
