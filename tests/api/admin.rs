@@ -157,15 +157,14 @@ async fn rest_admin_list_has_pagination_filters_and_refuses_non_admins() {
     let body = app.rest_get(&user, "/api/v1/admin/users").await;
     let status = body.status;
     assert_eq!((status, body["code"].as_i64()), (403, Some(403)));
-    let res = app
-        .client
-        .put(app.url("/api/v1/admin/users/999999/status"))
-        .bearer_auth(&token)
-        .json(&json!({"status": 0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    let res = send(
+        app.client
+            .put(app.url("/api/v1/admin/users/999999/status"))
+            .bearer_auth(&token)
+            .json(&json!({"status": 0})),
+    )
+    .await;
+    assert_eq!(res.status, 404);
 }
 
 #[tokio::test]
@@ -384,12 +383,8 @@ async fn sessions_follow_the_account_across_two_instances() {
         assert_eq!(reply["success"], true, "{action}: {reply}");
 
         // The very next requests on the second instance are refused.
-        let res = second
-            .as_user(Method::GET, "/api/user/self", &cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401, "{action}: cookie");
+        let res = send(second.as_user(Method::GET, "/api/user/self", &cookie)).await;
+        assert_eq!(res.status, 401, "{action}: cookie");
         let by_token =
             send(second.with_token(Method::GET, "/api/user/self", &token, cookie.id)).await;
         assert_eq!(
@@ -470,10 +465,7 @@ async fn the_audit_log_records_acts_with_before_after_and_is_scoped() {
 
     // A logout is a session revocation, audited.
     let leaving = app.user("leaving").await;
-    app.as_user(Method::GET, "/api/user/logout", &leaving)
-        .send()
-        .await
-        .unwrap();
+    send(app.as_user(Method::GET, "/api/user/logout", &leaving)).await;
     let revoked = app
         .rest_get(
             &token,
@@ -555,12 +547,8 @@ async fn the_rest_admin_list_leaves_deleted_users_out() {
     let leaving = app.user("leaving").await;
     app.register("removed", PASSWORD).await;
     app.register("staying", PASSWORD).await;
-    let bye = app
-        .as_user(Method::DELETE, "/api/user/self", &leaving)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bye.json::<Value>().await.unwrap()["success"], true);
+    let bye = send(app.as_user(Method::DELETE, "/api/user/self", &leaving)).await;
+    assert_eq!(bye.body["success"], true);
     let removed = app
         .query_i64("SELECT id FROM users WHERE username = 'removed'")
         .await[0][0];

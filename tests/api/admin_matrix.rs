@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::send;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Actor {
@@ -165,9 +166,9 @@ async fn perform(
         Op::RestDisable => rest(0),
         Op::RestEnable => rest(1),
     };
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let res = send(req).await;
+    let status = res.status;
+    (status, res.body)
 }
 
 fn succeeded(op: Op, status: u16, body: &Value) -> bool {

@@ -283,9 +283,9 @@ async fn a_rest_status_change_that_lost_a_race_answers_409() {
             .bearer_auth(&adm_token)
             .json(&json!({"status": 0}));
         let rest = async {
-            let res = disable.send().await.unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap())
+            let res = send(disable).await;
+            let status = res.status;
+            (status, res.body)
         };
         let ((status, body), promote) =
             tokio::join!(rest, outcome(r.manage(&r.root, id, "promote")));

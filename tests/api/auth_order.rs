@@ -87,10 +87,7 @@ fn malformed(
 async fn unauthenticated_requests_with_bad_input_get_the_auth_refusal_on_every_route() {
     let app = TestApp::spawn().await;
     let stale = app.user("alice").await;
-    app.as_user(Method::GET, "/api/user/logout", &stale)
-        .send()
-        .await
-        .unwrap();
+    send(app.as_user(Method::GET, "/api/user/logout", &stale)).await;
     let not_logged_in =
         json!({"success": false, "message": "无权进行此操作，未登录且未提供 access token"});
     let bad_token = json!({"success": false, "message": "无权进行此操作，access token 无效"});
@@ -158,15 +155,14 @@ async fn unauthenticated_requests_with_bad_input_get_the_auth_refusal_on_every_r
 async fn authenticated_requests_with_bad_input_still_get_the_clear_refusal() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
-    let reply = app
-        .as_user(Method::PUT, "/api/user/self", &alice)
-        .header("Content-Type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 200);
-    let body: serde_json::Value = reply.json().await.unwrap();
+    let reply = send(
+        app.as_user(Method::PUT, "/api/user/self", &alice)
+            .header("Content-Type", "application/json")
+            .body("{"),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let body: serde_json::Value = reply.body;
     assert_eq!(body, json!({"success": false, "message": "无效的参数"}));
 
     let tokens = app.rest_user("bob").await;

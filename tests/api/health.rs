@@ -1,12 +1,13 @@
 use crate::helpers::TestApp;
+use crate::reply::send;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok_when_the_database_is_up() {
     let app = TestApp::spawn().await;
     for path in ["/healthz", "/readyz"] {
-        let res = app.client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        let body: serde_json::Value = res.json().await.unwrap();
+        let res = send(app.client.get(app.url(path))).await;
+        assert_eq!(res.status, 200, "{path}");
+        let body: serde_json::Value = res.body;
         assert_eq!(body["status"], "ok");
     }
 }
@@ -15,15 +16,9 @@ async fn healthz_and_readyz_answer_ok_when_the_database_is_up() {
 async fn unknown_api_paths_are_404_json_never_401() {
     let app = TestApp::spawn().await;
     for path in ["/api/nope", "/api/user/nope", "/api/data/self/"] {
-        let res = app
-            .client
-            .get(app.url(path))
-            .header("New-API-User", "-1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404, "{path}");
-        let body: serde_json::Value = res.json().await.unwrap();
+        let res = send(app.client.get(app.url(path)).header("New-API-User", "-1")).await;
+        assert_eq!(res.status, 404, "{path}");
+        let body: serde_json::Value = res.body;
         assert_eq!(body["success"], false, "{path}");
     }
 }

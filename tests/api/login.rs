@@ -1,7 +1,8 @@
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{PASSWORD, ROOT_USERNAME, TestApp, session_cookie, session_set_cookie};
+use crate::reply::send;
 
 #[tokio::test]
 async fn login_sets_a_strict_httponly_session_cookie_and_returns_the_user() {
@@ -81,25 +82,14 @@ async fn logout_revokes_the_session_on_the_server_not_just_the_cookie() {
     let s = app.user("alice").await;
     assert_eq!(app.get_self(&s).await["success"], true);
 
-    let res = app
-        .as_user(Method::GET, "/api/user/logout", &s)
-        .send()
-        .await
-        .unwrap();
-    let removal = session_set_cookie(res.headers()).unwrap();
+    let res = send(app.as_user(Method::GET, "/api/user/logout", &s)).await;
+    let removal = session_set_cookie(&res.headers).unwrap();
     assert!(removal.contains("Max-Age=0"), "{removal}");
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"success": true, "message": ""})
-    );
+    assert_eq!(res.body, json!({"success": true, "message": ""}));
 
     // A copy of the old cookie is dead.
-    let res = app
-        .as_user(Method::GET, "/api/user/self", &s)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let res = send(app.as_user(Method::GET, "/api/user/self", &s)).await;
+    assert_eq!(res.status, 401);
     // The stored session row is revoked, and only its hash was ever stored.
     let rows = app
         .query_i64("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL")
@@ -117,14 +107,9 @@ async fn logout_revokes_the_session_on_the_server_not_just_the_cookie() {
 #[tokio::test]
 async fn logout_without_a_session_still_succeeds() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .get(app.url("/api/user/logout"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.unwrap()["success"], true);
+    let res = send(app.client.get(app.url("/api/user/logout"))).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["success"], true);
 }
 
 #[tokio::test]
@@ -132,10 +117,6 @@ async fn sessions_expire_server_side() {
     let app = TestApp::spawn().await;
     let s = app.user("alice").await;
     app.exec("UPDATE sessions SET expires_at = 1").await;
-    let res = app
-        .as_user(Method::GET, "/api/user/self", &s)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let res = send(app.as_user(Method::GET, "/api/user/self", &s)).await;
+    assert_eq!(res.status, 401);
 }

@@ -47,13 +47,8 @@ async fn only_root_reads_and_writes_options_and_the_initial_values_come_from_con
         app.set_option(&adm, "RegisterEnabled", json!(false)).await,
         refused
     );
-    let anonymous = app
-        .client
-        .get(app.url("/api/option/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), 401);
+    let anonymous = send(app.client.get(app.url("/api/option/"))).await;
+    assert_eq!(anonymous.status, 401);
     assert_eq!(app.option(&root, "RegisterEnabled").await, "true");
 }
 
@@ -74,14 +69,13 @@ async fn a_switch_takes_effect_on_the_next_request_on_every_instance() {
             app.register("late", PASSWORD).await["message"],
             "管理员关闭了新用户注册"
         );
-        let rest = app
-            .client
-            .post(app.url("/api/v1/auth/register"))
-            .json(&json!({"username": "late", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(rest.status(), 403);
+        let rest = send(
+            app.client
+                .post(app.url("/api/v1/auth/register"))
+                .json(&json!({"username": "late", "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(rest.status, 403);
         let status = send(app.client.get(app.url("/api/status"))).await;
         assert_eq!(status["data"]["register_enabled"], false);
     }

@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::reply::send;
 
 const PROOF_REQUIRED: &str =
     "此操作需要验证身份：请在请求中提供当前密码（password），或重新登录后 10 分钟内重试";
@@ -77,12 +78,8 @@ async fn a_fresh_login_deletes_as_the_console_does_and_an_old_one_needs_the_pass
     let reply = app.call(&old, Method::DELETE, "/api/user/self", None).await;
     assert_eq!(reply["message"], PROOF_REQUIRED, "{reply}");
     // A 401 would log the console out: the refusal is a business reply.
-    let res = app
-        .as_user(Method::DELETE, "/api/user/self", &old)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let res = send(app.as_user(Method::DELETE, "/api/user/self", &old)).await;
+    assert_eq!(res.status, 200);
     assert!(is_live(&app, old.id).await);
     let reply = app
         .call(

@@ -4,6 +4,7 @@ use serde_json::json;
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{Session, TestApp};
+use crate::reply::send;
 
 #[tokio::test]
 async fn redeeming_credits_the_quota_once_and_data_is_the_amount() {
@@ -92,14 +93,13 @@ async fn a_credit_that_would_overflow_the_balance_is_refused_and_the_code_stays_
 #[tokio::test]
 async fn redeeming_needs_an_authenticated_user() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .post(app.url("/api/user/topup"))
-        .json(&json!({"key": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let res = send(
+        app.client
+            .post(app.url("/api/user/topup"))
+            .json(&json!({"key": "x"})),
+    )
+    .await;
+    assert_eq!(res.status, 401);
 }
 
 /// 32 users redeem one code at the same moment, over HTTP: exactly one wins.

@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::reply::send;
 
 async fn post_register(app: &TestApp, body: Value) -> Value {
     app.client
@@ -86,16 +87,15 @@ async fn bad_input_gets_a_clear_message_and_creates_nothing() {
         );
     }
     // Malformed JSON is "invalid parameters" at HTTP 200, as New API answers.
-    let res = app
-        .client
-        .post(app.url("/api/user/register"))
-        .header("Content-Type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let reply: Value = res.json().await.unwrap();
+    let res = send(
+        app.client
+            .post(app.url("/api/user/register"))
+            .header("Content-Type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    let reply: Value = res.body;
     assert_eq!(reply, json!({"success": false, "message": "无效的参数"}));
     // Only the bootstrap root exists.
     assert_eq!(app.query_i64("SELECT COUNT(*) FROM users").await[0][0], 1);

@@ -510,15 +510,14 @@ async fn rest_jwt_tokens_do_not_cross_installations() {
 async fn rest_jwt_the_access_token_does_not_work_on_the_compat_surface() {
     let app = spawn_with_secret().await;
     let alice = app.rest_user("alice").await;
-    let res = app
-        .client
-        .get(app.url("/api/user/self"))
-        .header("Authorization", format!("Bearer {}", alice.access))
-        .header("New-Api-User", alice.user_id.to_string())
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
+    let res = send(
+        app.client
+            .get(app.url("/api/user/self"))
+            .header("Authorization", format!("Bearer {}", alice.access))
+            .header("New-Api-User", alice.user_id.to_string()),
+    )
+    .await;
+    let body: Value = res.body;
     assert_eq!(body["success"], false, "{body}");
     assert!(body.get("data").is_none_or(Value::is_null), "{body}");
 }

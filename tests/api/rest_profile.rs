@@ -4,21 +4,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::helpers::{PASSWORD, TestApp};
 use crate::reply::send;
 use crate::rest_helpers::{Tokens, assert_time_near, now_unix, password_change};
 
 const NEW_PASSWORD: &str = "a-brand-new-password";
-
-/// The compat `GET /api/user/self` of a cookie session: its HTTP status and body.
-async fn compat_self(app: &TestApp, s: &Session) -> (u16, Value) {
-    let res = app
-        .as_user(Method::GET, "/api/user/self", s)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
 
 #[tokio::test]
 async fn rest_profile_get_returns_the_seed_fields() {
@@ -103,7 +93,8 @@ async fn rest_profile_put_updates_every_field_and_both_surfaces_see_it() {
     // One domain serves both surfaces: the compat console sees the new name and address.
     let compat = app.login("alice2", PASSWORD).await;
     assert_eq!(compat.id, tokens.user_id);
-    let (status, me) = compat_self(&app, &compat).await;
+    let me = app.get_self(&compat).await;
+    let status = me.status;
     assert_eq!(status, 200);
     assert_eq!(me["data"]["username"], "alice2");
     // The old name no longer logs in; the new name does.
@@ -181,7 +172,7 @@ async fn rest_profile_compat_password_change_revokes_rest_sessions() {
     assert_eq!(app.profile_of(&again.access).await["username"], "alice");
     // The compat session that made the change survives it.
     assert_eq!(
-        compat_self(&app, &compat).await.1["data"]["display_name"],
+        app.get_self(&compat).await["data"]["display_name"],
         "Alice A."
     );
 }
@@ -463,7 +454,7 @@ async fn rest_password_change_revokes_every_other_session() {
     let mine = app.rest_user("alice").await;
     let second: Tokens = app.rest_tokens("alice", PASSWORD).await;
     let compat = app.login("alice", PASSWORD).await;
-    assert_eq!(compat_self(&app, &compat).await.0, 200);
+    assert_eq!(app.get_self(&compat).await.status, 200);
     // Someone else's sessions are not touched.
     let bob = app.rest_user("bob").await;
     let data = app
@@ -479,7 +470,8 @@ async fn rest_password_change_revokes_every_other_session() {
     // Every other session of the user is gone: REST pair and compat cookie.
     app.get_profile(&second.access).await.unauthenticated();
     app.rest_refresh(&second.refresh).await.err(401, "未认证");
-    let (status, body) = compat_self(&app, &compat).await;
+    let body = app.get_self(&compat).await;
+    let status = body.status;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["success"], false);
     app.rest_refresh(&mine.refresh).await.ok(200, "令牌已刷新");

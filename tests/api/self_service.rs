@@ -66,12 +66,8 @@ async fn a_password_change_needs_the_original_and_revokes_the_other_sessions() {
     );
     // This session lives on; the other session is dead.
     assert_eq!(app.get_self(&s).await["success"], true);
-    let res = app
-        .as_user(Method::GET, "/api/user/self", &other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
+    let res = send(app.as_user(Method::GET, "/api/user/self", &other)).await;
+    assert_eq!(res.status, 401);
     let old: Value = app.login_response("alice", PASSWORD).await.body;
     assert_eq!(old["success"], false);
     app.login("alice", "new-password-1").await;

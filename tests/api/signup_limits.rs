@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::reply::send;
 
 async fn compat_register(app: &TestApp, name: &str) -> reqwest::Response {
     app.client
@@ -49,14 +50,13 @@ async fn registrations_per_address_are_limited_across_both_surfaces() {
     assert_eq!(compat_register(&app, "one").await.status(), 200);
     assert_eq!(rest_register(&app, "two").await.status(), 201);
     // Malformed attempts are refused before they count.
-    let short = app
-        .client
-        .post(app.url("/api/user/register"))
-        .json(&json!({"username": "bad", "password": "short"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(short.json::<Value>().await.unwrap()["success"], false);
+    let short = send(
+        app.client
+            .post(app.url("/api/user/register"))
+            .json(&json!({"username": "bad", "password": "short"})),
+    )
+    .await;
+    assert_eq!(short.body["success"], false);
     assert_eq!(compat_register(&app, "three").await.status(), 200);
 
     let res = compat_register(&app, "four").await;
@@ -77,17 +77,16 @@ async fn registrations_per_address_are_limited_across_both_surfaces() {
     assert_eq!(body["error"], "too many registrations from this address");
     assert!(body.get("data").is_none(), "{body}");
 
-    let en = app
-        .client
-        .post(app.url("/api/user/register"))
-        .header("Accept-Language", "en")
-        .json(&json!({"username": "six", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(en.status(), 429);
+    let en = send(
+        app.client
+            .post(app.url("/api/user/register"))
+            .header("Accept-Language", "en")
+            .json(&json!({"username": "six", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(en.status, 429);
     assert_eq!(
-        en.json::<Value>().await.unwrap()["message"],
+        en.body["message"],
         "Too many registrations, please try again later"
     );
 
