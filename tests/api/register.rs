@@ -1,18 +1,13 @@
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::reply::send;
+use crate::reply::{Reply, send};
 
-async fn post_register(app: &TestApp, body: Value) -> Value {
-    app.client
-        .post(app.url("/api/user/register?turnstile="))
-        .json(&body)
-        .send()
+/// The console's register request: any body, and the `turnstile` query it always sends.
+async fn post_register(app: &TestApp, body: Value) -> Reply {
+    app.anonymous(Method::POST, "/api/user/register?turnstile=", Some(body))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tollgate_domain::groups::GroupSettings;
 
 use crate::helpers::{PASSWORD, Session, TestApp};
-use crate::reply::{refusal, send};
+use crate::reply::{Reply, refusal, send};
 
 // --- PUT /api/user/self -----------------------------------------------------------------
 
@@ -295,16 +295,10 @@ async fn aff_code(app: &TestApp, s: &Session) -> String {
     reply["data"].as_str().unwrap().to_owned()
 }
 
-async fn register_with(app: &TestApp, username: &str, aff_code: Value) -> Value {
-    app.client
-        .post(app.url("/api/user/register"))
-        .json(&json!({"username": username, "password": PASSWORD, "aff_code": aff_code}))
-        .send()
+async fn register_with(app: &TestApp, username: &str, aff_code: Value) -> Reply {
+    let body = json!({"username": username, "password": PASSWORD, "aff_code": aff_code});
+    app.anonymous(Method::POST, "/api/user/register", Some(body))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
