@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{ROOT_PASSWORD, ROOT_USERNAME, Session, TestApp};
+use crate::reply::send;
 
 /// The `redemption.created` audit entries, newest first, as root reads them.
 async fn mint_records(app: &TestApp) -> Vec<Value> {
@@ -108,16 +109,12 @@ async fn a_non_root_admin_mints_at_most_the_daily_limit_and_root_is_unlimited() 
         over["message"],
         "超出管理员 24 小时内的兑换码生成额度上限，剩余可生成 ＄0.000000 额度"
     );
-    let en = app
-        .as_user(Method::POST, "/api/redemption/", &adm)
-        .header("Accept-Language", "en")
-        .json(&mint_body(1, 1))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let en = send(
+        app.as_user(Method::POST, "/api/redemption/", &adm)
+            .header("Accept-Language", "en")
+            .json(&mint_body(1, 1)),
+    )
+    .await;
     assert_eq!(
         en["message"],
         "Exceeds the administrators' minting limit per 24 hours; $0.000000 quota left"

@@ -1,7 +1,8 @@
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::TestApp;
+use crate::reply::send;
 
 #[tokio::test]
 async fn an_admin_creates_a_batch_and_gets_the_keys() {
@@ -91,15 +92,7 @@ async fn the_list_is_paged_newest_first_with_and_without_trailing_slash() {
     let list = |path: &'static str| {
         let app = &app;
         let root = root.clone();
-        async move {
-            app.as_user(Method::GET, path, &root)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { send(app.as_user(Method::GET, path, &root)).await.body }
     };
     let page = list("/api/redemption/?p=2&page_size=5").await;
     let d = &page["data"];

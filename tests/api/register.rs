@@ -115,17 +115,13 @@ async fn a_taken_username_is_refused_in_the_request_language() {
     app.register("dave", PASSWORD).await;
     let zh = app.register("dave", PASSWORD).await;
     assert_eq!(zh["message"], "用户名已存在，或已注销");
-    let en: Value = app
-        .client
-        .post(app.url("/api/user/register"))
-        .header("Accept-Language", "en-US,en;q=0.9")
-        .json(&json!({"username": "dave", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let en = send(
+        app.client
+            .post(app.url("/api/user/register"))
+            .header("Accept-Language", "en-US,en;q=0.9")
+            .json(&json!({"username": "dave", "password": PASSWORD})),
+    )
+    .await;
     assert_eq!(en["message"], "Username already exists or has been deleted");
 }
 

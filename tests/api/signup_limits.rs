@@ -5,36 +5,15 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::reply::send;
+use crate::reply::{Reply, send};
 
-async fn compat_register(app: &TestApp, name: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/user/register"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn rest_register(app: &TestApp, name: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/auth/register"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-}
-
-fn retry_after(res: &reqwest::Response) -> u64 {
-    res.headers()
-        .get("retry-after")
+fn retry_after(res: &Reply) -> u64 {
+    res.header("retry-after")
         .expect("Retry-After header")
-        .to_str()
-        .unwrap()
         .parse()
         .unwrap()
 }
@@ -47,8 +26,8 @@ async fn users(app: &TestApp) -> i64 {
 async fn registrations_per_address_are_limited_across_both_surfaces() {
     let app = TestApp::spawn_with(|s| s.rate_limits.register_per_ip_per_hour = 3).await;
     let before = users(&app).await;
-    assert_eq!(compat_register(&app, "one").await.status(), 200);
-    assert_eq!(rest_register(&app, "two").await.status(), 201);
+    assert_eq!(app.register("one", PASSWORD).await.status, 200);
+    assert_eq!(app.rest_register("two", PASSWORD, None).await.status, 201);
     // Malformed attempts are refused before they count.
     let short = send(
         app.client
@@ -57,21 +36,21 @@ async fn registrations_per_address_are_limited_across_both_surfaces() {
     )
     .await;
     assert_eq!(short.body["success"], false);
-    assert_eq!(compat_register(&app, "three").await.status(), 200);
+    assert_eq!(app.register("three", PASSWORD).await.status, 200);
 
-    let res = compat_register(&app, "four").await;
-    assert_eq!(res.status(), 429);
+    let res = app.register("four", PASSWORD).await;
+    assert_eq!(res.status, 429);
     let wait = retry_after(&res);
     assert!((1..=1200).contains(&wait), "{wait}");
     assert_eq!(
-        res.json::<Value>().await.unwrap(),
+        res.body,
         json!({"success": false, "message": "注册过于频繁，请稍后再试"})
     );
 
-    let res = rest_register(&app, "five").await;
-    assert_eq!(res.status(), 429);
+    let res = app.rest_register("five", PASSWORD, None).await;
+    assert_eq!(res.status, 429);
     assert!(retry_after(&res) >= 1);
-    let body: Value = res.json().await.unwrap();
+    let body = res.body;
     assert_eq!(body["code"], 429, "{body}");
     assert_eq!(body["message"], "注册过于频繁，请稍后再试");
     assert_eq!(body["error"], "too many registrations from this address");
@@ -99,7 +78,7 @@ async fn registrations_per_address_are_limited_across_both_surfaces() {
 async fn a_limit_of_zero_turns_registration_limiting_off() {
     let app = TestApp::spawn_with(|s| s.rate_limits.register_per_ip_per_hour = 0).await;
     for i in 0..15 {
-        assert_eq!(compat_register(&app, &format!("u{i}")).await.status(), 200);
+        assert_eq!(app.register(&format!("u{i}"), PASSWORD).await.status, 200);
     }
 }
 
@@ -139,15 +118,11 @@ async fn an_invitation_storm_pays_at_most_the_daily_limit(scratch: ScratchDb) {
         let (app, code, barrier) = (app.clone(), code.clone(), barrier.clone());
         storm.spawn(async move {
             barrier.wait().await;
-            app.client
-                .post(app.url("/api/user/register"))
-                .json(&json!({"username": format!("farm{i}"), "password": PASSWORD, "aff_code": *code}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
+            send(app.client.post(app.url("/api/user/register")).json(
+                &json!({"username": format!("farm{i}"), "password": PASSWORD, "aff_code": *code}),
+            ))
+            .await
+            .body
         });
     }
     for reply in storm.join_all().await {

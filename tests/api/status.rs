@@ -2,18 +2,18 @@ use serde_json::Value;
 use tollgate_db::testing::ScratchDb;
 
 use crate::helpers::TestApp;
+use crate::reply::send;
 
 async fn status(app: &TestApp) -> Value {
-    let res = app
-        .client
-        .get(app.url("/api/status"))
-        // The logged-out console sends -1; public routes must ignore it.
-        .header("New-API-User", "-1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    res.json().await.unwrap()
+    let res = send(
+        app.client
+            .get(app.url("/api/status"))
+            // The logged-out console sends -1; public routes must ignore it.
+            .header("New-API-User", "-1"),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    res.body
 }
 
 #[tokio::test]

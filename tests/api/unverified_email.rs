@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::reply::send;
 
 const EMAIL_UNVERIFIED: &str = "邮箱验证开放前不能设置邮箱";
 
@@ -36,16 +37,12 @@ async fn an_address_sent_at_rest_registration_is_not_stored_and_cannot_be_squatt
         .await
         .err(401, "认证失败");
     // The compat registration drops the address too.
-    let reply = app
-        .client
-        .post(app.url("/api/user/register"))
-        .json(&json!({"username": "bob", "password": PASSWORD, "email": "bob@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let reply = send(
+        app.client
+            .post(app.url("/api/user/register"))
+            .json(&json!({"username": "bob", "password": PASSWORD, "email": "bob@example.com"})),
+    )
+    .await;
     assert_eq!(reply["success"], true, "{reply}");
     app.rest_register("bob2", PASSWORD, Some("bob@example.com"))
         .await

@@ -34,26 +34,14 @@ fn lookalikes() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn compat_register(app: &TestApp, username: &str) -> Value {
-    app.client
-        .post(app.url("/api/user/register"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn lookalike_usernames_are_refused_on_both_surfaces_and_change_nothing() {
     let app = TestApp::spawn().await;
-    assert_eq!(compat_register(&app, "café").await["success"], true);
+    assert_eq!(app.register("café", PASSWORD).await["success"], true);
     let before = app.query_i64("SELECT COUNT(*) FROM users").await[0][0];
     for (name, message) in lookalikes() {
         assert_eq!(
-            compat_register(&app, name).await,
+            app.register(name, PASSWORD).await,
             json!({"success": false, "message": message}),
             "compat {name:?}"
         );
@@ -116,7 +104,7 @@ async fn renames_to_a_lookalike_are_refused_on_every_path() {
 async fn names_are_stored_normalised_and_log_in_by_any_equivalent_spelling() {
     let app = TestApp::spawn().await;
     // Decomposed on the wire, stored composed (NFKC).
-    assert_eq!(compat_register(&app, "Jose\u{301}").await["success"], true);
+    assert_eq!(app.register("Jose\u{301}", PASSWORD).await["success"], true);
     assert_eq!(
         app.query_i64("SELECT COUNT(*) FROM users WHERE username = 'José'")
             .await[0][0],
@@ -138,7 +126,11 @@ async fn names_are_stored_normalised_and_log_in_by_any_equivalent_spelling() {
         "John Doe",
         "a_b-c.d",
     ] {
-        assert_eq!(compat_register(&app, name).await["success"], true, "{name}");
+        assert_eq!(
+            app.register(name, PASSWORD).await["success"],
+            true,
+            "{name}"
+        );
         app.login(name, PASSWORD).await;
     }
 }
