@@ -172,20 +172,16 @@ async fn option_changes_are_audited_with_old_and_new_values() {
 async fn a_refused_value_is_named_whole_in_the_callers_language() {
     let app = TestApp::spawn().await;
     let root = app.root().await;
-    let zh = set(&app, &root, "QuotaForNewUser", json!(-1)).await;
+    let zh = app.set_option(&root, "QuotaForNewUser", json!(-1)).await;
     assert_eq!(zh["message"], "选项值无效：QuotaForNewUser", "{zh}");
-    let unknown = set(&app, &root, "NoSuchOption", json!(1)).await;
+    let unknown = app.set_option(&root, "NoSuchOption", json!(1)).await;
     assert_eq!(unknown["message"], "选项值无效：未知的选项 NoSuchOption");
-    let en: Value = app
-        .as_user(Method::PUT, "/api/option/", &root)
-        .header("Accept-Language", "en")
-        .json(&json!({"key": "EmailVerificationEnabled", "value": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let en = send(
+        app.as_user(Method::PUT, "/api/option/", &root)
+            .header("Accept-Language", "en")
+            .json(&json!({"key": "EmailVerificationEnabled", "value": true})),
+    )
+    .await;
     assert_eq!(
         en["message"],
         "Invalid option value: EmailVerificationEnabled needs e-mail delivery, which is not \
