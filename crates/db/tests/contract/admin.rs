@@ -321,26 +321,30 @@ async fn username_keys_collide_case_and_confusable_insensitively(db: DatabaseCon
 async fn the_username_key_backfill_keeps_colliding_rows(db: DatabaseConnection) {
     use migration::MigrationTrait as _;
     use migration::m20261201_000011_add_username_key::Migration as AddUsernameKey;
+    use sea_orm::TransactionTrait as _;
 
     let users = SeaUserRepository::new(db.clone());
     let alice = create_user(&db, "alice", 0).await;
     let bob = create_user(&db, "bob", 0).await;
     let carol = create_user(&db, "carol", 0).await;
     let dave = create_user(&db, "dave", 0).await;
-    let manager = migration::SchemaManager::new(&db);
+    // Down, the old rows, and up again on ONE connection: SQLite checks a new column against
+    // the schema a connection cached, so a pooled connection that still sees the column would
+    // refuse the `up` as a duplicate (this flaked about 1 run in 13 on the pool).
+    let txn = db.begin().await.unwrap();
+    let manager = migration::SchemaManager::new(&txn);
     AddUsernameKey.down(&manager).await.unwrap();
     // Names that an older release let in beside "alice".
     for (user, name) in [(&bob, "ALICE"), (&carol, "ａｌｉｃｅ"), (&dave, "Dave")] {
-        exec(
-            &db,
-            &format!(
-                "UPDATE users SET username = '{name}' WHERE id = {}",
-                user.id
-            ),
-        )
-        .await;
+        txn.execute_unprepared(&format!(
+            "UPDATE users SET username = '{name}' WHERE id = {}",
+            user.id
+        ))
+        .await
+        .unwrap();
     }
     AddUsernameKey.up(&manager).await.unwrap();
+    txn.commit().await.unwrap();
 
     let key_of = async |id: UserId| {
         query_i64(
