@@ -45,7 +45,7 @@ pub async fn login(
 ) -> CompatResult {
     let outcome = state
         .services
-        .accounts
+        .auth
         .login(body.into_inner().into_input(ip, user_agent))
         .await
         .map_err(refuse(locale, &state.info))?;
@@ -68,7 +68,7 @@ pub async fn logout(
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         state
             .services
-            .accounts
+            .auth
             .logout(cookie.value(), ip.0)
             .await
             .map_err(|e| CompatError::internal(&e, locale))?;
@@ -115,7 +115,7 @@ pub async fn rotate_token(
 ) -> CompatResult {
     let token = state
         .services
-        .accounts
+        .auth
         .rotate_access_token(auth.user.id, ip.0)
         .await
         .map_err(refuse(auth.locale, &state.info))?;

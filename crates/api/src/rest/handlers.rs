@@ -97,7 +97,7 @@ pub async fn login(
 ) -> RestResult {
     let t = state
         .services
-        .accounts
+        .auth
         .login_api(body.into_inner().into_input(ip, user_agent))
         .await
         .map_err(refuse(locale))?;
@@ -125,7 +125,7 @@ pub async fn refresh(
     let token = body.into_inner().refresh_token.unwrap_or_default();
     let t = state
         .services
-        .accounts
+        .auth
         .refresh(&token, ip.0)
         .await
         .map_err(refuse(locale))?;
@@ -142,7 +142,7 @@ pub async fn refresh(
 pub async fn logout(ip: ClientIp, auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
         .services
-        .accounts
+        .auth
         .logout_session(auth.session_id, auth.user.id, ip.0)
         .await
         .map_err(|e| RestError::internal(&e, auth.locale))?;
