@@ -128,14 +128,7 @@ async fn core(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Co
 }
 
 fn account_service(core: &Core) -> AccountService {
-    let ports = &core.ports;
-    AccountService::new(
-        ports.users.clone(),
-        ports.hasher.clone(),
-        ports.secrets.clone(),
-        ports.clock.clone(),
-        core.options.clone(),
-    )
+    AccountService::new(&core.ports, core.options.clone())
 }
 
 /// The account service alone, for the CLI's `create-root` and `reset-password`: no rate

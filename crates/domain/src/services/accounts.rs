@@ -160,18 +160,13 @@ pub struct AccountService {
 }
 
 impl AccountService {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        secrets: Arc<dyn SecretGenerator>,
-        clock: Arc<dyn Clock>,
-        options: Arc<dyn OptionsSource>,
-    ) -> Self {
+    /// Takes from `ports` the ones it uses (no sessions, no audit repository).
+    pub fn new(ports: &CorePorts, options: Arc<dyn OptionsSource>) -> Self {
         Self {
-            users,
-            hasher,
-            secrets,
-            clock,
+            users: ports.users.clone(),
+            hasher: ports.hasher.clone(),
+            secrets: ports.secrets.clone(),
+            clock: ports.clock.clone(),
             options,
             register_limiter: Arc::new(NoLimit),
         }

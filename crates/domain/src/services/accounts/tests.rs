@@ -3,11 +3,14 @@ use std::sync::Arc;
 use mockall::predicate::eq;
 
 use super::*;
-use crate::ports::{MockClock, MockPasswordHasher, MockSecretGenerator, MockUserRepository};
+use crate::ports::{
+    MockAuditRepository, MockClock, MockPasswordHasher, MockSecretGenerator, MockSessionRepository,
+    MockUserRepository,
+};
 use crate::session::{SecretToken, TokenHash};
 use crate::user::{UserId, UserStatus};
 
-const NOW: i64 = 1_700_000_000;
+pub(crate) const NOW: i64 = 1_700_000_000;
 
 pub(crate) fn user(id: i64, role: Role) -> User {
     User {
@@ -37,6 +40,30 @@ pub(crate) fn user(id: i64, role: Role) -> User {
     }
 }
 
+/// The secret generator the account and authentication tests share: a hash is `h(<token>)`,
+/// a random code is all `A`, and every new token is `plain-token`.
+pub(crate) fn secrets() -> MockSecretGenerator {
+    let mut secrets = MockSecretGenerator::new();
+    secrets
+        .expect_hash()
+        .returning(|t| TokenHash::from_hex(format!("h({t})")));
+    secrets
+        .expect_alphanumeric()
+        .returning(|len| "A".repeat(len));
+    secrets.expect_token().returning(|| SecretToken {
+        plaintext: "plain-token".into(),
+        hash: TokenHash::from_hex("h(plain-token)"),
+    });
+    secrets
+}
+
+/// A clock stopped at [`NOW`].
+pub(crate) fn clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().return_const(NOW);
+    clock
+}
+
 struct Mocks {
     users: MockUserRepository,
     hasher: MockPasswordHasher,
@@ -45,37 +72,26 @@ struct Mocks {
 
 impl Mocks {
     fn new() -> Self {
-        let mut secrets = MockSecretGenerator::new();
-        secrets
-            .expect_hash()
-            .returning(|t| TokenHash::from_hex(format!("h({t})")));
-        secrets
-            .expect_alphanumeric()
-            .returning(|len| "A".repeat(len));
-        secrets.expect_token().returning(|| SecretToken {
-            plaintext: "plain-token".into(),
-            hash: TokenHash::from_hex("h(plain-token)"),
-        });
         Self {
             users: MockUserRepository::new(),
             hasher: MockPasswordHasher::new(),
-            secrets,
+            secrets: secrets(),
         }
     }
 
     fn service(self, policy: RegistrationPolicy) -> AccountService {
-        let mut clock = MockClock::new();
-        clock.expect_now().return_const(NOW);
-        AccountService::new(
-            Arc::new(self.users),
-            Arc::new(self.hasher),
-            Arc::new(self.secrets),
-            Arc::new(clock),
-            Arc::new(crate::options::StaticOptions::with(
-                policy,
-                crate::groups::GroupSettings::default(),
-            )),
-        )
+        // No expectations on sessions and audit: the service does not use them.
+        let ports = CorePorts {
+            users: Arc::new(self.users),
+            sessions: Arc::new(MockSessionRepository::new()),
+            hasher: Arc::new(self.hasher),
+            secrets: Arc::new(self.secrets),
+            clock: Arc::new(clock()),
+            audit: Arc::new(MockAuditRepository::new()),
+        };
+        let groups = crate::groups::GroupSettings::default();
+        let options = crate::options::StaticOptions::with(policy, groups);
+        AccountService::new(&ports, Arc::new(options))
     }
 }
 

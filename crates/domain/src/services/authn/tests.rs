@@ -4,15 +4,14 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    AccessClaims, MockAccessTokenCodec, MockAuditRepository, MockClock, MockPasswordHasher,
+    AccessClaims, MockAccessTokenCodec, MockAuditRepository, MockPasswordHasher,
     MockSecretGenerator, MockSessionRepository, MockUserRepository,
 };
 use crate::services::RegistrationPolicy;
-use crate::services::accounts_test_user as user;
-use crate::session::{ActiveSession, SecretToken, TokenHash};
+use crate::services::accounts::tests::{NOW, clock, secrets, user};
+use crate::session::{ActiveSession, TokenHash};
 use crate::user::UserStatus;
 
-const NOW: i64 = 1_700_000_000;
 const TTL: i64 = 30 * 86_400;
 
 struct Mocks {
@@ -26,37 +25,24 @@ struct Mocks {
 
 impl Mocks {
     fn new() -> Self {
-        let mut secrets = MockSecretGenerator::new();
-        secrets
-            .expect_hash()
-            .returning(|t| TokenHash::from_hex(format!("h({t})")));
-        secrets
-            .expect_alphanumeric()
-            .returning(|len| "A".repeat(len));
-        secrets.expect_token().returning(|| SecretToken {
-            plaintext: "plain-token".into(),
-            hash: TokenHash::from_hex("h(plain-token)"),
-        });
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             hasher: MockPasswordHasher::new(),
-            secrets,
+            secrets: secrets(),
             codec: MockAccessTokenCodec::new(),
             audit: MockAuditRepository::new(),
         }
     }
 
     fn service(self, policy: RegistrationPolicy) -> AuthService {
-        let mut clock = MockClock::new();
-        clock.expect_now().return_const(NOW);
         AuthService::new(
             CorePorts {
                 users: Arc::new(self.users),
                 sessions: Arc::new(self.sessions),
                 hasher: Arc::new(self.hasher),
                 secrets: Arc::new(self.secrets),
-                clock: Arc::new(clock),
+                clock: Arc::new(clock()),
                 audit: Arc::new(self.audit),
             },
             Arc::new(self.codec),
