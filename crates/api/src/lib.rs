@@ -10,6 +10,7 @@ pub mod cli;
 mod client;
 pub mod compat;
 pub mod config;
+mod credentials;
 pub mod i18n;
 pub mod input;
 mod ops;

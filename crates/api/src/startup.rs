@@ -30,8 +30,8 @@ use tollgate_domain::ports::{
 };
 use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
-    AccountService, AdminService, AffiliateService, BootstrapOutcome, CorePorts, FailedLoginAudit,
-    OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
+    AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
+    FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
 };
 use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
@@ -72,6 +72,7 @@ pub fn ledger(db: &DatabaseConnection) -> Arc<dyn LedgerRepository> {
 
 /// The services of one instance, over one database.
 pub struct Services {
+    pub auth: AuthService,
     pub accounts: AccountService,
     pub admin: AdminService,
     pub options: OptionsService,
@@ -126,16 +127,8 @@ async fn core(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Co
     })
 }
 
-fn account_service(core: &Core, settings: &Settings) -> AccountService {
-    AccountService::new(
-        core.ports.clone(),
-        core.codec.clone(),
-        core.options.clone(),
-        SessionTtl {
-            web_secs: settings.session_ttl_secs(),
-            refresh_secs: settings.refresh_ttl_secs(),
-        },
-    )
+fn account_service(core: &Core) -> AccountService {
+    AccountService::new(&core.ports, core.options.clone())
 }
 
 /// The account service alone, for the CLI's `create-root` and `reset-password`: no rate
@@ -144,7 +137,7 @@ pub async fn build_accounts(
     db: &DatabaseConnection,
     settings: &Settings,
 ) -> anyhow::Result<AccountService> {
-    Ok(account_service(&core(db, settings).await?, settings))
+    Ok(account_service(&core(db, settings).await?))
 }
 
 pub async fn build_services(
@@ -162,6 +155,7 @@ pub async fn build_services(
         users.clone(),
         ports.audit.clone(),
         ports.hasher.clone(),
+        secrets.clone(),
         clock.clone(),
         options.clone(),
     );
@@ -172,8 +166,12 @@ pub async fn build_services(
     )));
     let failed_login_limit = RateLimit::per_hour(settings.audit.failed_login_records_per_hour);
     let failed_login_limiter = Arc::new(LocalRateLimiter::new(failed_login_limit));
-    let accounts = account_service(&core, settings)
-        .with_register_limiter(register_limiter.clone())
+    let accounts = account_service(&core).with_register_limiter(register_limiter.clone());
+    let ttl = SessionTtl {
+        web_secs: settings.session_ttl_secs(),
+        refresh_secs: settings.refresh_ttl_secs(),
+    };
+    let auth = AuthService::new(ports.clone(), core.codec.clone(), options.clone(), ttl)
         .with_failed_login_audit(FailedLoginAudit::new(
             failed_login_limiter.clone(),
             failed_login_limit.period_secs,
@@ -193,6 +191,7 @@ pub async fn build_services(
         options,
     );
     Ok(Services {
+        auth,
         accounts,
         admin,
         options: options_service,

@@ -158,7 +158,7 @@ pub async fn create(
     };
     state
         .services
-        .accounts
+        .admin
         .create_by_admin(&auth.user, input)
         .await
         .map_err(refuse(locale, &state.info))?;

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use tollgate_domain::services::{AccountService, AuthError, Authenticated};
+use tollgate_domain::services::{AuthError, AuthService, Authenticated};
 use tollgate_domain::{Role, User};
 
 use super::respond::{CompatError, locale_of};
@@ -91,11 +91,11 @@ async fn authenticate(
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| CompatError::internal(&"application state missing", locale))?;
-    let accounts = &state.services.accounts;
+    let service = &state.services.auth;
 
     let mut user = None;
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        match accounts.authenticate_session(cookie.value()).await {
+        match service.authenticate_session(cookie.value()).await {
             Ok(u) => user = Some(u),
             // A stale cookie is no session: fall through to the access token.
             Err(AuthError::NoSession | AuthError::UserDeleted) => {}
@@ -107,7 +107,7 @@ async fn authenticate(
         None => {
             let token = access_token(req)
                 .ok_or_else(|| CompatError::unauthorized(Msg::NotLoggedIn, locale))?;
-            match accounts.authenticate_access_token(token).await {
+            match service.authenticate_access_token(token).await {
                 Ok(u) => u,
                 Err(AuthError::InvalidAccessToken) => {
                     return Err(CompatError::fail(Msg::InvalidAccessToken, locale));
@@ -119,7 +119,7 @@ async fn authenticate(
 
     check_new_api_user(req, &auth.user, locale)?;
 
-    AccountService::authorize(&auth.user, min).map_err(|e| match e {
+    AuthService::authorize(&auth.user, min).map_err(|e| match e {
         AuthError::Disabled => CompatError::fail(Msg::UserBanned, locale),
         AuthError::UserDeleted => CompatError::fail(Msg::UserDeleted, locale),
         AuthError::Forbidden => CompatError::fail(Msg::InsufficientPrivileges, locale),
@@ -135,7 +135,7 @@ pub async fn optional_session_user(req: &HttpRequest) -> Option<User> {
     let cookie = req.cookie(SESSION_COOKIE)?;
     let auth = state
         .services
-        .accounts
+        .auth
         .authenticate_session(cookie.value())
         .await
         .ok()?;

@@ -3,28 +3,16 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tollgate_domain::services::{LoginInput, RegisterInput};
+use tollgate_domain::services::RegisterInput;
 
 use super::auth::{SESSION_COOKIE, UserAuth};
 use super::dto::SelfUser;
 use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::{ClientIp, UserAgent};
+use crate::credentials::{LoginBody, RegisterBody};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
 use crate::state::{AppState, CookiePolicy};
-
-/// Registration body. The console also sends `password2`, `wechat_verification_code` and
-/// `aff_code: null`; unknown fields and nulls are accepted.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RegisterBody {
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Accepted but not stored until it is verified (e-mail verification is not built yet),
-    /// so nobody can squat an address they do not own.
-    pub email: Option<String>,
-    pub aff_code: Option<String>,
-}
 
 /// `POST /api/user/register`. Public. Does not log the user in.
 pub async fn register(
@@ -33,14 +21,10 @@ pub async fn register(
     ip: ClientIp,
     body: Json<RegisterBody>,
 ) -> CompatResult {
-    let body = body.into_inner();
     let input = RegisterInput {
-        username: body.username.unwrap_or_default(),
-        password: body.password.unwrap_or_default(),
-        // Not stored: see `RegisterBody::email`.
+        // Not checked on this surface, and never stored: see `RegisterBody::email`.
         email: None,
-        aff_code: body.aff_code,
-        ip: ip.0,
+        ..body.into_inner().into_input(ip)
     };
     state
         .services
@@ -51,13 +35,6 @@ pub async fn register(
     Ok(ok_empty())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct LoginBody {
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
 /// `POST /api/user/login`. Sets the `session` cookie; `data` is the user.
 pub async fn login(
     state: web::Data<AppState>,
@@ -66,17 +43,10 @@ pub async fn login(
     user_agent: UserAgent,
     body: Json<LoginBody>,
 ) -> CompatResult {
-    let body = body.into_inner();
-    let input = LoginInput {
-        login: body.username.unwrap_or_default(),
-        password: body.password.unwrap_or_default(),
-        ip: ip.0,
-        user_agent: user_agent.0,
-    };
     let outcome = state
         .services
-        .accounts
-        .login(input)
+        .auth
+        .login(body.into_inner().into_input(ip, user_agent))
         .await
         .map_err(refuse(locale, &state.info))?;
     let cookie = session_cookie(outcome.session_token, state.cookie);
@@ -98,7 +68,7 @@ pub async fn logout(
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         state
             .services
-            .accounts
+            .auth
             .logout(cookie.value(), ip.0)
             .await
             .map_err(|e| CompatError::internal(&e, locale))?;
@@ -145,7 +115,7 @@ pub async fn rotate_token(
 ) -> CompatResult {
     let token = state
         .services
-        .accounts
+        .auth
         .rotate_access_token(auth.user.id, ip.0)
         .await
         .map_err(refuse(auth.locale, &state.info))?;

@@ -8,7 +8,7 @@ use tollgate_domain::audit::{AuditAction, AuditFilter, AuditRecord};
 use tollgate_domain::hierarchy::AdminOp;
 use tollgate_domain::ports::MatchMode;
 use tollgate_domain::services::{AdminError, UserListInput};
-use tollgate_domain::{PageRequest, UserId, UserStatus};
+use tollgate_domain::{Page, PageRequest, UserId, UserStatus};
 
 use super::auth::AdminBearer;
 use super::envelope::{RestError, respond};
@@ -45,6 +45,42 @@ fn pagination(request: PageRequest, total: u64) -> Pagination {
     }
 }
 
+/// The query string of a paged listing.
+trait ListQuery {
+    type Filter;
+
+    /// The filter and page it asks for, or why it is refused.
+    fn parse(self) -> Result<(Self::Filter, PageRequest), &'static str>;
+}
+
+/// A paged listing: parses `query`, fetches that page (`fetch`), and answers
+/// `{<key>: [shown items], pagination}`.
+async fn list_page<Q, Item, Shown, Fut>(
+    auth: &AdminBearer,
+    query: Q,
+    key: &str,
+    fetch: impl FnOnce(Q::Filter, PageRequest) -> Fut,
+    show: impl Fn(&Item) -> Shown,
+) -> RestResult
+where
+    Q: ListQuery,
+    Fut: Future<Output = Result<Page<Item>, AdminError>>,
+    Shown: Serialize,
+{
+    let locale = auth.locale;
+    let (filter, request) = query
+        .parse()
+        .map_err(|e| RestError::bad_request(locale, e))?;
+    let page = fetch(filter, request).await.map_err(admin_error(locale))?;
+    let items: Vec<Shown> = page.items.iter().map(show).collect();
+    Ok(respond(
+        StatusCode::OK,
+        Msg::RestOk,
+        locale,
+        json!({key: items, "pagination": pagination(request, page.total)}),
+    ))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct UsersQuery {
@@ -65,28 +101,17 @@ pub async fn list_users(
     state: web::Data<AppState>,
     q: Query<UsersQuery>,
 ) -> RestResult {
-    let locale = auth.locale;
-    let (input, request) = q
-        .into_inner()
-        .parse()
-        .map_err(|e| RestError::bad_request(locale, e))?;
-    let page = state
-        .services
-        .admin
-        .list(&auth.user, input, request)
-        .await
-        .map_err(admin_error(locale))?;
-    let users: Vec<UserResponse> = page.items.iter().map(UserResponse::from).collect();
-    Ok(respond(
-        StatusCode::OK,
-        Msg::RestOk,
-        locale,
-        json!({"users": users, "pagination": pagination(request, page.total)}),
-    ))
+    let (admin, actor) = (&state.services.admin, &auth.user);
+    let fetch = move |input, request| admin.list(actor, input, request);
+    list_page(&auth, q.into_inner(), "users", fetch, |u| {
+        UserResponse::from(u)
+    })
+    .await
 }
 
-impl UsersQuery {
-    /// The listing it asks for, or why it is refused.
+impl ListQuery for UsersQuery {
+    type Filter = UserListInput;
+
     fn parse(self) -> Result<(UserListInput, PageRequest), &'static str> {
         let status = match self.status {
             None => None,
@@ -189,28 +214,17 @@ pub async fn audit(
     state: web::Data<AppState>,
     q: Query<AuditQuery>,
 ) -> RestResult {
-    let locale = auth.locale;
-    let (filter, request) = q
-        .into_inner()
-        .parse()
-        .map_err(|e| RestError::bad_request(locale, e))?;
-    let page = state
-        .services
-        .admin
-        .audit_log(&auth.user, filter, request)
-        .await
-        .map_err(admin_error(locale))?;
-    let entries: Vec<AuditItem> = page.items.iter().map(AuditItem::from).collect();
-    Ok(respond(
-        StatusCode::OK,
-        Msg::RestOk,
-        locale,
-        json!({"entries": entries, "pagination": pagination(request, page.total)}),
-    ))
+    let (admin, actor) = (&state.services.admin, &auth.user);
+    let fetch = move |filter, request| admin.audit_log(actor, filter, request);
+    list_page(&auth, q.into_inner(), "entries", fetch, |r| {
+        AuditItem::from(r)
+    })
+    .await
 }
 
-impl AuditQuery {
-    /// The filter it asks for, or why it is refused.
+impl ListQuery for AuditQuery {
+    type Filter = AuditFilter;
+
     fn parse(self) -> Result<(AuditFilter, PageRequest), &'static str> {
         let action = match self.action.as_deref() {
             None | Some("") => None,

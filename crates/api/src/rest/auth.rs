@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use tollgate_domain::User;
-use tollgate_domain::services::{AccountService, AuthError};
+use tollgate_domain::services::{AuthError, AuthService};
 
 use super::envelope::RestError;
 use crate::compat::auth::{AdminRole, AnyUser, MinRole};
@@ -48,14 +48,14 @@ impl<R: MinRole> FromRequest for Bearer<R> {
             let token = bearer_token(&req).ok_or_else(|| RestError::unauthenticated(locale))?;
             let auth = state
                 .services
-                .accounts
+                .auth
                 .authenticate_jwt(token)
                 .await
                 .map_err(|e| match e {
                     AuthError::Unexpected(e) => RestError::internal(&e, locale),
                     _ => RestError::unauthenticated(locale),
                 })?;
-            AccountService::authorize(&auth.user, R::ROLE).map_err(|e| match e {
+            AuthService::authorize(&auth.user, R::ROLE).map_err(|e| match e {
                 AuthError::Disabled => RestError::new(
                     StatusCode::FORBIDDEN,
                     Msg::RestAccountDisabled,

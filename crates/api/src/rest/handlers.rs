@@ -3,13 +3,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tollgate_domain::services::{ApiTokens, LoginInput, ProfileInput, RegisterInput};
+use tollgate_domain::services::{ApiTokens, ProfileInput};
 use tollgate_domain::{User, UserStatus};
 
 use super::auth::Bearer;
 use super::envelope::{RestError, refuse, respond};
 use super::time::rfc3339;
 use crate::client::{ClientIp, UserAgent};
+use crate::credentials::{LoginBody, RegisterBody};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
 use crate::state::AppState;
@@ -65,15 +66,6 @@ fn tokens(t: ApiTokens) -> TokensResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RegisterBody {
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub email: Option<String>,
-    pub aff_code: Option<String>,
-}
-
 /// `POST /api/v1/auth/register` → 201 with the new user. Does not log in.
 pub async fn register(
     state: web::Data<AppState>,
@@ -81,18 +73,10 @@ pub async fn register(
     ip: ClientIp,
     body: Json<RegisterBody>,
 ) -> RestResult {
-    let body = body.into_inner();
-    let input = RegisterInput {
-        username: body.username.unwrap_or_default(),
-        password: body.password.unwrap_or_default(),
-        email: body.email,
-        aff_code: body.aff_code,
-        ip: ip.0,
-    };
     let user = state
         .services
         .accounts
-        .register(input)
+        .register(body.into_inner().into_input(ip))
         .await
         .map_err(refuse(locale))?;
     Ok(respond(
@@ -103,14 +87,6 @@ pub async fn register(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct LoginBody {
-    /// A username or an e-mail address.
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
 /// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token.
 pub async fn login(
     state: web::Data<AppState>,
@@ -119,17 +95,10 @@ pub async fn login(
     user_agent: UserAgent,
     body: Json<LoginBody>,
 ) -> RestResult {
-    let body = body.into_inner();
-    let input = LoginInput {
-        login: body.username.unwrap_or_default(),
-        password: body.password.unwrap_or_default(),
-        ip: ip.0,
-        user_agent: user_agent.0,
-    };
     let t = state
         .services
-        .accounts
-        .login_api(input)
+        .auth
+        .login_api(body.into_inner().into_input(ip, user_agent))
         .await
         .map_err(refuse(locale))?;
     Ok(respond(
@@ -156,7 +125,7 @@ pub async fn refresh(
     let token = body.into_inner().refresh_token.unwrap_or_default();
     let t = state
         .services
-        .accounts
+        .auth
         .refresh(&token, ip.0)
         .await
         .map_err(refuse(locale))?;
@@ -173,7 +142,7 @@ pub async fn refresh(
 pub async fn logout(ip: ClientIp, auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
         .services
-        .accounts
+        .auth
         .logout_session(auth.session_id, auth.user.id, ip.0)
         .await
         .map_err(|e| RestError::internal(&e, auth.locale))?;

@@ -1,4 +1,4 @@
-//! Registration, login, sessions, access tokens and the root account.
+//! Registration, the root account and the operator's password reset.
 
 use std::sync::Arc;
 
@@ -6,11 +6,10 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::options::OptionsSource;
 use crate::ports::{
-    AccessTokenCodec, AuditRepository, Clock, CreateUserError, PasswordHasher, SecretGenerator,
-    SessionRepository, UserRepository,
+    AuditRepository, Clock, CreateUserError, PasswordHasher, SecretGenerator, SessionRepository,
+    UserRepository,
 };
 use crate::rate_limit::{Decision, NoLimit, RateLimiter, address_key};
-use crate::session::{NewSession, SessionKind};
 use crate::user::{
     CredentialRuleError, DEFAULT_GROUP, Invitation, NewUser, Password, Role, User, Username,
     default_setting,
@@ -33,15 +32,6 @@ pub struct CorePorts {
     pub secrets: Arc<dyn SecretGenerator>,
     pub clock: Arc<dyn Clock>,
     pub audit: Arc<dyn AuditRepository>,
-}
-
-/// How long sessions live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionTtl {
-    /// The compat surface's cookie session.
-    pub web_secs: i64,
-    /// A `/api/v1` refresh token (sliding: each refresh starts it again).
-    pub refresh_secs: i64,
 }
 
 /// Registration and login switches, and the quota a new account starts with.
@@ -111,19 +101,6 @@ pub enum RegisterError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error("password login is disabled")]
-    PasswordLoginDisabled,
-    #[error("username or password is empty")]
-    MissingCredentials,
-    /// Unknown user, wrong password, disabled or deleted account: one variant, one message.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-#[derive(Debug, thiserror::Error)]
 pub enum ResetPasswordError {
     #[error("no such user")]
     UserNotFound,
@@ -138,44 +115,7 @@ impl From<RepoError> for RegisterError {
         Self::Unexpected(e.0)
     }
 }
-impl From<RepoError> for LoginError {
-    fn from(e: RepoError) -> Self {
-        Self::Unexpected(e.0)
-    }
-}
 impl From<RepoError> for ResetPasswordError {
-    fn from(e: RepoError) -> Self {
-        Self::Unexpected(e.0)
-    }
-}
-
-/// An admin's request to create a user.
-#[derive(Debug, Clone, Default)]
-pub struct AdminCreateInput {
-    pub username: String,
-    pub password: String,
-    pub display_name: Option<String>,
-    /// Role code; default 1.
-    pub role: Option<i32>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AdminCreateError {
-    #[error(transparent)]
-    Hierarchy(#[from] crate::hierarchy::HierarchyError),
-    #[error(transparent)]
-    InvalidCredential(#[from] CredentialRuleError),
-    #[error("display name must be 1 to 20 characters")]
-    InvalidDisplayName,
-    #[error("unknown role")]
-    InvalidRole,
-    #[error("the username is taken")]
-    UsernameTaken,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl From<RepoError> for AdminCreateError {
     fn from(e: RepoError) -> Self {
         Self::Unexpected(e.0)
     }
@@ -196,23 +136,6 @@ pub struct RegisterInput {
     pub ip: Option<String>,
 }
 
-/// Raw login input. `login` is a username or an e-mail address.
-#[derive(Clone)]
-pub struct LoginInput {
-    pub login: String,
-    pub password: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-/// A successful login: the user and the session token to hand to the client once.
-#[derive(Debug)]
-pub struct LoginOutcome {
-    pub user: User,
-    pub session_token: String,
-    pub expires_at: i64,
-}
-
 /// What the first-start bootstrap did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BootstrapOutcome {
@@ -225,52 +148,33 @@ pub enum BootstrapOutcome {
     },
 }
 
+/// Accounts: self-service registration, the root account and the operator's password reset.
 pub struct AccountService {
-    pub(super) users: Arc<dyn UserRepository>,
-    pub(super) sessions: Arc<dyn SessionRepository>,
-    pub(super) hasher: Arc<dyn PasswordHasher>,
-    pub(super) secrets: Arc<dyn SecretGenerator>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) audit: Arc<dyn AuditRepository>,
-    pub(super) codec: Arc<dyn AccessTokenCodec>,
-    pub(super) options: Arc<dyn OptionsSource>,
-    pub(super) ttl: SessionTtl,
+    users: Arc<dyn UserRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    secrets: Arc<dyn SecretGenerator>,
+    clock: Arc<dyn Clock>,
+    options: Arc<dyn OptionsSource>,
     /// Registrations per client address ([`NoLimit`] unless configured).
-    pub(super) register_limiter: Arc<dyn RateLimiter>,
-    pub(super) failed_login_audit: Arc<super::FailedLoginAudit>,
+    register_limiter: Arc<dyn RateLimiter>,
 }
 
 impl AccountService {
-    pub fn new(
-        ports: CorePorts,
-        codec: Arc<dyn AccessTokenCodec>,
-        options: Arc<dyn OptionsSource>,
-        ttl: SessionTtl,
-    ) -> Self {
+    /// Takes from `ports` the ones it uses (no sessions, no audit repository).
+    pub fn new(ports: &CorePorts, options: Arc<dyn OptionsSource>) -> Self {
         Self {
-            users: ports.users,
-            sessions: ports.sessions,
-            hasher: ports.hasher,
-            secrets: ports.secrets,
-            clock: ports.clock,
-            audit: ports.audit,
-            codec,
+            users: ports.users.clone(),
+            hasher: ports.hasher.clone(),
+            secrets: ports.secrets.clone(),
+            clock: ports.clock.clone(),
             options,
-            ttl,
             register_limiter: Arc::new(NoLimit),
-            failed_login_audit: Arc::new(super::FailedLoginAudit::unlimited()),
         }
     }
 
     /// Limits self-service registrations per client address (both surfaces share it).
     pub fn with_register_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.register_limiter = limiter;
-        self
-    }
-
-    /// Limits the failed-login audit rows per client address (unlimited by default).
-    pub fn with_failed_login_audit(mut self, limit: super::FailedLoginAudit) -> Self {
-        self.failed_login_audit = Arc::new(limit);
         self
     }
 
@@ -325,217 +229,9 @@ impl AccountService {
         Ok(user)
     }
 
-    /// Inserts a user, retrying the random invitation code on the rare collision.
     async fn create_user(&self, account: NewAccount<'_>) -> Result<User, RegisterError> {
-        let password_hash = self.hasher.hash(account.password).await?;
-        let mut new = NewUser {
-            display_name: account.username.as_str().to_owned(),
-            username: account.username,
-            password_hash,
-            role: account.role,
-            group: DEFAULT_GROUP.to_owned(),
-            email: account.email,
-            aff_code: String::new(),
-            setting: default_setting(account.role),
-            initial_quota: account.initial_quota,
-            invitation: account.invitation,
-            audit: account.audit,
-            created_at: self.clock.now(),
-        };
-        for _ in 0..COLLISION_RETRIES {
-            new.aff_code = self.secrets.alphanumeric(AFF_CODE_LEN);
-            match self.users.create(&new).await {
-                Ok(user) => return Ok(user),
-                Err(CreateUserError::AffCodeTaken) => continue,
-                Err(CreateUserError::UsernameTaken) => return Err(RegisterError::UsernameTaken),
-                Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
-                Err(CreateUserError::Unexpected(e)) => return Err(RegisterError::Unexpected(e)),
-            }
-        }
-        Err(RegisterError::Unexpected(anyhow::anyhow!(
-            "could not generate a unique invitation code"
-        )))
-    }
-
-    /// Password login (spec §3.2). Unknown user, wrong password and a disabled account take
-    /// the same path through the hasher and give the same error.
-    #[tracing::instrument(skip_all)]
-    pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
-        let user = self.check_credentials(&input).await?;
-        let (token, expires_at, _) = self
-            .start_session(&user, SessionKind::Web, self.ttl.web_secs, &input)
-            .await?;
-        tracing::info!(user_id = %user.id, "login");
-        Ok(LoginOutcome {
-            user: User {
-                last_login_at: Some(self.clock.now()),
-                ..user
-            },
-            session_token: token,
-            expires_at,
-        })
-    }
-
-    /// The user behind a login, or the one generic refusal.
-    pub(super) async fn check_credentials(&self, input: &LoginInput) -> Result<User, LoginError> {
-        if !self.policy().await?.password_login_enabled {
-            return Err(LoginError::PasswordLoginDisabled);
-        }
-        let login = input.login.trim();
-        if login.is_empty() || input.password.is_empty() {
-            return Err(LoginError::MissingCredentials);
-        }
-        // Only usernames are login names: every stored e-mail address is unverified until
-        // e-mail verification exists (issue 7.7), and usernames never contain `@`.
-        let login = login.to_owned();
-        // Names are stored in NFKC: a fullwidth or decomposed spelling of a name logs in, its
-        // other case does not (New API's names are case-sensitive). The name as typed is
-        // tried first, so names stored before normalisation keep working.
-        let mut found = self.users.find_credentials(&login).await?;
-        let normalized = crate::user::normalize_login(&login);
-        if found.is_none() && normalized != login {
-            found = self.users.find_credentials(&normalized).await?;
-        }
-        let (user, hash) = match found {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
-        };
-        let password_ok = self.hasher.verify(&input.password, hash).await?;
-        match user {
-            Some(user) if password_ok && user.is_enabled() => Ok(user),
-            user => {
-                tracing::info!("login refused");
-                let now = self.clock.now();
-                if !self
-                    .failed_login_audit
-                    .admit(input.ip.as_deref(), now)
-                    .await
-                {
-                    return Err(LoginError::InvalidCredentials);
-                }
-                let mut entry = AuditEntry::new(
-                    AuditAction::LoginFailed,
-                    None,
-                    user.as_ref().map(|u| u.id),
-                    now,
-                )
-                .from_ip(input.ip.clone());
-                // The typed login is kept only when it named an account (it is then that
-                // account's name or address). A name that matched nothing is often a password
-                // typed into the wrong field: it is never stored.
-                if let Some(user) = &user {
-                    let attempted: String = login.chars().take(64).collect();
-                    entry = entry
-                        .change(
-                            serde_json::Value::Null,
-                            serde_json::json!({ "login": attempted }),
-                        )
-                        .target_role(user.role);
-                }
-                self.audit.record(&entry).await?;
-                Err(LoginError::InvalidCredentials)
-            }
-        }
-    }
-
-    /// Stores a new session of `kind`; returns its token (shown once), expiry and id, and
-    /// records the login time on the user.
-    pub(super) async fn start_session(
-        &self,
-        user: &User,
-        kind: SessionKind,
-        ttl_secs: i64,
-        input: &LoginInput,
-    ) -> Result<(String, i64, i64), RepoError> {
-        let now = self.clock.now();
-        let token = self.secrets.token();
-        let expires_at = now.saturating_add(ttl_secs);
-        let id = self
-            .sessions
-            .create(&NewSession {
-                token_hash: token.hash,
-                user_id: user.id,
-                kind,
-                created_at: now,
-                expires_at,
-                ip: input.ip.clone(),
-                user_agent: input.user_agent.clone(),
-                audit: Some(
-                    AuditEntry::new(
-                        AuditAction::LoginSucceeded,
-                        Some(user.id),
-                        Some(user.id),
-                        now,
-                    )
-                    .change(
-                        serde_json::Value::Null,
-                        serde_json::json!({ "via": kind.as_str() }),
-                    )
-                    .from_ip(input.ip.clone()),
-                ),
-            })
-            .await?;
-        self.users.record_login(user.id, now).await?;
-        Ok((token.plaintext, expires_at, id))
-    }
-
-    /// `POST /api/user/` (spec §3.21): an admin creates a user with a role strictly below its
-    /// own; the same insert effects as registration (new-user quota through the ledger,
-    /// invitation code, default sidebar), no inviter, and the creation audited in the same
-    /// transaction.
-    pub async fn create_by_admin(
-        &self,
-        actor: &User,
-        input: AdminCreateInput,
-    ) -> Result<User, AdminCreateError> {
-        let role = Role::from_code(input.role.unwrap_or(1)).ok_or(AdminCreateError::InvalidRole)?;
-        crate::hierarchy::check_grant(actor, role)?;
-        let username = Username::parse(&input.username)?;
-        let password = Password::parse(&input.password)?;
-        let display_name = input
-            .display_name
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty());
-        if display_name
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > 20 || d.chars().any(char::is_control))
-        {
-            return Err(AdminCreateError::InvalidDisplayName);
-        }
-        let now = self.clock.now();
-        let audit = AuditEntry::new(AuditAction::UserCreated, Some(actor.id), None, now).change(
-            serde_json::Value::Null,
-            serde_json::json!({"username": username.as_str(), "role": role.code()}),
-        );
-        let mut user = self
-            .create_user(NewAccount {
-                username,
-                password: &password,
-                role,
-                email: None,
-                initial_quota: self.policy().await?.quota_for_new_user,
-                invitation: None,
-                audit: Some(audit),
-            })
-            .await
-            .map_err(|e| match e {
-                RegisterError::UsernameTaken => AdminCreateError::UsernameTaken,
-                RegisterError::InvalidInput(rule) => AdminCreateError::InvalidCredential(rule),
-                other => AdminCreateError::Unexpected(anyhow::anyhow!(other)),
-            })?;
-        if let Some(name) = display_name.filter(|d| *d != user.display_name) {
-            let changes = crate::user::ProfileChanges {
-                display_name: Some(name),
-                ..Default::default()
-            };
-            user = self
-                .users
-                .update_profile(user.id, &changes)
-                .await
-                .map_err(|e| AdminCreateError::Unexpected(anyhow::anyhow!(e)))?;
-        }
-        tracing::info!(actor = %actor.id, user_id = %user.id, "user created by admin");
-        Ok(user)
+        let (users, hasher) = (&*self.users, &*self.hasher);
+        create_user(users, hasher, &*self.secrets, &*self.clock, account).await
     }
 
     /// Whether the installation has a root user (`/api/status` `setup`).
@@ -622,15 +318,53 @@ impl AccountService {
     }
 }
 
+/// Inserts a user, retrying the random invitation code on the rare collision.
+pub(super) async fn create_user(
+    users: &dyn UserRepository,
+    hasher: &dyn PasswordHasher,
+    secrets: &dyn SecretGenerator,
+    clock: &dyn Clock,
+    account: NewAccount<'_>,
+) -> Result<User, RegisterError> {
+    let password_hash = hasher.hash(account.password).await?;
+    let mut new = NewUser {
+        display_name: account.username.as_str().to_owned(),
+        username: account.username,
+        password_hash,
+        role: account.role,
+        group: DEFAULT_GROUP.to_owned(),
+        email: account.email,
+        aff_code: String::new(),
+        setting: default_setting(account.role),
+        initial_quota: account.initial_quota,
+        invitation: account.invitation,
+        audit: account.audit,
+        created_at: clock.now(),
+    };
+    for _ in 0..COLLISION_RETRIES {
+        new.aff_code = secrets.alphanumeric(AFF_CODE_LEN);
+        match users.create(&new).await {
+            Ok(user) => return Ok(user),
+            Err(CreateUserError::AffCodeTaken) => continue,
+            Err(CreateUserError::UsernameTaken) => return Err(RegisterError::UsernameTaken),
+            Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
+            Err(CreateUserError::Unexpected(e)) => return Err(RegisterError::Unexpected(e)),
+        }
+    }
+    Err(RegisterError::Unexpected(anyhow::anyhow!(
+        "could not generate a unique invitation code"
+    )))
+}
+
 /// What `create_user` needs besides the generated parts.
-struct NewAccount<'a> {
-    username: Username,
-    password: &'a Password,
-    role: Role,
-    email: Option<String>,
-    initial_quota: i64,
-    invitation: Option<Invitation>,
-    audit: Option<AuditEntry>,
+pub(super) struct NewAccount<'a> {
+    pub(super) username: Username,
+    pub(super) password: &'a Password,
+    pub(super) role: Role,
+    pub(super) email: Option<String>,
+    pub(super) initial_quota: i64,
+    pub(super) invitation: Option<Invitation>,
+    pub(super) audit: Option<AuditEntry>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::accounts::{NewAccount, RegisterError, create_user};
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditRecord, AuditScope};
 use crate::error::RepoError;
 use crate::hierarchy::{self, AdminOp, HierarchyError};
@@ -13,7 +14,7 @@ use crate::options::OptionsSource;
 use crate::page::{Page, PageRequest};
 use crate::ports::{
     AdminChanges, AdminUpdateError, AdminWriteError, AuditRepository, Clock, MatchMode,
-    PasswordHasher, StateChange, UserQuery, UserRepository,
+    PasswordHasher, SecretGenerator, StateChange, UserQuery, UserRepository,
 };
 use crate::user::{CredentialRuleError, Password, Role, User, UserId, UserStatus, Username};
 
@@ -68,6 +69,38 @@ impl From<AdminWriteError> for AdminError {
     }
 }
 
+/// An admin's request to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct AdminCreateInput {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    /// Role code; default 1.
+    pub role: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminCreateError {
+    #[error(transparent)]
+    Hierarchy(#[from] crate::hierarchy::HierarchyError),
+    #[error(transparent)]
+    InvalidCredential(#[from] CredentialRuleError),
+    #[error("display name must be 1 to 20 characters")]
+    InvalidDisplayName,
+    #[error("unknown role")]
+    InvalidRole,
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for AdminCreateError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
 /// What an admin may send to update a user (compat `PUT /api/user/`). `role` and `status`
 /// are accepted only when they equal the current values: they change through `manage`.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +130,7 @@ pub struct AdminService {
     users: Arc<dyn UserRepository>,
     audit: Arc<dyn AuditRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    secrets: Arc<dyn SecretGenerator>,
     clock: Arc<dyn Clock>,
     options: Arc<dyn OptionsSource>,
 }
@@ -106,6 +140,7 @@ impl AdminService {
         users: Arc<dyn UserRepository>,
         audit: Arc<dyn AuditRepository>,
         hasher: Arc<dyn PasswordHasher>,
+        secrets: Arc<dyn SecretGenerator>,
         clock: Arc<dyn Clock>,
         options: Arc<dyn OptionsSource>,
     ) -> Self {
@@ -113,6 +148,7 @@ impl AdminService {
             users,
             audit,
             hasher,
+            secrets,
             clock,
             options,
         }
@@ -129,6 +165,72 @@ impl AdminService {
             .keys()
             .cloned()
             .collect())
+    }
+
+    /// `POST /api/user/` (spec §3.21): an admin creates a user with a role strictly below its
+    /// own; the same insert effects as registration (new-user quota through the ledger,
+    /// invitation code, default sidebar), no inviter, and the creation audited in the same
+    /// transaction.
+    pub async fn create_by_admin(
+        &self,
+        actor: &User,
+        input: AdminCreateInput,
+    ) -> Result<User, AdminCreateError> {
+        let role = Role::from_code(input.role.unwrap_or(1)).ok_or(AdminCreateError::InvalidRole)?;
+        crate::hierarchy::check_grant(actor, role)?;
+        let username = Username::parse(&input.username)?;
+        let password = Password::parse(&input.password)?;
+        let display_name = input
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
+        if display_name
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 20 || d.chars().any(char::is_control))
+        {
+            return Err(AdminCreateError::InvalidDisplayName);
+        }
+        let now = self.clock.now();
+        let audit = AuditEntry::new(AuditAction::UserCreated, Some(actor.id), None, now).change(
+            serde_json::Value::Null,
+            serde_json::json!({"username": username.as_str(), "role": role.code()}),
+        );
+        let initial_quota = self
+            .options
+            .current()
+            .await?
+            .registration
+            .quota_for_new_user;
+        let (users, hasher, secrets) = (&*self.users, &*self.hasher, &*self.secrets);
+        let account = NewAccount {
+            username,
+            password: &password,
+            role,
+            email: None,
+            initial_quota,
+            invitation: None,
+            audit: Some(audit),
+        };
+        let mut user = create_user(users, hasher, secrets, &*self.clock, account)
+            .await
+            .map_err(|e| match e {
+                RegisterError::UsernameTaken => AdminCreateError::UsernameTaken,
+                RegisterError::InvalidInput(rule) => AdminCreateError::InvalidCredential(rule),
+                other => AdminCreateError::Unexpected(anyhow::anyhow!(other)),
+            })?;
+        if let Some(name) = display_name.filter(|d| *d != user.display_name) {
+            let changes = crate::user::ProfileChanges {
+                display_name: Some(name),
+                ..Default::default()
+            };
+            user = self
+                .users
+                .update_profile(user.id, &changes)
+                .await
+                .map_err(|e| AdminCreateError::Unexpected(anyhow::anyhow!(e)))?;
+        }
+        tracing::info!(actor = %actor.id, user_id = %user.id, "user created by admin");
+        Ok(user)
     }
 
     /// Users the actor may see (role below its own, and itself), newest first.

@@ -1,13 +1,64 @@
 //! Authentication: cookie sessions and access tokens (compat), JWT access tokens with rotating
 //! refresh tokens (`/api/v1`), and role checks. Role and status are always read live.
 
+use std::sync::Arc;
+
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
-use crate::ports::{SetAccessTokenError, TokenRejected};
-use crate::session::{Rotation, SessionKind};
+use crate::options::OptionsSource;
+use crate::ports::{
+    AccessTokenCodec, AuditRepository, Clock, PasswordHasher, SecretGenerator, SessionRepository,
+    SetAccessTokenError, TokenRejected, UserRepository,
+};
+use crate::session::{NewSession, Rotation, SessionKind};
 use crate::user::{Role, User, UserId};
 
-use super::accounts::{AccountService, COLLISION_RETRIES, LoginError, LoginInput};
+use super::accounts::{COLLISION_RETRIES, CorePorts};
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTtl {
+    /// The compat surface's cookie session.
+    pub web_secs: i64,
+    /// A `/api/v1` refresh token (sliding: each refresh starts it again).
+    pub refresh_secs: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("password login is disabled")]
+    PasswordLoginDisabled,
+    #[error("username or password is empty")]
+    MissingCredentials,
+    /// Unknown user, wrong password, disabled or deleted account: one variant, one message.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RepoError> for LoginError {
+    fn from(e: RepoError) -> Self {
+        Self::Unexpected(e.0)
+    }
+}
+
+/// Raw login input. `login` is a username or an e-mail address.
+#[derive(Clone)]
+pub struct LoginInput {
+    pub login: String,
+    pub password: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A successful login: the user and the session token to hand to the client once.
+#[derive(Debug)]
+pub struct LoginOutcome {
+    pub user: User,
+    pub session_token: String,
+    pub expires_at: i64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -77,7 +128,176 @@ impl From<RepoError> for RefreshError {
     }
 }
 
-impl AccountService {
+/// Authentication: password login on both surfaces, cookie sessions, compat access tokens,
+/// `/api/v1` JWTs with rotating refresh tokens, logout, and role checks.
+pub struct AuthService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    hasher: Arc<dyn PasswordHasher>,
+    secrets: Arc<dyn SecretGenerator>,
+    clock: Arc<dyn Clock>,
+    audit: Arc<dyn AuditRepository>,
+    codec: Arc<dyn AccessTokenCodec>,
+    options: Arc<dyn OptionsSource>,
+    ttl: SessionTtl,
+    failed_login_audit: Arc<super::FailedLoginAudit>,
+}
+
+impl AuthService {
+    pub fn new(
+        ports: CorePorts,
+        codec: Arc<dyn AccessTokenCodec>,
+        options: Arc<dyn OptionsSource>,
+        ttl: SessionTtl,
+    ) -> Self {
+        Self {
+            users: ports.users,
+            sessions: ports.sessions,
+            hasher: ports.hasher,
+            secrets: ports.secrets,
+            clock: ports.clock,
+            audit: ports.audit,
+            codec,
+            options,
+            ttl,
+            failed_login_audit: Arc::new(super::FailedLoginAudit::unlimited()),
+        }
+    }
+
+    /// Limits the failed-login audit rows per client address (unlimited by default).
+    pub fn with_failed_login_audit(mut self, limit: super::FailedLoginAudit) -> Self {
+        self.failed_login_audit = Arc::new(limit);
+        self
+    }
+
+    /// Password login (spec §3.2). Unknown user, wrong password and a disabled account take
+    /// the same path through the hasher and give the same error.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
+        let user = self.check_credentials(&input).await?;
+        let (token, expires_at, _) = self
+            .start_session(&user, SessionKind::Web, self.ttl.web_secs, &input)
+            .await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok(LoginOutcome {
+            user: User {
+                last_login_at: Some(self.clock.now()),
+                ..user
+            },
+            session_token: token,
+            expires_at,
+        })
+    }
+
+    /// The user behind a login, or the one generic refusal.
+    async fn check_credentials(&self, input: &LoginInput) -> Result<User, LoginError> {
+        if !self
+            .options
+            .current()
+            .await?
+            .registration
+            .password_login_enabled
+        {
+            return Err(LoginError::PasswordLoginDisabled);
+        }
+        let login = input.login.trim();
+        if login.is_empty() || input.password.is_empty() {
+            return Err(LoginError::MissingCredentials);
+        }
+        // Only usernames are login names: every stored e-mail address is unverified until
+        // e-mail verification exists (issue 7.7), and usernames never contain `@`.
+        let login = login.to_owned();
+        // Names are stored in NFKC: a fullwidth or decomposed spelling of a name logs in, its
+        // other case does not (New API's names are case-sensitive). The name as typed is
+        // tried first, so names stored before normalisation keep working.
+        let mut found = self.users.find_credentials(&login).await?;
+        let normalized = crate::user::normalize_login(&login);
+        if found.is_none() && normalized != login {
+            found = self.users.find_credentials(&normalized).await?;
+        }
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let password_ok = self.hasher.verify(&input.password, hash).await?;
+        match user {
+            Some(user) if password_ok && user.is_enabled() => Ok(user),
+            user => {
+                tracing::info!("login refused");
+                let now = self.clock.now();
+                if !self
+                    .failed_login_audit
+                    .admit(input.ip.as_deref(), now)
+                    .await
+                {
+                    return Err(LoginError::InvalidCredentials);
+                }
+                let mut entry = AuditEntry::new(
+                    AuditAction::LoginFailed,
+                    None,
+                    user.as_ref().map(|u| u.id),
+                    now,
+                )
+                .from_ip(input.ip.clone());
+                // The typed login is kept only when it named an account (it is then that
+                // account's name or address). A name that matched nothing is often a password
+                // typed into the wrong field: it is never stored.
+                if let Some(user) = &user {
+                    let attempted: String = login.chars().take(64).collect();
+                    entry = entry
+                        .change(
+                            serde_json::Value::Null,
+                            serde_json::json!({ "login": attempted }),
+                        )
+                        .target_role(user.role);
+                }
+                self.audit.record(&entry).await?;
+                Err(LoginError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Stores a new session of `kind`; returns its token (shown once), expiry and id, and
+    /// records the login time on the user.
+    async fn start_session(
+        &self,
+        user: &User,
+        kind: SessionKind,
+        ttl_secs: i64,
+        input: &LoginInput,
+    ) -> Result<(String, i64, i64), RepoError> {
+        let now = self.clock.now();
+        let token = self.secrets.token();
+        let expires_at = now.saturating_add(ttl_secs);
+        let id = self
+            .sessions
+            .create(&NewSession {
+                token_hash: token.hash,
+                user_id: user.id,
+                kind,
+                created_at: now,
+                expires_at,
+                ip: input.ip.clone(),
+                user_agent: input.user_agent.clone(),
+                audit: Some(
+                    AuditEntry::new(
+                        AuditAction::LoginSucceeded,
+                        Some(user.id),
+                        Some(user.id),
+                        now,
+                    )
+                    .change(
+                        serde_json::Value::Null,
+                        serde_json::json!({ "via": kind.as_str() }),
+                    )
+                    .from_ip(input.ip.clone()),
+                ),
+            })
+            .await?;
+        self.users.record_login(user.id, now).await?;
+        Ok((token.plaintext, expires_at, id))
+    }
+
     /// Revokes the session behind a cookie token, audited. Unknown tokens are not an error.
     pub async fn logout(&self, session_token: &str, ip: Option<String>) -> Result<(), RepoError> {
         let hash = self.secrets.hash(session_token);
@@ -301,3 +521,6 @@ impl AccountService {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests;

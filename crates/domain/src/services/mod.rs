@@ -10,14 +10,18 @@ mod profile;
 mod redemptions;
 
 pub use accounts::{
-    AccountService, AdminCreateError, AdminCreateInput, BootstrapOutcome, CorePorts, LoginError,
-    LoginInput, LoginOutcome, RegisterError, RegisterInput, RegistrationPolicy, ResetPasswordError,
-    SessionTtl, invitation_for,
+    AccountService, BootstrapOutcome, CorePorts, RegisterError, RegisterInput, RegistrationPolicy,
+    ResetPasswordError, invitation_for,
 };
-pub use admin::{AdminError, AdminService, AdminUpdateInput, UserListInput};
+pub use admin::{
+    AdminCreateError, AdminCreateInput, AdminError, AdminService, AdminUpdateInput, UserListInput,
+};
 pub use affiliate::AffiliateService;
 pub use audit_limit::FailedLoginAudit;
-pub use authn::{AccessTokenError, ApiTokens, AuthError, Authenticated, RefreshError};
+pub use authn::{
+    AccessTokenError, ApiTokens, AuthError, AuthService, Authenticated, LoginError, LoginInput,
+    LoginOutcome, RefreshError, SessionTtl,
+};
 pub use options::{OptionsError, OptionsService, StoredOptions};
 pub use profile::{
     ChangePasswordError, DeleteSelfError, FRESH_LOGIN_SECS, OwnerProof, OwnerProofError,

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use mockall::predicate::eq;
 
 use super::*;
-use crate::ports::{MockAuditRepository, MockClock, MockPasswordHasher, MockUserRepository};
+use crate::ports::{
+    MockAuditRepository, MockClock, MockPasswordHasher, MockSecretGenerator, MockUserRepository,
+};
 use crate::services::accounts_test_user as user;
 
 const NOW: i64 = 1_700_000_000;
@@ -13,6 +15,7 @@ struct Mocks {
     users: MockUserRepository,
     audit: MockAuditRepository,
     hasher: MockPasswordHasher,
+    secrets: MockSecretGenerator,
 }
 
 impl Mocks {
@@ -27,15 +30,20 @@ impl Mocks {
     }
 
     fn service(self) -> AdminService {
+        self.service_with(crate::services::RegistrationPolicy::default())
+    }
+
+    fn service_with(self, policy: crate::services::RegistrationPolicy) -> AdminService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         AdminService::new(
             Arc::new(self.users),
             Arc::new(self.audit),
             Arc::new(self.hasher),
+            Arc::new(self.secrets),
             Arc::new(clock),
             Arc::new(crate::options::StaticOptions::with(
-                crate::services::RegistrationPolicy::default(),
+                policy,
                 crate::groups::GroupSettings::default(),
             )),
         )
@@ -342,4 +350,70 @@ async fn the_audit_log_is_scoped_to_the_actor() {
         .audit_log(&user(1, Role::Admin), filter, PageRequest::default())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_cannot_create_a_user_of_its_own_role_and_nothing_is_stored() {
+    // No expectations: hashing or inserting would fail the test.
+    let svc = Mocks::default().service();
+    let input = AdminCreateInput {
+        username: "bob".into(),
+        password: "password1".into(),
+        role: Some(Role::Admin.code()),
+        ..Default::default()
+    };
+    let err = svc
+        .create_by_admin(&user(1, Role::Admin), input)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AdminCreateError::Hierarchy(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_created_user_gets_the_new_user_quota_no_inviter_and_its_audit_in_the_insert() {
+    let mut m = Mocks::default();
+    m.hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok("argon2-hash".into()));
+    m.secrets
+        .expect_alphanumeric()
+        .returning(|len| "A".repeat(len));
+    m.users
+        .expect_create()
+        .times(1)
+        .withf(|n: &crate::user::NewUser| {
+            n.username.as_str() == "bob"
+                && n.password_hash == "argon2-hash"
+                && n.role == Role::User
+                && n.initial_quota == 42
+                && n.invitation.is_none()
+                && n.aff_code.len() == 8
+                && n.audit.as_ref().is_some_and(|a| {
+                    a.action == crate::audit::AuditAction::UserCreated
+                        && a.actor_id == Some(UserId(1))
+                })
+        })
+        .returning(|n| {
+            Ok(User {
+                username: n.username.to_string(),
+                display_name: n.display_name.clone(),
+                quota: n.initial_quota,
+                ..user(5, Role::User)
+            })
+        });
+    let svc = m.service_with(crate::services::RegistrationPolicy {
+        quota_for_new_user: 42,
+        ..Default::default()
+    });
+    let input = AdminCreateInput {
+        username: "bob".into(),
+        password: "password1".into(),
+        ..Default::default()
+    };
+    let created = svc
+        .create_by_admin(&user(1, Role::Admin), input)
+        .await
+        .unwrap();
+    assert_eq!((created.id, created.quota), (UserId(5), 42));
 }
