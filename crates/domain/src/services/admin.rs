@@ -1,6 +1,6 @@
-//! Admin user management (spec §3.18–3.24; seed 003 admin): listing and search scoped by the
-//! hierarchy, reading, updating (a quota change is a ledger entry with the admin as actor),
-//! state changes that revoke sessions at once, hard deletion, and the audit log.
+//! Admin user management (docs/newapi-behaviour.md §6 and the REST admin routes): listing and
+//! search scoped by the hierarchy, reading, updating (a quota change is a ledger entry with the
+//! admin as actor), state changes that revoke sessions at once, hard deletion, and the audit log.
 
 use std::sync::Arc;
 

@@ -107,7 +107,8 @@ impl AccountService {
         Ok(())
     }
 
-    /// The live user behind a session token (spec §10.1: never trust the session's copy).
+    /// The live user behind a session token (docs/newapi-behaviour.md §11.1: never trust the
+    /// session's copy).
     pub async fn authenticate_session(
         &self,
         session_token: &str,
