@@ -1,4 +1,4 @@
-//! The auth table of console-contract §1, plus the live-status guarantees New API lacked.
+//! The auth table of docs/newapi-behaviour.md §3.2, plus the live-status guarantees New API lacked.
 
 use reqwest::Method;
 use serde_json::json;

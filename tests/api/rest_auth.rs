@@ -1,4 +1,4 @@
-//! `/api/v1/auth/*` (seed 003): register, login, refresh, logout, 404s and languages.
+//! `/api/v1/auth/*`: register, login, refresh, logout, 404s and languages.
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! Helpers for the `/api/v1` REST surface (seed 003): requests, envelope checks, token pairs,
+//! Helpers for the `/api/v1` REST surface: requests, envelope checks, token pairs,
 //! RFC 3339 parsing, and hand-made JWTs (HMAC computed here, no JWT library).
 
 use base64::Engine as _;

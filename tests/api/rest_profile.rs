@@ -1,4 +1,4 @@
-//! `/api/v1/users/profile` and `/api/v1/users/password` (seed 003): one domain behind both
+//! `/api/v1/users/profile` and `/api/v1/users/password`: one domain behind both
 //! surfaces, validation before any change, no mass assignment, session revocation.
 
 use reqwest::Method;

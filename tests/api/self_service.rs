@@ -146,7 +146,8 @@ async fn a_sidebar_must_be_valid_json_of_flags_and_is_kept_by_the_settings_updat
     }
     assert_eq!(app.get_self(&s).await["data"]["sidebar_modules"], sidebar);
 
-    // A notification-settings update keeps the sidebar (New API dropped it, spec §10.20).
+    // A notification-settings update keeps the sidebar (New API dropped it,
+    // docs/newapi-behaviour.md §11.7).
     let reply = app
         .call(
             &s,
@@ -611,7 +612,7 @@ async fn a_public_webhook_is_saved_and_its_secret_kept_when_omitted() {
     assert_eq!(setting["webhook_url"], "https://93.184.215.14/other");
     assert_eq!(
         setting["webhook_secret"], "s3cret",
-        "kept when omitted (spec §10.20)"
+        "kept when omitted (docs/newapi-behaviour.md §11.7)"
     );
     assert_eq!(setting["notify_type"], "webhook");
     assert!(

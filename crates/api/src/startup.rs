@@ -301,7 +301,7 @@ impl Application {
     }
 }
 
-/// Creates the first root user when none exists (DESIGN §5: no default password).
+/// Creates the first root user when none exists (there is no default password: docs/operations.md).
 async fn bootstrap_root(accounts: &AccountService, settings: &Settings) -> anyhow::Result<()> {
     match accounts
         .bootstrap_root(settings.root_credentials())

@@ -1,4 +1,4 @@
-//! HS256 access tokens for the `/api/v1` surface (DESIGN §5).
+//! HS256 access tokens for the `/api/v1` surface (docs/security.md, "`/api/v1` tokens").
 //!
 //! The algorithm is pinned to HS256; issuer, audience, subject, session, issue time, expiry
 //! and the token type are all required. Expiry, issue time and not-before are checked against

@@ -1,4 +1,4 @@
-//! argon2id password hashing (DESIGN §5), off the async workers.
+//! argon2id password hashing (docs/security.md, "Passwords"), off the async workers.
 
 use std::sync::Arc;
 

@@ -19,6 +19,8 @@ mod options;
 mod readiness;
 mod redemptions;
 mod secrets;
+/// Bulk test data that bypasses the domain's validation: only with the `testing` feature.
+#[cfg(feature = "testing")]
 pub mod seed;
 mod sessions;
 mod txn;

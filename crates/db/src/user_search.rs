@@ -1,4 +1,5 @@
-//! The admin listing and search of users (spec §3.18, §3.19, scoped by the role hierarchy).
+//! The admin listing and search of users (docs/newapi-behaviour.md §6.1, scoped by the role
+//! hierarchy).
 //!
 //! The keyword matches username, display name or e-mail, case-sensitively and with the same
 //! result on every backend, plus the id when the keyword is a positive integer. How a text

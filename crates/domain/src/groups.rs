@@ -1,5 +1,5 @@
-//! Groups (spec §9): which groups a user may pick for their API keys, at what price
-//! multiplier, and which models those groups serve.
+//! Groups (docs/newapi-behaviour.md §9): which groups a user may pick for their API keys, at what
+//! price multiplier, and which models those groups serve.
 //!
 //! Pure functions over [`GroupSettings`]; the settings themselves are loaded by an adapter.
 
@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-/// The virtual group whose ratio is shown as "自动" (spec §9.3, §9.4).
+/// The virtual group whose ratio is shown as "自动" (docs/newapi-behaviour.md §9.3, §9.4).
 pub const AUTO_GROUP: &str = "auto";
 /// How the compat surface renders [`GroupRatio::Auto`].
 pub const AUTO_RATIO_LABEL: &str = "自动";
-/// The description given to a user's own group when it is not otherwise usable (spec §9.2).
+/// The description given to a user's own group when it is not otherwise usable
+/// (docs/newapi-behaviour.md §9.2).
 pub const OWN_GROUP_DESC: &str = "用户分组";
 /// Longest group name, in characters.
 pub const MAX_GROUP_NAME_CHARS: usize = 64;
@@ -19,7 +20,7 @@ pub const MAX_GROUP_NAME_CHARS: usize = 64;
 const REMOVE_PREFIX: &str = "-:";
 const ADD_PREFIX: &str = "+:";
 
-/// The group options of spec §9.1. `Default` is New API's defaults.
+/// The group options of docs/newapi-behaviour.md §9.1. `Default` is New API's defaults.
 ///
 /// Missing fields deserialise to their defaults, so a partial document is accepted; call
 /// [`GroupSettings::validate`] before using settings that came from outside.
@@ -155,10 +156,10 @@ impl GroupSettings {
         Ok(())
     }
 
-    /// The groups a user of `user_group` may use, name → description (spec §9.2):
-    /// `usable`, adjusted by the user group's `special_usable` rules, plus the user's own
-    /// group (described as [`OWN_GROUP_DESC`]) when it is not already there. An empty
-    /// `user_group` (the public route) gets `usable` unchanged.
+    /// The groups a user of `user_group` may use, name → description (docs/newapi-behaviour.md
+    /// §9.2): `usable`, adjusted by the user group's `special_usable` rules, plus the user's own
+    /// group (described as [`OWN_GROUP_DESC`]) when it is not already there. An empty `user_group`
+    /// (the public route) gets `usable` unchanged.
     ///
     /// New API applied the rules in Go map order, so a group both added and removed came out
     /// either way; here additions are applied first and removals last, so removal wins.
@@ -184,7 +185,7 @@ impl GroupSettings {
     }
 
     /// The ratio a user of `user_group` pays in `group`: the `group_group_ratio` override if
-    /// any, else `ratios[group]`, else 1 (spec §9.3).
+    /// any, else `ratios[group]`, else 1 (docs/newapi-behaviour.md §9.3).
     pub fn group_ratio(&self, user_group: &str, group: &str) -> f64 {
         self.group_group_ratio
             .get(user_group)
@@ -194,10 +195,10 @@ impl GroupSettings {
             .unwrap_or(1.0)
     }
 
-    /// `GET /api/user/groups` (spec §9.3), in name order: every usable group that has a
-    /// ratio, with the user's ratio; usable groups without a ratio (the user's own group
-    /// included) are not listed. If `auto` is usable it is listed with [`GroupRatio::Auto`]
-    /// and the description `usable["auto"]`, or `"auto"`.
+    /// `GET /api/user/groups` (docs/newapi-behaviour.md §9.3), in name order: every usable group
+    /// that has a ratio, with the user's ratio; usable groups without a ratio (the user's own group
+    /// included) are not listed. If `auto` is usable it is listed with [`GroupRatio::Auto`] and the
+    /// description `usable["auto"]`, or `"auto"`.
     pub fn group_view(&self, user_group: &str) -> Vec<GroupView> {
         let usable = self.usable_groups(user_group);
         let mut view: Vec<GroupView> = usable
@@ -224,8 +225,8 @@ impl GroupSettings {
         view
     }
 
-    /// `GET /api/user/models` (spec §3.8): the models of every group the user may use,
-    /// sorted and without duplicates (New API's order was unstable).
+    /// `GET /api/user/models` (docs/newapi-behaviour.md §5.4): the models of every group the user
+    /// may use, sorted and without duplicates (New API's order was unstable).
     pub fn models_for(&self, user_group: &str) -> Vec<String> {
         let models: BTreeSet<&String> = self
             .usable_groups(user_group)

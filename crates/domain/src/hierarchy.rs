@@ -1,7 +1,8 @@
-//! The role hierarchy of admin operations (spec §4, issue rules): an actor may read or change
-//! a target only if `actor.role > target.role`, may never grant a role >= its own, only root
-//! promotes, and root itself cannot be changed, disabled, demoted or deleted through admin
-//! routes (no role is above root). An actor may always read itself.
+//! The role hierarchy of admin operations (docs/newapi-behaviour.md §7, docs/security.md "The role
+//! hierarchy"): an actor may read or change a target only if `actor.role > target.role`, may never
+//! grant a role >= its own, only root promotes, and root itself cannot be changed, disabled,
+//! demoted or deleted through admin routes (no role is above root). An actor may always read
+//! itself.
 
 use crate::user::{Role, User, UserStatus};
 

@@ -1,6 +1,7 @@
-//! The quota ledger (DESIGN §4): every balance change is one [`LedgerEntry`], applied in the
-//! same transaction as a conditional update of the balance. A unique (kind, reference) key
-//! makes each credit idempotent. Invariant: each balance equals the sum of its entries.
+//! The quota ledger (docs/architecture.md, "Money"): every balance change is one [`LedgerEntry`],
+//! applied in the same transaction as a conditional update of the balance. A unique (kind,
+//! reference) key makes each credit idempotent. Invariant: each balance equals the sum of its
+//! entries.
 
 use crate::user::UserId;
 
@@ -186,8 +187,8 @@ impl LedgerEntry {
         )
     }
 
-    /// The two entries of moving `amount` from `aff_quota` to `quota` (spec §5.6), sharing
-    /// the transfer's reference. Applied together in one transaction, they conserve
+    /// The two entries of moving `amount` from `aff_quota` to `quota` (docs/newapi-behaviour.md
+    /// §5.6), sharing the transfer's reference. Applied together in one transaction, they conserve
     /// `quota + aff_quota`.
     pub fn aff_transfer(
         user_id: UserId,

@@ -1,4 +1,5 @@
-//! Pagination with the rules of the compat surface, minus its defects (spec §10.17).
+//! Pagination with the rules of the compat surface, minus its defects (docs/newapi-behaviour.md
+//! §11.5).
 
 /// Default page size (New API's `ItemsPerPage`).
 pub const DEFAULT_PAGE_SIZE: u64 = 10;

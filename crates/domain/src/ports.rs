@@ -72,7 +72,7 @@ pub enum MatchMode {
     Contains,
 }
 
-/// An admin listing or search of users (spec §3.18, §3.19; seed 003 admin list).
+/// An admin listing or search of users (docs/newapi-behaviour.md §6.1; the REST admin list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserQuery {
     /// Matches username, display name or e-mail (case-sensitive), and the id when numeric.
@@ -179,9 +179,9 @@ pub trait UserRepository: Send + Sync {
     /// Any user row with this exact username, soft-deleted ones included.
     async fn find_by_username(&self, username: &str) -> Result<Option<User>, RepoError>;
 
-    /// The login lookup of spec §3.2: a non-deleted user whose username equals `login`, with
-    /// its password hash (empty for accounts without a password). E-mail addresses are not
-    /// login names until they can be verified (issue 7.7).
+    /// The login lookup of docs/newapi-behaviour.md §4.2: a non-deleted user whose username equals
+    /// `login`, with its password hash (empty for accounts without a password). E-mail addresses
+    /// are not login names until they can be verified (issue 7.7).
     async fn find_credentials(&self, login: &str) -> Result<Option<(User, String)>, RepoError>;
 
     /// The non-deleted user holding this access token.

@@ -1,5 +1,5 @@
-//! The SSRF guard for URLs users store (webhook, Bark, Gotify; spec §10.29): only public
-//! http(s) hosts are accepted.
+//! The SSRF guard for URLs users store (webhook, Bark, Gotify; docs/newapi-behaviour.md §11.10):
+//! only public http(s) hosts are accepted.
 //!
 //! The check runs when the URL is saved. A name can resolve differently later (DNS
 //! rebinding), so whatever sends to the URL must check the addresses it connects to again.

@@ -1,4 +1,5 @@
-//! Redemption codes (spec §5.5): admin-issued vouchers a user redeems once for quota.
+//! Redemption codes (docs/newapi-behaviour.md §8.1): admin-issued vouchers a user redeems once for
+//! quota.
 
 use crate::user::{Role, UserId};
 
@@ -122,7 +123,8 @@ impl NewRedemptionBatch {
                 max: Self::MAX_COUNT,
             });
         }
-        // New API lets admins mint negative codes that silently debit (spec §10.13).
+        // New API lets admins mint negative codes that silently debit (docs/newapi-behaviour.md
+        // §11.4).
         if quota <= 0 {
             return Err(CreateRedemptionsError::InvalidQuota);
         }

@@ -1,5 +1,5 @@
-//! Server-side sessions (DESIGN §5): the client holds a random 256-bit token, the store keeps
-//! only its hash.
+//! Server-side sessions (docs/security.md, "Sessions"): the client holds a random 256-bit token,
+//! the store keeps only its hash.
 
 use std::fmt;
 

@@ -18,7 +18,7 @@ impl fmt::Display for UserId {
     }
 }
 
-/// The strict hierarchy of spec §4: user(1) < admin(10) < root(100).
+/// The strict hierarchy of docs/newapi-behaviour.md §7: user(1) < admin(10) < root(100).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     User,
@@ -231,7 +231,7 @@ pub struct User {
     pub aff_quota: i64,
     pub aff_history_quota: i64,
     pub inviter_id: Option<UserId>,
-    /// The user's settings, a JSON object stored as a string (spec §1.6).
+    /// The user's settings, a JSON object stored as a string (docs/newapi-behaviour.md §2.2).
     pub setting: String,
     pub phone: Option<String>,
     pub avatar: Option<String>,
@@ -282,9 +282,9 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
-/// An accepted invitation (spec §3.1, §5.6): the adapter links the inviter, raises its
-/// `aff_count` by one whatever the rewards are, and applies each non-zero reward through the
-/// ledger, all in the transaction that inserts the new user.
+/// An accepted invitation (docs/newapi-behaviour.md §4.1, §8.2): the adapter links the inviter,
+/// raises its `aff_count` by one whatever the rewards are, and applies each non-zero reward through
+/// the ledger, all in the transaction that inserts the new user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Invitation {
     pub inviter_id: UserId,
@@ -349,8 +349,8 @@ pub fn parse_email(raw: &str) -> Option<String> {
 /// The group every new user starts in.
 pub const DEFAULT_GROUP: &str = "default";
 
-/// The settings object a new user gets (spec §1.6): `gotify_priority` 0 and the role's
-/// default sidebar, itself a JSON string nested in the object.
+/// The settings object a new user gets (docs/newapi-behaviour.md §2.2): `gotify_priority` 0 and the
+/// role's default sidebar, itself a JSON string nested in the object.
 pub fn default_setting(role: Role) -> String {
     use serde_json::json;
     let mut sidebar = json!({

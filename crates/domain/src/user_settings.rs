@@ -1,5 +1,6 @@
-//! The user's `setting` JSON (spec §1.6): validation of the console's sidebar layout
-//! (spec §3.9, §10.21) and the notification-settings update (spec §3.17, §10.20, §10.29).
+//! The user's `setting` JSON (docs/newapi-behaviour.md §2.2): validation of the console's sidebar
+//! layout (docs/newapi-behaviour.md §5.2, §11.8) and the notification-settings update
+//! (docs/newapi-behaviour.md §5.7, §11.7, §11.10).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -88,7 +89,7 @@ fn check_sidebar_key(key: &str) -> Result<(), SidebarError> {
     }
 }
 
-/// The notification channels of spec §3.17.
+/// The notification channels of docs/newapi-behaviour.md §5.7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyType {
     Email,
@@ -118,7 +119,7 @@ impl NotifyType {
     }
 }
 
-/// The body of `PUT /api/user/setting` (spec §3.17). `None` means "not sent".
+/// The body of `PUT /api/user/setting` (docs/newapi-behaviour.md §5.7). `None` means "not sent".
 ///
 /// `Debug` redacts `webhook_secret` and `gotify_token`.
 #[derive(Clone, Default, PartialEq, Deserialize)]
@@ -159,8 +160,8 @@ impl std::fmt::Debug for NotificationSettingsInput {
     }
 }
 
-/// Why a notification-settings update was refused; one variant per message of spec §3.17,
-/// plus [`SettingsError::UrlForbidden`] for the SSRF guard.
+/// Why a notification-settings update was refused; one variant per message of
+/// docs/newapi-behaviour.md §5.7, plus [`SettingsError::UrlForbidden`] for the SSRF guard.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     /// `无效的预警类型`
@@ -223,12 +224,12 @@ const GOTIFY_PRIORITY: &str = "gotify_priority";
 const ACCEPT_UNSET_RATIO: &str = "accept_unset_model_ratio_model";
 const RECORD_IP_LOG: &str = "record_ip_log";
 
-/// Applies `PUT /api/user/setting` to the stored `setting` JSON `current` and returns the
-/// new JSON string. Validation follows spec §3.17, in its order; every URL must also pass
+/// Applies `PUT /api/user/setting` to the stored `setting` JSON `current` and returns the new JSON
+/// string. Validation follows docs/newapi-behaviour.md §5.7, in its order; every URL must also pass
 /// [`check_public_http_url`].
 ///
-/// Unlike New API (spec §10.20), the result starts from the current object, so keys this
-/// request does not own (`sidebar_modules`, `language`, anything unknown) are kept; an
+/// Unlike New API (docs/newapi-behaviour.md §11.7), the result starts from the current object, so
+/// keys this request does not own (`sidebar_modules`, `language`, anything unknown) are kept; an
 /// unreadable or non-object `current` counts as `{}`. Then:
 /// - `notify_type` and `quota_warning_threshold` are replaced.
 /// - Only the chosen channel's fields are stored; the other channels' `webhook_url`,

@@ -28,8 +28,8 @@ impl LocalRateLimiter {
         }
     }
 
-    /// Forgets keys whose allowance is whole again, so the key map does not only grow
-    /// (STACK-2 H10). Call it from a periodic task.
+    /// Forgets keys whose allowance is whole again, so the key map does not only grow (governor's
+    /// keyed limiter never drops a key by itself). Call it from a periodic task.
     pub fn sweep(&self) {
         if let Some(l) = &self.limiter {
             l.retain_recent();

@@ -1,4 +1,4 @@
-//! `/api/user/*` admin routes and `/api/group/` (spec §3.18–3.24, console-contract §3).
+//! `/api/user/*` admin routes and `/api/group/` (docs/newapi-behaviour.md §6).
 
 use actix_web::web;
 use serde::{Deserialize, Serialize};

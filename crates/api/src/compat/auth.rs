@@ -1,4 +1,4 @@
-//! Authentication of the compat surface (spec §2.2, console-contract §1), minus New API's
+//! Authentication of the compat surface (docs/newapi-behaviour.md §3.2), minus New API's
 //! defects: sessions are server-side and the user's role and status are read live on every
 //! request, so disabling or demoting a user takes effect at once.
 //!
@@ -142,8 +142,8 @@ pub async fn optional_session_user(req: &HttpRequest) -> Option<User> {
     auth.user.is_enabled().then_some(auth.user)
 }
 
-/// The token of `Authorization: Bearer <t>` or `Authorization: <t>`. Only a leading
-/// `Bearer ` is stripped (New API removed the first occurrence anywhere, spec §10.3).
+/// The token of `Authorization: Bearer <t>` or `Authorization: <t>`. Only a leading `Bearer ` is
+/// stripped (New API removed the first occurrence anywhere, docs/newapi-behaviour.md §11.3).
 fn access_token(req: &HttpRequest) -> Option<&str> {
     let raw = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match raw.get(..6) {

@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tollgate_domain::{Redemption, Role, User};
 
-/// The fields of New API's user object that every view shares (spec §1.1): identity,
-/// balances and invitation counters. No secret is among them.
+/// The fields of New API's user object that every view shares (docs/newapi-behaviour.md §2.1):
+/// identity, balances and invitation counters. No secret is among them.
 #[derive(Debug, Serialize)]
 pub struct NewApiUser {
     pub id: i64,
@@ -60,7 +60,7 @@ impl From<&User> for NewApiUser {
     }
 }
 
-/// The user object of `GET /api/user/self` and of the login reply (spec §3.7).
+/// The user object of `GET /api/user/self` and of the login reply (docs/newapi-behaviour.md §5.1).
 #[derive(Debug, Serialize)]
 pub struct SelfUser {
     #[serde(flatten)]
@@ -88,7 +88,7 @@ impl From<&User> for SelfUser {
     }
 }
 
-/// What the console may show, by role (spec §3.7).
+/// What the console may show, by role (docs/newapi-behaviour.md §5.1).
 fn permissions(role: Role) -> Value {
     match role {
         Role::Root => json!({"sidebar_settings": false, "sidebar_modules": {}}),

@@ -1,4 +1,5 @@
-//! The New API compatible surface, `/api/*` (spec `newapi-user-module.md`).
+//! The New API compatible surface, `/api/*` (the behaviour followed is described
+//! in docs/newapi-behaviour.md).
 
 mod admin;
 pub mod auth;

@@ -1,5 +1,5 @@
-//! The compat envelope (spec §0.2): HTTP 200 `{success, message, data}` for business outcomes,
-//! 401 only from the auth layer, opaque 500 for failures.
+//! The compat envelope (docs/newapi-behaviour.md §1): HTTP 200 `{success, message, data}` for
+//! business outcomes, 401 only from the auth layer, opaque 500 for failures.
 
 use std::borrow::Cow;
 
@@ -138,7 +138,8 @@ impl CompatError {
         }
     }
 
-    /// A rate-limit refusal (spec §0.2): HTTP 429 with the envelope and `Retry-After`.
+    /// A rate-limit refusal (docs/newapi-behaviour.md §1): HTTP 429 with the envelope and
+    /// `Retry-After`.
     pub fn too_many_requests(msg: Msg, locale: Locale, retry_after_secs: u64) -> Self {
         Self {
             status: StatusCode::TOO_MANY_REQUESTS,

@@ -1,5 +1,5 @@
 //! `/api/user/*` self-service: profile, deletion, groups, models, invitations, settings
-//! (spec §3.6–3.12, §3.16, §3.17).
+//! (docs/newapi-behaviour.md §5, §9.3).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -15,10 +15,10 @@ use crate::i18n::{Locale, Msg};
 use crate::input::{self, Json};
 use crate::state::AppState;
 
-/// `PUT /api/user/self` (spec §3.9). With `sidebar_modules` (a JSON string) it stores a
-/// validated sidebar. Otherwise only `display_name` and `password` (with
-/// `original_password`) are writable; every other field (`role`, `quota`, `group`,
-/// `status`, `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
+/// `PUT /api/user/self` (docs/newapi-behaviour.md §5.2). With `sidebar_modules` (a JSON string) it
+/// stores a validated sidebar. Otherwise only `display_name` and `password` (with
+/// `original_password`) are writable; every other field (`role`, `quota`, `group`, `status`,
+/// `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
 pub async fn update_self(
     ip: ClientIp,
     auth: UserAuth,
@@ -129,9 +129,9 @@ pub struct SettingsBody {
     password: Option<String>,
 }
 
-/// `DELETE /api/user/self` (spec §3.10): soft delete; sessions and access token revoked at
-/// once; the cookie is cleared. Needs the current password (`{"password": ...}`) or a login
-/// within the last 10 minutes: an access token alone, or an old session, is not enough.
+/// `DELETE /api/user/self` (docs/newapi-behaviour.md §5.3): soft delete; sessions and access token
+/// revoked at once; the cookie is cleared. Needs the current password (`{"password": ...}`) or a
+/// login within the last 10 minutes: an access token alone, or an old session, is not enough.
 pub async fn delete_self(
     auth: UserAuth,
     state: web::Data<AppState>,
@@ -168,9 +168,9 @@ fn groups_body(groups: &[GroupView]) -> Value {
     Value::Object(map)
 }
 
-/// `GET /api/user/groups` (public, spec §3.6, §9.3): for a logged-in caller (valid session
-/// cookie) the view of their group, otherwise the anonymous view. New API always answered
-/// the anonymous view here (spec §10.30).
+/// `GET /api/user/groups` (public, docs/newapi-behaviour.md §9.3): for a logged-in caller (valid
+/// session cookie) the view of their group, otherwise the anonymous view. New API always answered
+/// the anonymous view here (docs/newapi-behaviour.md §11.11).
 pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> CompatResult {
     let group = optional_session_user(&req)
         .await
@@ -196,7 +196,8 @@ pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatRe
     Ok(ok(groups_body(&groups)))
 }
 
-/// `GET /api/user/models` (spec §3.8): the models of the user's usable groups, sorted.
+/// `GET /api/user/models` (docs/newapi-behaviour.md §5.4): the models of the user's usable groups,
+/// sorted.
 pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let models = state
         .services
@@ -207,7 +208,8 @@ pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult 
     Ok(ok(models))
 }
 
-/// `GET /api/user/aff` (spec §3.12): the invitation code, created on first request.
+/// `GET /api/user/aff` (docs/newapi-behaviour.md §5.5): the invitation code, created on first
+/// request.
 pub async fn aff_code(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     match state.services.affiliate.aff_code(&auth.user).await {
         Ok(code) => Ok(ok(code)),
@@ -222,7 +224,7 @@ pub struct TransferBody {
     pub quota: Option<Value>,
 }
 
-/// `POST /api/user/aff_transfer` (spec §3.16, §5.6).
+/// `POST /api/user/aff_transfer` (docs/newapi-behaviour.md §5.6).
 pub async fn aff_transfer(
     auth: UserAuth,
     state: web::Data<AppState>,
@@ -248,10 +250,10 @@ pub async fn aff_transfer(
     })))
 }
 
-/// `PUT /api/user/setting` (spec §3.17): validated; keeps the sidebar, language and stored
-/// secrets the request does not send (spec §10.20); URLs must be public http(s). Changing
-/// where notifications go also needs `password` in the body or a login within the last 10
-/// minutes (issue 7.11).
+/// `PUT /api/user/setting` (docs/newapi-behaviour.md §5.7): validated; keeps the sidebar, language
+/// and stored secrets the request does not send (docs/newapi-behaviour.md §11.7); URLs must be
+/// public http(s). Changing where notifications go also needs `password` in the body or a login
+/// within the last 10 minutes (issue 7.11).
 pub async fn update_setting(
     locale: Locale,
     auth: UserAuth,

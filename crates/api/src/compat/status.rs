@@ -1,4 +1,4 @@
-//! `GET /api/status`: what the console needs to boot (console-contract §2).
+//! `GET /api/status`: what the console needs to boot (docs/newapi-behaviour.md §10).
 
 use actix_web::{HttpRequest, web};
 use serde_json::json;

@@ -57,8 +57,8 @@ pub async fn login(
     })))
 }
 
-/// `GET /api/user/logout` (spec §2.1): revokes the server-side session, then clears the
-/// cookie. Answers success without a session too, as New API does.
+/// `GET /api/user/logout` (docs/newapi-behaviour.md §3.1): revokes the server-side session, then
+/// clears the cookie. Answers success without a session too, as New API does.
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -102,7 +102,7 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
     removal
 }
 
-/// `GET /api/user/self` (spec §3.7).
+/// `GET /api/user/self` (docs/newapi-behaviour.md §5.1).
 pub async fn get_self(auth: UserAuth) -> CompatResult {
     Ok(ok(SelfUser::from(&auth.user)))
 }
@@ -144,7 +144,8 @@ pub async fn redeem(
     Ok(ok(redeemed.quota))
 }
 
-/// Bad JSON on the compat surface is a business refusal: 200 `无效的参数` (spec §3.1).
+/// Bad JSON on the compat surface is a business refusal: 200 `无效的参数` (docs/newapi-behaviour.md
+/// §4.1).
 pub fn json_error(locale: Locale) -> CompatError {
     CompatError::fail(Msg::InvalidParams, locale)
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/admin/*` (seed 003 admin, plus the audit log).
+//! `/api/v1/admin/*` (user management and the audit log; docs/api.md).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -1,4 +1,4 @@
-//! `/api/v1` handlers: authentication, profile and password (seed 003).
+//! `/api/v1` handlers: authentication, profile and password (documented in docs/api.md).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -17,7 +17,8 @@ use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
 
-/// The seed's `UserResponse`. `status` is 1 enabled, 0 disabled on this surface.
+/// The user object of the REST surface (docs/api.md). `status` is 1 enabled, 0 disabled on this
+/// surface.
 #[derive(Debug, Serialize)]
 pub struct UserResponse {
     pub id: i64,

@@ -1,5 +1,6 @@
-//! The REST surface, `/api/v1/*` (seed 003): real HTTP status codes and the envelope
-//! `{code, message, data, timestamp}` (plus `error` on failures). JWT bearer authentication.
+//! The REST surface, `/api/v1/*` (the second half of docs/api.md): real HTTP status codes and the
+//! envelope `{code, message, data, timestamp}` (plus `error` on failures). JWT bearer
+//! authentication.
 
 mod admin;
 mod auth;

@@ -16,7 +16,7 @@ use crate::user::{
 };
 
 /// Length of a generated invitation code. New API used 4 characters from a non-crypto RNG,
-/// which collide (spec §10.27); 8 alphanumerics give 2.2e14 codes.
+/// which collide (docs/newapi-behaviour.md §11.9); 8 alphanumerics give 2.2e14 codes.
 const AFF_CODE_LEN: usize = 8;
 /// Length of a generated root password.
 const GENERATED_PASSWORD_LEN: usize = 24;
@@ -64,10 +64,10 @@ impl Default for RegistrationPolicy {
     }
 }
 
-/// The invitation a registration gets (spec §3.1, §5.6). An unknown code, or one of a
-/// disabled or deleted account, is silently no invitation, as in New API; a known inviter is
-/// always linked and counted, whatever the rewards are (New API counted only paid invitations,
-/// spec §10.27).
+/// The invitation a registration gets (docs/newapi-behaviour.md §4.1, §8.2). An unknown code, or
+/// one of a disabled or deleted account, is silently no invitation, as in New API; a known inviter
+/// is always linked and counted, whatever the rewards are (New API counted only paid invitations,
+/// docs/newapi-behaviour.md §11.9).
 pub fn invitation_for(policy: &RegistrationPolicy, inviter: Option<&User>) -> Option<Invitation> {
     let inviter = inviter.filter(|u| u.is_enabled())?;
     Some(Invitation {
@@ -183,7 +183,7 @@ impl AccountService {
         Ok(self.options.current().await?.registration)
     }
 
-    /// Self-service registration with username and password (spec §3.1).
+    /// Self-service registration with username and password (docs/newapi-behaviour.md §4.1).
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, input: RegisterInput) -> Result<User, RegisterError> {
         let policy = self.policy().await?;

@@ -1,6 +1,6 @@
-//! Admin user management (spec §3.18–3.24; seed 003 admin): listing and search scoped by the
-//! hierarchy, reading, updating (a quota change is a ledger entry with the admin as actor),
-//! state changes that revoke sessions at once, hard deletion, and the audit log.
+//! Admin user management (docs/newapi-behaviour.md §6 and the REST admin routes): listing and
+//! search scoped by the hierarchy, reading, updating (a quota change is a ledger entry with the
+//! admin as actor), state changes that revoke sessions at once, hard deletion, and the audit log.
 
 use std::sync::Arc;
 
@@ -167,8 +167,8 @@ impl AdminService {
             .collect())
     }
 
-    /// `POST /api/user/` (spec §3.21): an admin creates a user with a role strictly below its
-    /// own; the same insert effects as registration (new-user quota through the ledger,
+    /// `POST /api/user/` (docs/newapi-behaviour.md §6.3): an admin creates a user with a role
+    /// strictly below its own; the same insert effects as registration (new-user quota through the ledger,
     /// invitation code, default sidebar), no inviter, and the creation audited in the same
     /// transaction.
     pub async fn create_by_admin(

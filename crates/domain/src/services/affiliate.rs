@@ -1,4 +1,5 @@
-//! Invitation codes and the transfer of invitation rewards to quota (spec §3.12, §5.6).
+//! Invitation codes and the transfer of invitation rewards to quota (docs/newapi-behaviour.md §5.5,
+//! §5.6).
 
 use std::sync::Arc;
 

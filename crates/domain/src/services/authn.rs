@@ -170,8 +170,8 @@ impl AuthService {
         self
     }
 
-    /// Password login (spec §3.2). Unknown user, wrong password and a disabled account take
-    /// the same path through the hasher and give the same error.
+    /// Password login (docs/newapi-behaviour.md §4.2). Unknown user, wrong password and a
+    /// disabled account take the same path through the hasher and give the same error.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
         let user = self.check_credentials(&input).await?;
@@ -327,7 +327,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// The live user behind a session token (spec §10.1: never trust the session's copy).
+    /// The live user behind a session token (docs/newapi-behaviour.md §11.1: never trust the
+    /// session's copy).
     pub async fn authenticate_session(
         &self,
         session_token: &str,

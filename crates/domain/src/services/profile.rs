@@ -1,5 +1,5 @@
 //! Self-service on one's own account: profile, password, settings, deletion, groups and
-//! models (spec §3.6–3.10, §3.17; seed 003 profile and password).
+//! models (docs/newapi-behaviour.md §5, §9; the REST profile and password routes).
 
 use std::sync::Arc;
 
@@ -189,10 +189,10 @@ impl ProfileService {
         }
     }
 
-    /// Compat `PUT /api/user/self` profile mode (spec §3.9): display name and password only;
-    /// empty values leave a field unchanged. The current password is needed only to change
-    /// the password (New API demanded it for any change, spec §10.19). A password change
-    /// revokes every other session of the user.
+    /// Compat `PUT /api/user/self` profile mode (docs/newapi-behaviour.md §5.2): display name and
+    /// password only; empty values leave a field unchanged. The current password is needed only to
+    /// change the password (New API demanded it for any change, docs/newapi-behaviour.md §11.6). A
+    /// password change revokes every other session of the user.
     pub async fn update_self(
         &self,
         user: &User,
@@ -365,8 +365,8 @@ impl ProfileService {
         }
     }
 
-    /// `PUT /api/user/setting` (spec §3.17), keeping what the request does not own. A change
-    /// of where notifications go (channel, address, credential) needs [`OwnerProof`].
+    /// `PUT /api/user/setting` (docs/newapi-behaviour.md §5.7), keeping what the request does not
+    /// own. A change of where notifications go (channel, address, credential) needs [`OwnerProof`].
     pub async fn update_notification_settings(
         &self,
         user: &User,
@@ -385,9 +385,9 @@ impl ProfileService {
         Ok(())
     }
 
-    /// `DELETE /api/user/self` (spec §3.10): soft delete, the access token cleared, every
-    /// session and refresh token revoked and the act audited, all in one transaction; the
-    /// ledger stays. Root cannot delete itself.
+    /// `DELETE /api/user/self` (docs/newapi-behaviour.md §5.3): soft delete, the access token
+    /// cleared, every session and refresh token revoked and the act audited, all in one
+    /// transaction; the ledger stays. Root cannot delete itself.
     pub async fn delete_self(&self, user: &User) -> Result<(), DeleteSelfError> {
         if user.role == Role::Root {
             return Err(DeleteSelfError::Root);
@@ -407,7 +407,8 @@ impl ProfileService {
         Ok(())
     }
 
-    /// The group table for a user of `user_group` ("" for an anonymous caller), spec §9.3.
+    /// The group table for a user of `user_group` ("" for an anonymous caller),
+    /// docs/newapi-behaviour.md §9.3.
     pub async fn groups(&self, user_group: &str) -> Result<Vec<GroupView>, RepoError> {
         Ok(self.options.current().await?.groups.group_view(user_group))
     }

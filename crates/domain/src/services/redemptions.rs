@@ -1,4 +1,4 @@
-//! Redemption codes: admins mint them, users redeem them once (spec §5.5).
+//! Redemption codes: admins mint them, users redeem them once (docs/newapi-behaviour.md §8.1).
 
 use std::sync::Arc;
 
