@@ -168,9 +168,9 @@ impl AdminService {
     }
 
     /// `POST /api/user/` (docs/newapi-behaviour.md §6.3): an admin creates a user with a role
-    /// strictly below its own; the same insert effects as registration (new-user quota through the ledger,
-    /// invitation code, default sidebar), no inviter, and the creation audited in the same
-    /// transaction.
+    /// strictly below its own; the same insert effects as registration (new-user quota through
+    /// the ledger, invitation code, default sidebar), no inviter, and the creation audited in
+    /// the same transaction.
     pub async fn create_by_admin(
         &self,
         actor: &User,
