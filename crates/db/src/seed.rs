@@ -73,7 +73,9 @@ pub async fn seed_users(
 
     let mut next = 1;
     while next <= count {
-        txn::write(db, "failed to commit seeded users", async |txn| {
+        let start = next;
+        next = txn::write(db, "failed to commit seeded users", async |txn| {
+            let mut next = start;
             for _ in 0..INSERTS_PER_TRANSACTION {
                 if next > count {
                     break;
@@ -119,7 +121,7 @@ pub async fn seed_users(
                     .with_context(|| format!("failed to insert seeded users {next}..={last}"))?;
                 next = last + 1;
             }
-            Ok::<_, Abort<anyhow::Error>>(())
+            Ok::<_, Abort<anyhow::Error>>(next)
         })
         .await?;
     }

@@ -6,7 +6,7 @@ use sea_orm::{
     TransactionTrait as _,
 };
 
-use crate::error::unexpected;
+use crate::error::{is_transient_conflict, unexpected};
 
 /// Why the work of a write transaction stopped; every variant rolls the transaction back.
 ///
@@ -34,9 +34,20 @@ impl<E> From<anyhow::Error> for Abort<E> {
     }
 }
 
+/// How many times [`write`] runs a transaction that the database aborted to break a deadlock
+/// or a serialization conflict.
+const ATTEMPTS: u32 = 4;
+
 /// Runs `work` in one write transaction: commits when it returns `Ok`, rolls back when it
 /// returns `Err`. A failure to begin or to commit is an error; a failure to roll back is only
 /// logged, since the outcome is already decided.
+///
+/// When the database aborts the transaction to break a deadlock or a serialization conflict
+/// (MariaDB/MySQL and PostgreSQL may pick any of two conflicting transactions as the victim),
+/// nothing of it was applied, and `work` runs again in a new transaction, up to [`ATTEMPTS`]
+/// times in all. `work` therefore only talks to the database: it has no other effects. (It is
+/// `Clone` rather than `AsyncFn` because the futures of a borrowed async closure are not `Send`
+/// to the compiler; a closure that captures only references is `Copy`.)
 ///
 /// `what` ("failed to ...") describes database failures of the work and of the commit.
 ///
@@ -46,32 +57,38 @@ impl<E> From<anyhow::Error> for Abort<E> {
 pub(crate) async fn write<T, E>(
     db: &DatabaseConnection,
     what: &'static str,
-    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Abort<E>>,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, Abort<E>> + Clone,
 ) -> Result<T, E>
 where
     E: From<anyhow::Error>,
 {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-    match work(&txn).await {
-        Ok(value) => {
-            txn.commit().await.map_err(|e| unexpected(e, what))?;
-            Ok(value)
-        }
-        Err(abort) => {
-            if let Err(err) = txn.rollback().await {
-                tracing::warn!(error = %err, "failed to roll back a transaction");
-            }
-            Err(match abort {
-                Abort::Refused(refusal) => refusal,
-                Abort::Db(err) => unexpected(err, what).into(),
-                Abort::Unexpected(err) => err.into(),
+    let mut attempt = 1;
+    loop {
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
             })
+            .await
+            .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
+        let outcome = match work.clone()(&txn).await {
+            Ok(value) => txn.commit().await.map(|()| value).map_err(Abort::Db),
+            Err(abort) => {
+                if let Err(err) = txn.rollback().await {
+                    tracing::warn!(error = %err, "failed to roll back a transaction");
+                }
+                Err(abort)
+            }
+        };
+        match outcome {
+            Err(Abort::Db(err)) if attempt < ATTEMPTS && is_transient_conflict(&err) => {
+                tracing::debug!(error = %err, attempt, "transaction aborted by a conflict; retrying");
+                attempt += 1;
+            }
+            Ok(value) => return Ok(value),
+            Err(Abort::Refused(refusal)) => return Err(refusal),
+            Err(Abort::Db(err)) => return Err(unexpected(err, what).into()),
+            Err(Abort::Unexpected(err)) => return Err(err.into()),
         }
     }
 }
@@ -167,6 +184,74 @@ mod tests {
                 ["txn-kept"],
                 "{backend}: only Ok commits"
             );
+        })
+        .await;
+    }
+
+    /// Two transactions lock two rows in opposite orders: the database aborts one of them to
+    /// break the deadlock, and [`write`] runs that one again, so both apply exactly once.
+    /// (SQLite takes the write lock at `BEGIN IMMEDIATE`, so there the two simply queue.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deadlock_victim_runs_again_and_both_writes_apply_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+        async fn bump(txn: &DatabaseTransaction, name: &str) -> Result<(), DbErr> {
+            txn.execute_unprepared(&format!(
+                "UPDATE options SET updated_at = updated_at + 1 WHERE name = '{name}'"
+            ))
+            .await
+            .map(|_| ())
+        }
+
+        on_every_backend(|db| async move {
+            let backend = backend_of(&db);
+            let server = backend != crate::testing::Backend::Sqlite;
+            for name in ["txn-a", "txn-b"] {
+                db.execute_unprepared(&format!(
+                    "INSERT INTO options (name, value, updated_at) VALUES ('{name}', 'v', 0)"
+                ))
+                .await
+                .unwrap();
+            }
+            let barrier = Arc::new(tokio::sync::Barrier::new(2));
+            let attempts = Arc::new(AtomicU32::new(0));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (first, second) in [("txn-a", "txn-b"), ("txn-b", "txn-a")] {
+                let (db, barrier, attempts) = (db.clone(), barrier.clone(), attempts.clone());
+                tasks.spawn(async move {
+                    let fresh = AtomicBool::new(true);
+                    let (barrier, attempts, fresh) = (&barrier, &attempts, &fresh);
+                    write(&db, "failed to test", async |txn| {
+                        attempts.fetch_add(1, Ordering::SeqCst);
+                        bump(txn, first).await?;
+                        // Only the first attempts meet, each holding its first row.
+                        if server && fresh.swap(false, Ordering::SeqCst) {
+                            barrier.wait().await;
+                        }
+                        bump(txn, second).await?;
+                        Ok::<_, Abort<Failure>>(())
+                    })
+                    .await
+                });
+            }
+            for outcome in tasks.join_all().await {
+                assert!(outcome.is_ok(), "{backend}: {outcome:?}");
+            }
+            let expected = if server { 3 } else { 2 };
+            assert_eq!(attempts.load(Ordering::SeqCst), expected, "{backend}");
+            let stmt = Statement::from_string(
+                db.get_database_backend(),
+                "SELECT updated_at FROM options WHERE name LIKE 'txn-%' ORDER BY name",
+            );
+            let bumps: Vec<i64> = db
+                .query_all_raw(stmt)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+                .collect();
+            assert_eq!(bumps, [2, 2], "{backend}: each write applied exactly once");
         })
         .await;
     }
