@@ -11,6 +11,7 @@ pub mod hierarchy;
 pub mod ledger;
 pub mod options;
 pub mod page;
+pub mod payment;
 pub mod ports;
 pub mod public_url;
 pub mod rate_limit;
