@@ -19,6 +19,7 @@ mod m20261201_000009_index_redemptions_by_creator;
 pub mod m20261201_000011_add_username_key;
 mod m20261201_000012_add_audit_roles;
 mod m20261201_000013_create_refresh_token_uses_table;
+mod m20261201_000014_create_top_ups_table;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_add_username_key::Migration),
             Box::new(m20261201_000012_add_audit_roles::Migration),
             Box::new(m20261201_000013_create_refresh_token_uses_table::Migration),
+            Box::new(m20261201_000014_create_top_ups_table::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ mod secrets;
 #[cfg(feature = "testing")]
 pub mod seed;
 mod sessions;
+mod topups;
 mod txn;
 mod user_search;
 mod users;
@@ -44,6 +45,7 @@ pub use readiness::SeaReadiness;
 pub use redemptions::SeaRedemptionRepository;
 pub use secrets::shared_secret;
 pub use sessions::SeaSessionRepository;
+pub use topups::SeaTopUpRepository;
 pub use users::SeaUserRepository;
 
 /// How long a SQLite connection waits for the write lock before failing with `SQLITE_BUSY`.

@@ -26,10 +26,13 @@ pub enum AuditAction {
     AccessTokenRotated,
     RedemptionsCreated,
     RefreshTokenReused,
+    TopUpSettled,
+    TopUpCompletedByAdmin,
+    PaymentRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::PasswordChanged,
@@ -49,6 +52,9 @@ impl AuditAction {
         AuditAction::AccessTokenRotated,
         AuditAction::RedemptionsCreated,
         AuditAction::RefreshTokenReused,
+        AuditAction::TopUpSettled,
+        AuditAction::TopUpCompletedByAdmin,
+        AuditAction::PaymentRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +78,9 @@ impl AuditAction {
             AuditAction::AccessTokenRotated => "access_token.rotated",
             AuditAction::RedemptionsCreated => "redemption.created",
             AuditAction::RefreshTokenReused => "refresh_token.reused",
+            AuditAction::TopUpSettled => "topup.settled",
+            AuditAction::TopUpCompletedByAdmin => "topup.completed_by_admin",
+            AuditAction::PaymentRefused => "payment.refused",
         }
     }
 

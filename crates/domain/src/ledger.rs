@@ -48,6 +48,10 @@ pub enum LedgerKind {
     AffTransferIn,
     /// An admin set a user's quota; reference = the id of the audit record of that change.
     AdminAdjustment,
+    /// A settled top-up order; reference = the order's id.
+    TopUp,
+    /// The inviter's rebate on an invitee's top-up (to `aff_quota`); reference = the order's id.
+    TopUpRebate,
 }
 
 impl LedgerKind {
@@ -60,6 +64,8 @@ impl LedgerKind {
             LedgerKind::AffTransferOut => "aff_transfer_out",
             LedgerKind::AffTransferIn => "aff_transfer_in",
             LedgerKind::AdminAdjustment => "admin_adjustment",
+            LedgerKind::TopUp => "topup",
+            LedgerKind::TopUpRebate => "topup_rebate",
         }
     }
 
@@ -72,6 +78,8 @@ impl LedgerKind {
             "aff_transfer_out" => Some(LedgerKind::AffTransferOut),
             "aff_transfer_in" => Some(LedgerKind::AffTransferIn),
             "admin_adjustment" => Some(LedgerKind::AdminAdjustment),
+            "topup" => Some(LedgerKind::TopUp),
+            "topup_rebate" => Some(LedgerKind::TopUpRebate),
             _ => None,
         }
     }
@@ -235,6 +243,37 @@ impl LedgerEntry {
         )
     }
 
+    /// The credit of a settled top-up order; reference = the order's id, so an order
+    /// credits once. The actor is the admin of a manual completion.
+    pub fn top_up(
+        user_id: UserId,
+        order_id: i64,
+        quota: i64,
+        actor: Option<UserId>,
+    ) -> Result<Self, MoneyError> {
+        Self::new(
+            user_id,
+            Account::Quota,
+            quota,
+            LedgerKind::TopUp,
+            order_id.to_string(),
+            actor,
+        )
+    }
+
+    /// The inviter's rebate on an invitee's order, into `aff_quota`; reference = the order's
+    /// id, so an order pays one rebate.
+    pub fn top_up_rebate(inviter: UserId, order_id: i64, quota: i64) -> Result<Self, MoneyError> {
+        Self::new(
+            inviter,
+            Account::AffQuota,
+            quota,
+            LedgerKind::TopUpRebate,
+            order_id.to_string(),
+            None,
+        )
+    }
+
     pub fn user_id(&self) -> UserId {
         self.user_id
     }
@@ -382,6 +421,8 @@ mod tests {
             LedgerKind::AffTransferOut,
             LedgerKind::AffTransferIn,
             LedgerKind::AdminAdjustment,
+            LedgerKind::TopUp,
+            LedgerKind::TopUpRebate,
         ] {
             assert_eq!(LedgerKind::parse(k.as_str()), Some(k));
         }

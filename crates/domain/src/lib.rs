@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod redemption;
 pub mod services;
 pub mod session;
+pub mod topup;
 pub mod user;
 pub mod user_settings;
 

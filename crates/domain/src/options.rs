@@ -9,6 +9,8 @@ use async_trait::async_trait;
 use crate::error::RepoError;
 use crate::groups::GroupSettings;
 use crate::services::RegistrationPolicy;
+use crate::topup::PaymentSettings;
+use crate::topup::settings::KEYS as PAYMENT_KEYS;
 
 /// Every option a root may set, under New API's key names.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,13 +29,16 @@ pub struct RuntimeOptions {
     /// A password change (self-service) revokes the compat access token in the same
     /// transaction (issue 7.11; New API kept it). Admin and CLI resets always revoke it.
     pub revoke_access_token_on_password_change: bool,
+    /// Online top-up: Epay, Stripe, prices and the rebate.
+    pub payments: PaymentSettings,
 }
 
 /// The mint cap of a fresh installation: 500,000,000 units, $1,000 at the default
 /// `QuotaPerUnit`.
 pub const DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT: i64 = 500_000_000;
 
-/// The option keys, in display order.
+/// The option keys of accounts and groups, in display order; the payment keys follow
+/// ([`PaymentSettings`]).
 pub const KEYS: [&str; 19] = [
     "RegisterEnabled",
     "PasswordRegisterEnabled",
@@ -107,8 +112,22 @@ fn to_json(v: &impl serde::Serialize) -> String {
 }
 
 impl RuntimeOptions {
-    /// The value of every option as text, in [`KEYS`] order.
+    /// The value of every option as text, in [`KEYS`] order, then the payment options.
+    /// Secrets (`EpayKey`, `StripeApiSecret`, `StripeWebhookSecret`) are never listed.
     pub fn to_map(&self) -> Vec<(&'static str, String)> {
+        let mut map = self.core_map();
+        map.extend(self.payments.to_map());
+        map
+    }
+
+    /// [`Self::to_map`] and the secrets: what is stored, never what is replied.
+    pub fn to_storage_map(&self) -> Vec<(&'static str, String)> {
+        let mut map = self.to_map();
+        map.extend(self.payments.secrets());
+        map
+    }
+
+    fn core_map(&self) -> Vec<(&'static str, String)> {
         let r = &self.registration;
         let g = &self.groups;
         vec![
@@ -213,7 +232,10 @@ impl RuntimeOptions {
             "RevokeAccessTokenOnPasswordChange" => {
                 next.revoke_access_token_on_password_change = parse_bool(key, value)?;
             }
-            other => return Err(OptionError::UnknownKey(other.to_owned())),
+            other => match next.payments.set(other, value) {
+                Some(outcome) => outcome?,
+                None => return Err(OptionError::UnknownKey(other.to_owned())),
+            },
         }
         next.groups
             .validate()
@@ -227,7 +249,7 @@ impl RuntimeOptions {
     pub fn overlay(defaults: &Self, stored: &BTreeMap<String, String>) -> (Self, Vec<OptionError>) {
         let mut options = defaults.clone();
         let mut errors = Vec::new();
-        for key in KEYS {
+        for key in KEYS.into_iter().chain(PAYMENT_KEYS) {
             if let Some(value) = stored.get(key)
                 && let Err(e) = options.set(key, value)
             {
@@ -267,6 +289,7 @@ impl StaticOptions {
             groups,
             admin_mint_quota_daily_limit: DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT,
             revoke_access_token_on_password_change: true,
+            payments: PaymentSettings::default(),
         })
     }
 }
@@ -283,7 +306,13 @@ mod tests {
     fn every_key_round_trips_through_its_text() {
         let o = defaults();
         let map = o.to_map();
-        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), KEYS);
+        let listed: Vec<&str> = KEYS
+            .iter()
+            .chain(PAYMENT_KEYS.iter())
+            .copied()
+            .filter(|k| !crate::topup::settings::SECRET_KEYS.contains(k))
+            .collect();
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), listed);
         let mut copy = defaults();
         for (k, v) in &map {
             copy.set(k, v).unwrap();

@@ -86,6 +86,7 @@ pub enum ProviderOrderState {
 
 /// Epay: the signature rule and the order-query API of the gateway at
 /// [`EpayMerchant::address`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait EpayGateway: Send + Sync {
     /// The signature of `params`: every parameter except `sign` and `sign_type` whose value is

@@ -7,4 +7,5 @@ pub(crate) mod option;
 pub(crate) mod redemption;
 pub(crate) mod refresh_token_use;
 pub(crate) mod session;
+pub(crate) mod top_up;
 pub(crate) mod user;

@@ -8,6 +8,7 @@ mod authn;
 mod options;
 mod profile;
 mod redemptions;
+mod topups;
 
 pub use accounts::{
     AccountService, BootstrapOutcome, CorePorts, RegisterError, RegisterInput, RegistrationPolicy,
@@ -28,6 +29,10 @@ pub use profile::{
     PasswordChange, ProfileError, ProfileInput, ProfileService, SettingsUpdateError,
 };
 pub use redemptions::RedemptionService;
+pub use topups::{
+    EpayPurchase, NotifyError, NotifyOutcome, ReconcileReport, STRIPE_MAX_AMOUNT, TopUpError,
+    TopUpPorts, TopUpService,
+};
 
 #[cfg(test)]
 pub(crate) use accounts::tests::user as accounts_test_user;

@@ -10,6 +10,7 @@ use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
 use crate::options::{OptionError, OptionsSource, RuntimeOptions};
 use crate::ports::{Clock, OptionsRepository};
+use crate::topup::settings::SECRET_KEYS;
 use crate::user::{Role, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +93,12 @@ impl OptionsService {
             return Err(OptionsError::Forbidden);
         }
         let current = self.source.current().await?;
-        let before = current.to_map();
+        let before = current.to_storage_map();
         let mut next = current;
         for (key, value) in changes {
             next.set(key, value)?;
         }
-        let after = next.to_map();
+        let after = next.to_storage_map();
         let now = self.clock.now();
         let mut values = Vec::new();
         let mut audit = Vec::new();
@@ -105,9 +106,19 @@ impl OptionsService {
             if changes.iter().any(|(k, _)| k == key) {
                 values.push(((*key).to_owned(), new.clone()));
                 if old != new {
+                    // A secret's audit record says whether it was set, never its value.
+                    let shown = |v: &String| {
+                        if !SECRET_KEYS.contains(key) {
+                            v.clone()
+                        } else if v.is_empty() {
+                            String::new()
+                        } else {
+                            "(set)".to_owned()
+                        }
+                    };
                     audit.push(
                         AuditEntry::new(AuditAction::OptionChanged, Some(actor.id), None, now)
-                            .change(json!({ *key: old }), json!({ *key: new }))
+                            .change(json!({ *key: shown(old) }), json!({ *key: shown(new) }))
                             .from_ip(ip.clone()),
                     );
                 }
@@ -186,5 +197,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(next.registration.quota_for_new_user, 250);
+    }
+
+    #[tokio::test]
+    async fn a_secret_is_stored_but_its_audit_record_and_the_listing_never_show_it() {
+        let mut repo = MockOptionsRepository::new();
+        repo.expect_save()
+            .withf(|values, audit, _| {
+                values == [("EpayKey".to_owned(), "s3cret-key".to_owned())]
+                    && audit.len() == 1
+                    && audit[0].before == Some(json!({"EpayKey": ""}))
+                    && audit[0].after == Some(json!({"EpayKey": "(set)"}))
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let changes = [("EpayKey".to_owned(), "s3cret-key".to_owned())];
+        let next = service(repo)
+            .update(&user(1, Role::Root), &changes, None)
+            .await
+            .unwrap();
+        assert_eq!(next.payments.epay_key, "s3cret-key");
+        assert!(next.to_map().iter().all(|(_, v)| !v.contains("s3cret")));
     }
 }
