@@ -99,6 +99,8 @@ impl TestApp {
         let db = tollgate_db::connect(&url, 2)
             .await
             .expect("test connection");
+        // reqwest is built without a default rustls provider (workspace Cargo.toml).
+        tollgate_payments::install_crypto_provider();
         TestApp {
             address,
             client: reqwest::Client::builder()

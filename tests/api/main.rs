@@ -21,6 +21,7 @@ mod login;
 mod mint_cap;
 mod options;
 mod owner_proof;
+mod payment_fakes;
 mod redeem;
 mod redemption_admin;
 mod refresh_reuse;

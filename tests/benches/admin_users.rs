@@ -176,6 +176,8 @@ async fn seed_and_measure(
         Backend::Sqlite => {}
     }
 
+    // reqwest is built without a default rustls provider (workspace Cargo.toml).
+    tollgate_payments::install_crypto_provider();
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
