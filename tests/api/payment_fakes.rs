@@ -28,13 +28,19 @@ async fn the_fake_epay_answers_order_queries_like_a_gateway() {
 
     gateway.add_order("USR1NOaaaaaa1", "73.00", "alipay");
     assert_eq!(
-        client.query_order(&merchant, "USR1NOaaaaaa1").await.unwrap(),
+        client
+            .query_order(&merchant, "USR1NOaaaaaa1")
+            .await
+            .unwrap(),
         ProviderOrderState::Unpaid
     );
 
     gateway.mark_paid("USR1NOaaaaaa1", "73.00", "wxpay");
     assert_eq!(
-        client.query_order(&merchant, "USR1NOaaaaaa1").await.unwrap(),
+        client
+            .query_order(&merchant, "USR1NOaaaaaa1")
+            .await
+            .unwrap(),
         ProviderOrderState::Paid {
             money: Decimal::new(7300, 2)
         }
@@ -169,7 +175,10 @@ async fn the_fake_stripe_creates_replays_and_reports_sessions() {
         .retrieve_session(&secret, "cs_test_nothere")
         .await
         .unwrap_err();
-    assert_eq!(missing.downcast_ref::<StripeApiError>().unwrap().status, 404);
+    assert_eq!(
+        missing.downcast_ref::<StripeApiError>().unwrap().status,
+        404
+    );
     assert_eq!(stripe.retrieve_requests(), 4);
 }
 

@@ -126,7 +126,9 @@ impl StripeApiError {
             code: Option<String>,
             message: Option<String>,
         }
-        let parsed = serde_json::from_slice::<Envelope>(body).ok().map(|e| e.error);
+        let parsed = serde_json::from_slice::<Envelope>(body)
+            .ok()
+            .map(|e| e.error);
         let (kind, code, message) = match parsed {
             Some(b) => (b.kind, b.code, b.message),
             None => (None, None, None),
@@ -183,7 +185,11 @@ struct SessionWire {
 
 impl SessionWire {
     fn into_session(self) -> anyhow::Result<StripeSession> {
-        if self.object.as_deref().is_some_and(|o| o != "checkout.session") {
+        if self
+            .object
+            .as_deref()
+            .is_some_and(|o| o != "checkout.session")
+        {
             bail!("the object is not a Checkout Session");
         }
         let customer = match self.customer {

@@ -125,7 +125,10 @@ impl FakeStripe {
         let running = serve(move |cfg| {
             cfg.app_data(data.clone())
                 .route("/v1/checkout/sessions", web::post().to(create_session))
-                .route("/v1/checkout/sessions/{id}", web::get().to(retrieve_session));
+                .route(
+                    "/v1/checkout/sessions/{id}",
+                    web::get().to(retrieve_session),
+                );
         });
         FakeStripe { shared, running }
     }

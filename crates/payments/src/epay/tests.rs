@@ -32,7 +32,10 @@ fn purchase() -> BTreeMap<String, String> {
         ("pid", "1001"),
         ("type", "alipay"),
         ("out_trade_no", "USR1NOab12CD1700000000"),
-        ("notify_url", "https://tollgate.example/api/user/epay/notify"),
+        (
+            "notify_url",
+            "https://tollgate.example/api/user/epay/notify",
+        ),
         ("return_url", "https://tollgate.example/console/log"),
         ("name", "TUC10"),
         ("money", "73.00"),
@@ -130,8 +133,14 @@ fn verify_refuses_a_wrong_key_a_missing_or_empty_sign_and_an_uppercase_copy() {
 fn the_order_query_url_is_api_php_under_the_address() {
     for (address, expected) in [
         ("https://pay.example.com", "https://pay.example.com/api.php"),
-        ("https://pay.example.com/", "https://pay.example.com/api.php"),
-        ("http://pay.example.com/epay", "http://pay.example.com/epay/api.php"),
+        (
+            "https://pay.example.com/",
+            "https://pay.example.com/api.php",
+        ),
+        (
+            "http://pay.example.com/epay",
+            "http://pay.example.com/epay/api.php",
+        ),
     ] {
         assert_eq!(order_query_url(address).unwrap().as_str(), expected);
     }

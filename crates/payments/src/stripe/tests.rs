@@ -46,8 +46,11 @@ fn the_signature_header_matches_the_python_vector() {
 
 #[test]
 fn a_signed_event_verifies_and_carries_its_session() {
-    let client = StripeClient::new(Url::parse("http://127.0.0.1:9").unwrap(), Duration::from_secs(1))
-        .unwrap();
+    let client = StripeClient::new(
+        Url::parse("http://127.0.0.1:9").unwrap(),
+        Duration::from_secs(1),
+    )
+    .unwrap();
 
     let event = client
         .verify_webhook(EVENT.as_bytes(), Some(&good_header()), &webhook_secret(), T)
@@ -81,10 +84,22 @@ fn the_tolerance_holds_both_ways_and_no_further() {
     let h = good_header();
     assert_eq!(verify(EVENT, Some(&h), T + 300).unwrap(), "evt_1");
     assert_eq!(verify(EVENT, Some(&h), T - 300).unwrap(), "evt_1");
-    assert_eq!(verify(EVENT, Some(&h), T + 301), Err(WebhookRejection::Stale));
-    assert_eq!(verify(EVENT, Some(&h), T - 301), Err(WebhookRejection::Stale));
-    assert_eq!(verify(EVENT, Some(&h), i64::MAX), Err(WebhookRejection::Stale));
-    assert_eq!(verify(EVENT, Some(&h), i64::MIN), Err(WebhookRejection::Stale));
+    assert_eq!(
+        verify(EVENT, Some(&h), T + 301),
+        Err(WebhookRejection::Stale)
+    );
+    assert_eq!(
+        verify(EVENT, Some(&h), T - 301),
+        Err(WebhookRejection::Stale)
+    );
+    assert_eq!(
+        verify(EVENT, Some(&h), i64::MAX),
+        Err(WebhookRejection::Stale)
+    );
+    assert_eq!(
+        verify(EVENT, Some(&h), i64::MIN),
+        Err(WebhookRejection::Stale)
+    );
 }
 
 #[test]
@@ -122,7 +137,11 @@ fn any_of_several_v1_values_may_match_and_other_schemes_are_ignored() {
         format!("v1={V1},t={T}"),
         format!("t={T},v1=not-hex,v1={V1}"),
     ] {
-        assert_eq!(verify(EVENT, Some(&header), T).unwrap(), "evt_1", "{header}");
+        assert_eq!(
+            verify(EVENT, Some(&header), T).unwrap(),
+            "evt_1",
+            "{header}"
+        );
     }
     // v0 alone (Stripe's test scheme) is not accepted as a signature.
     assert_eq!(
@@ -137,8 +156,14 @@ fn any_of_several_v1_values_may_match_and_other_schemes_are_ignored() {
 
 #[test]
 fn a_missing_or_malformed_header_is_refused() {
-    assert_eq!(verify(EVENT, None, T), Err(WebhookRejection::MissingSignature));
-    assert_eq!(verify(EVENT, Some("  "), T), Err(WebhookRejection::MissingSignature));
+    assert_eq!(
+        verify(EVENT, None, T),
+        Err(WebhookRejection::MissingSignature)
+    );
+    assert_eq!(
+        verify(EVENT, Some("  "), T),
+        Err(WebhookRejection::MissingSignature)
+    );
     for header in [
         "garbage".to_owned(),
         format!("v1={V1}"),
@@ -192,7 +217,8 @@ fn a_signed_body_that_is_not_an_event_is_a_bad_payload() {
 fn events_about_other_objects_have_no_session_and_expanded_customers_are_read() {
     let body = r#"{"id":"evt_2","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","object":"payment_intent"}}}"#;
     let header = stripe_signature_header(body.as_bytes(), &webhook_secret(), T);
-    let event = verify_stripe_webhook(body.as_bytes(), Some(&header), &webhook_secret(), T).unwrap();
+    let event =
+        verify_stripe_webhook(body.as_bytes(), Some(&header), &webhook_secret(), T).unwrap();
     assert_eq!(event.kind, "payment_intent.succeeded");
     assert_eq!(event.session, None);
 
@@ -271,7 +297,10 @@ async fn creating_a_session_sends_the_form_the_secret_and_the_idempotency_key() 
         .unwrap();
 
     assert_eq!(session.id, "cs_test_a1B2");
-    assert_eq!(session.url, "https://checkout.stripe.com/c/pay/cs_test_a1B2");
+    assert_eq!(
+        session.url,
+        "https://checkout.stripe.com/c/pay/cs_test_a1B2"
+    );
     assert_eq!(
         form_of_the_one_request(&server).await,
         pairs(&[
@@ -282,7 +311,10 @@ async fn creating_a_session_sends_the_form_the_secret_and_the_idempotency_key() 
             ("allow_promotion_codes", "true"),
             ("customer_email", "ann@example.com"),
             ("customer_creation", "always"),
-            ("success_url", "https://tollgate.example/console/log?a=1&b=2"),
+            (
+                "success_url",
+                "https://tollgate.example/console/log?a=1&b=2"
+            ),
             ("cancel_url", "https://tollgate.example/console/topup"),
         ])
     );
@@ -332,7 +364,9 @@ async fn a_stripe_refusal_carries_stripes_message_and_never_the_secret() {
         .await
         .unwrap_err();
 
-    let api = err.downcast_ref::<StripeApiError>().expect("a StripeApiError");
+    let api = err
+        .downcast_ref::<StripeApiError>()
+        .expect("a StripeApiError");
     assert_eq!(api.status, 400);
     assert_eq!(api.code.as_deref(), Some("resource_missing"));
     assert_eq!(api.message, "No such price: 'price_123' (key <redacted>)");
@@ -479,8 +513,11 @@ async fn a_reply_about_another_session_or_a_slow_one_is_an_error() {
         )
         .mount(&server)
         .await;
-    let c = StripeClient::new(Url::parse(&server.uri()).unwrap(), Duration::from_millis(300))
-        .unwrap();
+    let c = StripeClient::new(
+        Url::parse(&server.uri()).unwrap(),
+        Duration::from_millis(300),
+    )
+    .unwrap();
 
     assert!(c.retrieve_session(&secret(), "cs_test_1").await.is_err());
     let err = c
@@ -492,7 +529,11 @@ async fn a_reply_about_another_session_or_a_slow_one_is_an_error() {
 
 #[test]
 fn the_api_base_must_be_http() {
-    for bad in ["ftp://api.stripe.com", "https://api.stripe.com/?x=1", "mailto:a@b.c"] {
+    for bad in [
+        "ftp://api.stripe.com",
+        "https://api.stripe.com/?x=1",
+        "mailto:a@b.c",
+    ] {
         assert!(
             StripeClient::new(Url::parse(bad).unwrap(), Duration::from_secs(1)).is_err(),
             "{bad}"
