@@ -187,9 +187,9 @@ fn decimal_map_json<K: Serialize>(map: &BTreeMap<K, Decimal>) -> String {
         .map(|(k, v)| {
             let key = serde_json::to_value(k)
                 .ok()
-                .and_then(|k| match k {
-                    serde_json::Value::String(s) => Some(s),
-                    other => Some(other.to_string()),
+                .map(|k| match k {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
                 })
                 .unwrap_or_default();
             let number = serde_json::from_str::<serde_json::Value>(&v.normalize().to_string())
