@@ -33,5 +33,6 @@ mod rest_profile;
 mod self_service;
 mod signup_limits;
 mod status;
+mod topups;
 mod unverified_email;
 mod usernames;

@@ -50,6 +50,16 @@ pub enum Command {
     },
     /// Verify that every balance equals the sum of its ledger entries.
     CheckLedger,
+    /// Ask Epay and Stripe about pending orders and settle the paid ones (exactly once) or
+    /// close the expired ones.
+    ReconcilePayments {
+        /// Only orders created at least this many seconds ago.
+        #[arg(long, default_value_t = 600)]
+        min_age_secs: i64,
+        /// At most this many orders.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +84,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateRoot { username } => create_root(&settings, &username).await,
         Command::ResetPassword { username } => reset_password(&settings, &username).await,
         Command::CheckLedger => check_ledger(&settings).await,
+        Command::ReconcilePayments {
+            min_age_secs,
+            limit,
+        } => reconcile_payments(&settings, min_age_secs, limit).await,
     }
 }
 
@@ -137,6 +151,27 @@ async fn reset_password(settings: &Settings, username: &str) -> anyhow::Result<(
         "password of `{}` changed; their sessions were revoked",
         user.username
     );
+    Ok(())
+}
+
+async fn reconcile_payments(
+    settings: &Settings,
+    min_age_secs: i64,
+    limit: u64,
+) -> anyhow::Result<()> {
+    let db = startup::open_database(settings).await?;
+    let topups = startup::build_topups(&db, settings).await?;
+    let r = topups
+        .reconcile(min_age_secs, limit)
+        .await
+        .context("reconciling payments")?;
+    println!(
+        "checked {} pending order(s): {} settled, {} expired, {} still pending, {} failed",
+        r.checked, r.settled, r.expired, r.still_pending, r.failed
+    );
+    if r.failed > 0 {
+        anyhow::bail!("{} order(s) could not be reconciled; see the log", r.failed);
+    }
     Ok(())
 }
 

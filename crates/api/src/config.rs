@@ -45,6 +45,36 @@ pub struct Settings {
     pub groups: GroupSettings,
     pub rate_limits: RateLimitSettings,
     pub audit: AuditSettings,
+    pub payments: PaymentsSettings,
+}
+
+/// The payment providers' endpoints and the reconciliation task. Merchant ids, keys and
+/// prices are runtime options (`PUT /api/option/`), not configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PaymentsSettings {
+    /// The Stripe API's base URL (tests point it at a local fake).
+    pub stripe_api_base: String,
+    /// Timeout of every call to a payment provider, in seconds.
+    pub http_timeout_secs: u64,
+    /// How often the reconciliation task runs, in seconds; 0 turns it off.
+    pub reconcile_interval_secs: u64,
+    /// Reconciliation asks about pending orders at least this old, in seconds.
+    pub reconcile_min_age_secs: u64,
+    /// At most this many orders per reconciliation run.
+    pub reconcile_batch: u64,
+}
+
+impl Default for PaymentsSettings {
+    fn default() -> Self {
+        Self {
+            stripe_api_base: "https://api.stripe.com".into(),
+            http_timeout_secs: 10,
+            reconcile_interval_secs: 0,
+            reconcile_min_age_secs: 600,
+            reconcile_batch: 200,
+        }
+    }
 }
 
 /// Per-client limits, counted in this process (behind N instances, N times the limit).
@@ -192,6 +222,7 @@ impl Default for Settings {
             groups: GroupSettings::default(),
             rate_limits: RateLimitSettings::default(),
             audit: AuditSettings::default(),
+            payments: PaymentsSettings::default(),
         }
     }
 }

@@ -13,11 +13,13 @@ use actix_web::http::StatusCode;
 use tollgate_domain::hierarchy::{AdminOp, HierarchyError};
 use tollgate_domain::options::OptionError;
 use tollgate_domain::ports::AffTransferError;
+use tollgate_domain::services::TopUpError;
 use tollgate_domain::services::{
     AccessTokenError, AdminCreateError, AdminError, ChangePasswordError, DeleteSelfError,
     LoginError, OptionsError, OwnerProofError, ProfileError, RefreshError, RegisterError,
     SettingsUpdateError,
 };
+use tollgate_domain::topup::{PricingError, SettleError};
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::SettingsError;
 use tollgate_domain::{CreateRedemptionsError, RedeemError};
@@ -54,6 +56,10 @@ pub enum Compat {
     TransferMinimum(i64),
     /// The mint limit (`MintLimitExceeded`), the quota left in the configured display.
     MintLimitExceeded(i64),
+    /// The smallest top-up amount (`TopUpMinimum`), in request units.
+    TopUpMinimum(i64),
+    /// The largest top-up amount (`TopUpMaximum`), in request units.
+    TopUpMaximum(i64),
 }
 
 /// The REST `error` detail of a refusal.
@@ -512,3 +518,82 @@ impl Refuse for AdminRefusal {
 
 #[cfg(test)]
 mod tests;
+
+impl Refuse for PricingError {
+    fn refusal(&self) -> Option<Refusal> {
+        let bad = |compat| Refusal {
+            compat,
+            ..invalid(Msg::TopUpPriceTooLow, self)
+        };
+        Some(match self {
+            Self::BelowMinimum { min } => bad(Compat::TopUpMinimum(*min)),
+            Self::AboveMaximum { max } => bad(Compat::TopUpMaximum(*max)),
+            Self::TooLow | Self::Overflow => invalid(Msg::TopUpPriceTooLow, self),
+        })
+    }
+}
+
+impl Refuse for SettleError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::UnknownOrder(_) => row(
+                Msg::TopUpOrderMissing,
+                StatusCode::NOT_FOUND,
+                Msg::RestNotFound,
+                self.to_string(),
+            ),
+            Self::NotPending { .. } => row(
+                Msg::TopUpOrderNotPending,
+                StatusCode::CONFLICT,
+                Msg::TopUpOrderNotPending,
+                self.to_string(),
+            ),
+            Self::WrongProvider { .. } | Self::AmountMismatch { .. } => row(
+                Msg::TopUpOrderMismatch,
+                StatusCode::CONFLICT,
+                Msg::TopUpOrderMismatch,
+                self.to_string(),
+            ),
+            Self::Money(_) => row(
+                Msg::TopUpInvalidQuota,
+                StatusCode::CONFLICT,
+                Msg::TopUpInvalidQuota,
+                self.to_string(),
+            ),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+impl Refuse for TopUpError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::Pricing(e) => return e.refusal(),
+            Self::Settle(e) => return e.refusal(),
+            Self::UnknownMethod(_) => invalid(Msg::PayMethodMissing, self),
+            Self::EpayNotConfigured | Self::StripeNotConfigured => row(
+                Msg::PaymentNotConfigured,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Msg::PaymentNotConfigured,
+                self.to_string(),
+            ),
+            Self::UnsupportedChannel => invalid(Msg::UnsupportedPayChannel, self),
+            Self::UntrustedSuccessUrl => invalid(Msg::SuccessUrlUntrusted, self),
+            Self::UntrustedCancelUrl => invalid(Msg::CancelUrlUntrusted, self),
+            Self::Forbidden => row(
+                Msg::InsufficientPrivileges,
+                StatusCode::FORBIDDEN,
+                Msg::RestForbidden,
+                self.to_string(),
+            ),
+            // The provider's own message is logged by the service, never shown.
+            Self::Provider(_) => row(
+                Msg::PaymentStartFailed,
+                StatusCode::BAD_GATEWAY,
+                Msg::PaymentStartFailed,
+                "the payment provider refused the request",
+            ),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}

@@ -21,7 +21,7 @@ use secrecy::ExposeSecret;
 use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock};
 use tollgate_db::{
     SeaAuditRepository, SeaLedgerRepository, SeaOptionsRepository, SeaReadiness,
-    SeaRedemptionRepository, SeaSessionRepository, SeaUserRepository,
+    SeaRedemptionRepository, SeaSessionRepository, SeaTopUpRepository, SeaUserRepository,
 };
 use tollgate_domain::audit::retention_cutoff;
 use tollgate_domain::options::{OptionsSource, StaticOptions};
@@ -32,9 +32,11 @@ use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
     FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
+    TopUpPorts, TopUpService,
 };
 use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
+use tollgate_payments::{EpayClient, StripeClient};
 
 use crate::config::Settings;
 use crate::state::{AppState, CookiePolicy, InstanceInfo};
@@ -79,6 +81,7 @@ pub struct Services {
     pub profile: ProfileService,
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
+    pub topups: Arc<TopUpService>,
     pub sessions: Arc<dyn SessionRepository>,
     pub ledger: Arc<dyn LedgerRepository>,
     pub readiness: Arc<dyn Readiness>,
@@ -184,6 +187,7 @@ pub async fn build_services(
         clock.clone(),
         settings.quota.per_unit,
     );
+    let topups = Arc::new(topup_service(db, settings, &core, audit.clone())?);
     let redemptions = RedemptionService::new(
         Arc::new(SeaRedemptionRepository::new(db.clone())),
         secrets,
@@ -198,6 +202,7 @@ pub async fn build_services(
         profile,
         affiliate,
         redemptions,
+        topups,
         sessions,
         ledger: ledger(db),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
@@ -205,6 +210,65 @@ pub async fn build_services(
         limiters: vec![register_limiter, failed_login_limiter],
         audit,
     })
+}
+
+/// The top-up service alone, for the CLI's `reconcile-payments`.
+pub async fn build_topups(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<TopUpService> {
+    let core = core(db, settings).await?;
+    let audit = core.ports.audit.clone();
+    topup_service(db, settings, &core, audit)
+}
+
+/// Top-up orders over `db`, with the HTTP clients of Epay and Stripe.
+fn topup_service(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    core: &Core,
+    audit: Arc<dyn AuditRepository>,
+) -> anyhow::Result<TopUpService> {
+    tollgate_payments::install_crypto_provider();
+    let timeout = Duration::from_secs(settings.payments.http_timeout_secs.max(1));
+    let stripe_base = url::Url::parse(&settings.payments.stripe_api_base)
+        .context("payments.stripe_api_base is not a URL")?;
+    Ok(TopUpService::new(TopUpPorts {
+        orders: Arc::new(SeaTopUpRepository::new(db.clone())),
+        options: core.options.clone(),
+        epay: Arc::new(EpayClient::new(timeout).context("initialising the Epay client")?),
+        stripe: Arc::new(
+            StripeClient::new(stripe_base, timeout).context("initialising the Stripe client")?,
+        ),
+        audit,
+        clock: core.ports.clock.clone(),
+        secrets: core.ports.secrets.clone(),
+        quota_per_unit: settings.quota.per_unit,
+        tokens_display: settings.quota.display_type == crate::config::QuotaDisplay::Tokens,
+    }))
+}
+
+/// Every `interval_secs`, settles or closes pending orders the providers know about
+/// (`payments.reconcile_interval_secs`; 0 = off). Safe on many instances: settlement is
+/// exactly once whoever runs it.
+fn spawn_reconcile(topups: Arc<TopUpService>, settings: &crate::config::PaymentsSettings) {
+    if settings.reconcile_interval_secs == 0 {
+        return;
+    }
+    let every = Duration::from_secs(settings.reconcile_interval_secs);
+    let min_age = i64::try_from(settings.reconcile_min_age_secs).unwrap_or(i64::MAX);
+    let batch = settings.reconcile_batch;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match topups.reconcile(min_age, batch).await {
+                Ok(r) if r.checked == 0 => {}
+                Ok(r) => tracing::info!(?r, "payment reconciliation"),
+                Err(e) => tracing::warn!(error = %e, "payment reconciliation failed"),
+            }
+        }
+    });
 }
 
 /// The configured JWT key, else the installation's generated one (shared by all instances
@@ -232,6 +296,7 @@ impl Application {
         bootstrap_root(&services.accounts, &settings).await?;
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
         spawn_rate_limit_sweep(services.limiters.clone());
+        spawn_reconcile(services.topups.clone(), &settings.payments);
         spawn_audit_purge(
             services.audit.clone(),
             services.clock.clone(),

@@ -9,6 +9,7 @@ mod redemptions;
 pub mod respond;
 mod self_service;
 mod status;
+mod topups;
 mod users;
 
 use actix_web::{HttpRequest, error, web};
@@ -66,7 +67,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/aff_transfer", web::post().to(self_service::aff_transfer))
                         .route("/setting", web::put().to(self_service::update_setting))
                         .route("/token", web::get().to(users::rotate_token))
-                        .route("/topup", web::post().to(users::redeem)),
+                        .route("/topup", web::post().to(users::redeem))
+                        .route("/topup", web::get().to(topups::list_all))
+                        .route("/topup/self", web::get().to(topups::list_own))
+                        .route("/topup/complete", web::post().to(topups::complete))
+                        .route("/amount", web::post().to(topups::epay_amount))
+                        .route("/pay", web::post().to(topups::epay_pay))
+                        .route("/stripe/amount", web::post().to(topups::stripe_amount))
+                        .route("/stripe/pay", web::post().to(topups::stripe_pay))
+                        .route("/epay/notify", web::get().to(topups::epay_notify_get))
+                        .route("/epay/notify", web::post().to(topups::epay_notify_post)),
+                )
+                .service(
+                    web::resource("/stripe/webhook")
+                        .app_data(web::PayloadConfig::new(topups::WEBHOOK_LIMIT))
+                        .route(web::post().to(topups::stripe_webhook)),
                 )
                 .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
                 .service(

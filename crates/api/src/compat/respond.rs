@@ -93,6 +93,16 @@ impl CompatError {
         }
     }
 
+    /// The rendered message (for replies outside the envelope, such as `/api/user/amount`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn not_found(locale: Locale) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,
@@ -127,6 +137,8 @@ impl CompatError {
             Compat::MintLimitExceeded(left) => {
                 Cow::Owned(i18n::mint_limit_exceeded(quota(left), locale))
             }
+            Compat::TopUpMinimum(min) => Cow::Owned(i18n::top_up_minimum(min, locale)),
+            Compat::TopUpMaximum(max) => Cow::Owned(i18n::top_up_maximum(max, locale)),
         };
         Self {
             status: match r.retry_after {

@@ -20,6 +20,15 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         .policy()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    let pay = state
+        .services
+        .topups
+        .status()
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    // Display values for the console; every computation uses the decimals.
+    let number =
+        |d: tollgate_domain::payment::Decimal| -> f64 { d.to_string().parse().unwrap_or_default() };
     let info = &state.info;
     Ok(ok(json!({
         "system_name": info.system_name,
@@ -55,16 +64,16 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         "wechat_login": false,
         "wechat_qrcode": "",
         "passkey_login": false,
-        "enable_online_topup": false,
-        "enable_stripe_topup": false,
-        "pay_methods": [],
-        // New API's display defaults for the top-up page, which stays hidden while online
-        // top-up is off; they become runtime options with the payments work.
-        "min_topup": 1,
-        "stripe_min_topup": 1,
-        "price": 7.3,
-        "usd_exchange_rate": 7.3,
-        "stripe_unit_price": 8.0,
+        "enable_online_topup": pay.epay_enabled,
+        "enable_stripe_topup": pay.stripe_enabled,
+        "pay_methods": if pay.epay_enabled { pay.pay_methods } else { Vec::new() },
+        "min_topup": pay.min_topup,
+        "stripe_min_topup": pay.stripe_min_topup,
+        "price": number(pay.price),
+        "usd_exchange_rate": number(pay.price),
+        "stripe_unit_price": number(pay.stripe_unit_price),
+        "amount_options": pay.amount_options,
+        "amount_discount": pay.amount_discount.iter().map(|(k, v)| (k.to_string(), number(*v))).collect::<std::collections::BTreeMap<_, _>>(),
         "top_up_link": "",
         "chats": [],
         "checkin_enabled": false,

@@ -355,3 +355,63 @@ fn admin_tables() {
             .is_none()
     );
 }
+
+#[test]
+fn top_up_tables() {
+    use tollgate_domain::payment::PaymentProvider;
+    use tollgate_domain::services::TopUpError as T;
+    use tollgate_domain::topup::{PricingError as P, SettleError as S, TopUpStatus};
+
+    let min = T::Pricing(P::BelowMinimum { min: 5 }).refusal().unwrap();
+    assert_eq!((min.compat, min.status), (Compat::TopUpMinimum(5), BAD));
+    let max = T::Pricing(P::AboveMaximum { max: 10_000 })
+        .refusal()
+        .unwrap();
+    assert_eq!(max.compat, Compat::TopUpMaximum(10_000));
+    assert_eq!(sides(&T::Pricing(P::TooLow)), (Msg::TopUpPriceTooLow, BAD));
+    assert_eq!(
+        sides(&T::UnknownMethod("x".into())),
+        (Msg::PayMethodMissing, BAD)
+    );
+    assert_eq!(
+        sides(&T::EpayNotConfigured),
+        (Msg::PaymentNotConfigured, StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(sides(&T::StripeNotConfigured).0, Msg::PaymentNotConfigured);
+    assert_eq!(sides(&T::UnsupportedChannel).0, Msg::UnsupportedPayChannel);
+    assert_eq!(sides(&T::UntrustedSuccessUrl).0, Msg::SuccessUrlUntrusted);
+    assert_eq!(sides(&T::UntrustedCancelUrl).0, Msg::CancelUrlUntrusted);
+    assert_eq!(
+        sides(&T::Forbidden),
+        (Msg::InsufficientPrivileges, StatusCode::FORBIDDEN)
+    );
+    let provider = T::Provider(anyhow::anyhow!("sk_test_secret rejected"))
+        .refusal()
+        .unwrap();
+    assert_eq!(provider.compat, Compat::Msg(Msg::PaymentStartFailed));
+    assert!(
+        !format!("{:?}", provider.error).contains("sk_test"),
+        "no provider text"
+    );
+    assert_eq!(
+        sides(&T::Settle(S::UnknownOrder("x".into()))),
+        (Msg::TopUpOrderMissing, StatusCode::NOT_FOUND)
+    );
+    let not_pending = S::NotPending {
+        trade_no: "x".into(),
+        status: TopUpStatus::Failed,
+    };
+    assert_eq!(
+        sides(&not_pending),
+        (Msg::TopUpOrderNotPending, StatusCode::CONFLICT)
+    );
+    let wrong = S::WrongProvider {
+        trade_no: "x".into(),
+        expected: PaymentProvider::Epay,
+        actual: PaymentProvider::Stripe,
+    };
+    assert_eq!(sides(&wrong).0, Msg::TopUpOrderMismatch);
+    assert_eq!(sides(&S::Money("x".into())).0, Msg::TopUpInvalidQuota);
+    assert!(T::Unexpected(unexpected()).refusal().is_none());
+    assert!(S::Unexpected(unexpected()).refusal().is_none());
+}

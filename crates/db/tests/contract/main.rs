@@ -52,6 +52,7 @@ mod options;
 mod redemptions;
 mod self_service;
 mod sessions;
+mod topups;
 mod users;
 
 /// Business "now" of every story.

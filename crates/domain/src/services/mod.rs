@@ -30,8 +30,8 @@ pub use profile::{
 };
 pub use redemptions::RedemptionService;
 pub use topups::{
-    EpayPurchase, NotifyError, NotifyOutcome, ReconcileReport, STRIPE_MAX_AMOUNT, TopUpError,
-    TopUpPorts, TopUpService,
+    EpayPurchase, NotifyError, NotifyOutcome, PaymentStatus, ReconcileReport, STRIPE_MAX_AMOUNT,
+    TopUpError, TopUpPorts, TopUpService,
 };
 
 #[cfg(test)]

@@ -117,6 +117,22 @@ pub struct ReconcileReport {
     pub failed: u64,
 }
 
+/// What `/api/status` and the top-up page may show of the payment options (no secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentStatus {
+    /// Epay is fully configured.
+    pub epay_enabled: bool,
+    /// Stripe is fully configured.
+    pub stripe_enabled: bool,
+    pub pay_methods: Vec<crate::topup::PayMethod>,
+    pub price: Decimal,
+    pub min_topup: i64,
+    pub stripe_unit_price: Decimal,
+    pub stripe_min_topup: i64,
+    pub amount_options: Vec<i64>,
+    pub amount_discount: BTreeMap<i64, Decimal>,
+}
+
 /// The ports and settings of [`TopUpService`].
 pub struct TopUpPorts {
     pub orders: Arc<dyn TopUpRepository>,
@@ -174,6 +190,22 @@ impl TopUpService {
             quota_per_unit: self.p.quota_per_unit,
             tokens_display: false,
         }
+    }
+
+    /// The public side of the payment options.
+    pub async fn status(&self) -> Result<PaymentStatus, TopUpError> {
+        let s = self.settings().await?;
+        Ok(PaymentStatus {
+            epay_enabled: s.epay_merchant().is_some(),
+            stripe_enabled: s.stripe_enabled(),
+            pay_methods: s.pay_methods,
+            price: s.price,
+            min_topup: s.min_topup,
+            stripe_unit_price: s.stripe_unit_price,
+            stripe_min_topup: s.stripe_min_topup,
+            amount_options: s.amount_options,
+            amount_discount: s.amount_discount,
+        })
     }
 
     /// `POST /api/user/amount`: the Epay price of `amount` for this user.
