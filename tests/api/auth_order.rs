@@ -33,6 +33,11 @@ const COMPAT_AUTHED: &[(&str, &str)] = &[
     ("PUT", "/api/option/"),
     ("GET", "/api/redemption/"),
     ("POST", "/api/redemption/"),
+    ("PUT", "/api/redemption/"),
+    ("GET", "/api/redemption/search"),
+    ("GET", "/api/redemption/1"),
+    ("DELETE", "/api/redemption/1/"),
+    ("DELETE", "/api/redemption/invalid"),
 ];
 
 const REST_AUTHED: &[(&str, &str)] = &[

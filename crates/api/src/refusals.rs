@@ -22,7 +22,7 @@ use tollgate_domain::services::{
 use tollgate_domain::topup::{PricingError, SettleError};
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::SettingsError;
-use tollgate_domain::{CreateRedemptionsError, RedeemError};
+use tollgate_domain::{CreateRedemptionsError, ManageRedemptionError, RedeemError};
 
 use crate::i18n::Msg;
 
@@ -433,6 +433,48 @@ impl Refuse for CreateRedemptionsError {
                     self.to_string(),
                 )
             },
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+impl Refuse for ManageRedemptionError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::NotFound => row(
+                Msg::RedemptionNotFound,
+                StatusCode::NOT_FOUND,
+                Msg::RestNotFound,
+                self.to_string(),
+            ),
+            Self::InvalidName { .. } => invalid(Msg::RedemptionNameLength, self),
+            Self::InvalidQuota => invalid(Msg::RedemptionQuotaInvalid, self),
+            Self::ExpiryInPast => invalid(Msg::RedemptionExpiryInPast, self),
+            Self::InvalidStatus => invalid(Msg::RedemptionStatusInvalid, self),
+            Self::UsedCodeLocked => row(
+                Msg::RedemptionUsedLocked,
+                StatusCode::CONFLICT,
+                Msg::RedemptionUsedLocked,
+                self.to_string(),
+            ),
+            Self::QuotaRaiseRootOnly => row(
+                Msg::RedemptionQuotaRaiseRootOnly,
+                StatusCode::FORBIDDEN,
+                Msg::RestForbidden,
+                self.to_string(),
+            ),
+            Self::Changed => row(
+                Msg::RedemptionChangedMeanwhile,
+                StatusCode::CONFLICT,
+                Msg::RedemptionChangedMeanwhile,
+                "the code was changed meanwhile; reload and retry",
+            ),
+            Self::Forbidden => row(
+                Msg::InsufficientPrivileges,
+                StatusCode::FORBIDDEN,
+                Msg::RestForbidden,
+                self.to_string(),
+            ),
             Self::Unexpected(_) => return None,
         })
     }

@@ -1,5 +1,7 @@
 //! [`RedemptionRepository`] over sea-orm.
 
+mod manage;
+
 use anyhow::anyhow;
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
@@ -12,8 +14,9 @@ use sea_orm::{
 use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::RedemptionRepository;
 use tollgate_domain::{
-    CreateRedemptionsError, LedgerEntry, MintCap, MoneyError, NewRedemption, Page, PageRequest,
-    RedeemError, Redeemed, Redemption, RedemptionStatus, RepoError, UserId,
+    CreateRedemptionsError, LedgerEntry, ManageRedemptionError, MintCap, MoneyError, NewRedemption,
+    Page, PageRequest, RedeemError, Redeemed, Redemption, RedemptionChanges, RedemptionQuery,
+    RedemptionStatus, RepoError, UserId,
 };
 
 use crate::entities::{redemption, user};
@@ -288,5 +291,42 @@ impl RedemptionRepository for SeaRedemptionRepository {
             // snapshot.
             None => Err(self.why_unavailable(code, now).await),
         }
+    }
+
+    async fn find(&self, id: i64) -> Result<Option<Redemption>, RepoError> {
+        manage::find(&self.db, id).await
+    }
+
+    async fn search(
+        &self,
+        query: &RedemptionQuery,
+        page: PageRequest,
+    ) -> Result<Page<Redemption>, RepoError> {
+        manage::search(&self.db, query, page).await
+    }
+
+    #[tracing::instrument(skip_all, fields(redemption_id = seen.id))]
+    async fn update(
+        &self,
+        seen: &Redemption,
+        changes: &RedemptionChanges,
+        audit: &AuditEntry,
+    ) -> Result<Redemption, ManageRedemptionError> {
+        manage::update(&self.db, seen, changes, audit).await
+    }
+
+    #[tracing::instrument(skip_all, fields(redemption_id = seen.id))]
+    async fn delete(
+        &self,
+        seen: &Redemption,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), ManageRedemptionError> {
+        manage::delete(&self.db, seen, now, audit).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_invalid(&self, now: i64, audit: &AuditEntry) -> Result<u64, RepoError> {
+        manage::delete_invalid(&self.db, now, audit).await
     }
 }

@@ -36,7 +36,7 @@ use crate::users::SeaUserRepository;
 
 /// The escape character of LIKE patterns. Not `\`, which MySQL also treats as an escape
 /// inside string literals.
-const LIKE_ESCAPE: char = '!';
+pub(crate) const LIKE_ESCAPE: char = '!';
 
 /// The text columns a keyword is matched against, with their SQL names.
 const TEXT_COLUMNS: [(user::Column, &str); 3] = [
@@ -205,7 +205,7 @@ fn text_match(
 }
 
 /// `text` with the LIKE wildcards and the escape character escaped, to match literally.
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 4);
     for c in text.chars() {
         if matches!(c, '%' | '_') || c == LIKE_ESCAPE {

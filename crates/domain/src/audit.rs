@@ -29,10 +29,13 @@ pub enum AuditAction {
     TopUpSettled,
     TopUpCompletedByAdmin,
     PaymentRefused,
+    RedemptionUpdated,
+    RedemptionDeleted,
+    RedemptionsPurged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::LoginSucceeded,
         AuditAction::LoginFailed,
         AuditAction::PasswordChanged,
@@ -55,6 +58,9 @@ impl AuditAction {
         AuditAction::TopUpSettled,
         AuditAction::TopUpCompletedByAdmin,
         AuditAction::PaymentRefused,
+        AuditAction::RedemptionUpdated,
+        AuditAction::RedemptionDeleted,
+        AuditAction::RedemptionsPurged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,9 @@ impl AuditAction {
             AuditAction::TopUpSettled => "topup.settled",
             AuditAction::TopUpCompletedByAdmin => "topup.completed_by_admin",
             AuditAction::PaymentRefused => "payment.refused",
+            AuditAction::RedemptionUpdated => "redemption.updated",
+            AuditAction::RedemptionDeleted => "redemption.deleted",
+            AuditAction::RedemptionsPurged => "redemption.purged",
         }
     }
 

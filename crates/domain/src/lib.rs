@@ -16,6 +16,7 @@ pub mod ports;
 pub mod public_url;
 pub mod rate_limit;
 pub mod redemption;
+pub mod redemption_manage;
 pub mod services;
 pub mod session;
 pub mod topup;
@@ -28,6 +29,9 @@ pub use page::{Page, PageRequest};
 pub use redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed,
     Redemption, RedemptionStatus,
+};
+pub use redemption_manage::{
+    ManageRedemptionError, RedemptionChanges, RedemptionEdit, RedemptionQuery,
 };
 pub use session::{ActiveSession, NewSession, Rotation, SecretToken, SessionKind, TokenHash};
 pub use user::{

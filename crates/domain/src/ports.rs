@@ -11,6 +11,7 @@ use crate::page::{Page, PageRequest};
 use crate::redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, RedeemError, Redeemed, Redemption,
 };
+use crate::redemption_manage::{ManageRedemptionError, RedemptionChanges, RedemptionQuery};
 use crate::session::{ActiveSession, NewSession, Rotation, SecretToken, TokenHash};
 use crate::user::{NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username};
 
@@ -431,6 +432,53 @@ pub trait RedemptionRepository: Send + Sync {
     /// - [`RedeemError::BalanceOverflow`] when the credit would overflow (nothing applied).
     /// - [`RedeemError::AccountUnavailable`] when the user row is gone (nothing applied).
     async fn redeem(&self, code: &str, user_id: UserId, now: i64) -> Result<Redeemed, RedeemError>;
+
+    // ---- management after the mint (crate::redemption_manage) ----
+
+    /// The live (not deleted) code with this id.
+    async fn find(&self, id: i64) -> Result<Option<Redemption>, RepoError>;
+
+    /// Live codes matching `query` (name prefix, case-sensitive on every backend, or the id),
+    /// newest first; `total` counts every match.
+    async fn search(
+        &self,
+        query: &RedemptionQuery,
+        page: PageRequest,
+    ) -> Result<Page<Redemption>, RepoError>;
+
+    /// In ONE transaction: applies `changes` to the code only while it is still exactly as
+    /// `seen` (live, same status, name, quota and expiry: compare-and-set, so a redemption or
+    /// another admin's write in between is never overwritten), and writes `audit`. Returns the
+    /// code as stored afterwards.
+    ///
+    /// # Errors
+    /// - MUST return [`ManageRedemptionError::NotFound`] when the code is gone or deleted, and
+    ///   [`ManageRedemptionError::Changed`] when it differs from `seen`; nothing is written.
+    async fn update(
+        &self,
+        seen: &Redemption,
+        changes: &RedemptionChanges,
+        audit: &AuditEntry,
+    ) -> Result<Redemption, ManageRedemptionError>;
+
+    /// Soft-deletes the code at `now` with `audit`, under the compare-and-set of
+    /// [`Self::update`]. The row stays (the ledger's references and the mint cap's sum keep
+    /// pointing at it); it is invisible to every read and cannot be redeemed.
+    ///
+    /// # Errors
+    /// - As [`Self::update`].
+    async fn delete(
+        &self,
+        seen: &Redemption,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), ManageRedemptionError>;
+
+    /// Soft-deletes, in ONE transaction, every live code that is invalid at `now` by
+    /// [`crate::redemption_manage::is_invalid`] (used, disabled, or expired) and returns how
+    /// many. When any was deleted, `audit` is written with `before = {"ids": [...]}` and
+    /// `after = {"count": n}`; when none was, nothing is written.
+    async fn delete_invalid(&self, now: i64, audit: &AuditEntry) -> Result<u64, RepoError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -92,7 +92,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource(["/redemption", "/redemption/"])
                         .route(web::get().to(redemptions::list))
-                        .route(web::post().to(redemptions::create)),
+                        .route(web::post().to(redemptions::create))
+                        .route(web::put().to(redemptions::update)),
+                )
+                // Code management; `{id}` only matches digits, so `/search` and `/invalid`
+                // stay distinct. The console deletes with a trailing slash.
+                .service(
+                    web::resource(["/redemption/search", "/redemption/search/"])
+                        .route(web::get().to(redemptions::search)),
+                )
+                .service(
+                    web::resource(["/redemption/invalid", "/redemption/invalid/"])
+                        .route(web::delete().to(redemptions::delete_invalid)),
+                )
+                .service(
+                    web::resource(["/redemption/{id:\\d+}", "/redemption/{id:\\d+}/"])
+                        .route(web::get().to(redemptions::get))
+                        .route(web::delete().to(redemptions::delete)),
                 ),
         );
 }

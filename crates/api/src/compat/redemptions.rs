@@ -1,14 +1,17 @@
-//! `/api/redemption/*` (admin): enough of code management to seed the redeem path.
+//! `/api/redemption/*` (admin): New API's code management (docs/newapi-behaviour.md §8.1):
+//! mint, list, search, read, edit, enable/disable, delete and delete the invalid ones. Every
+//! write is audited; the rules live in `tollgate_domain::redemption_manage`.
 
 use actix_web::web;
 use serde::Deserialize;
-use tollgate_domain::PageRequest;
+use tollgate_domain::{Page, PageRequest, Redemption, RedemptionEdit};
 
 use super::auth::AdminAuth;
 use super::dto::{PageBody, RedemptionItem};
-use super::respond::{CompatError, CompatResult, ok, refuse};
+use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::ClientIp;
-use crate::input::{Json, Query};
+use crate::i18n::Msg;
+use crate::input::{Json, Path, Query};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,10 +69,141 @@ pub async fn list(
         .list(request)
         .await
         .map_err(|e| CompatError::internal(&e, auth.locale))?;
-    Ok(ok(PageBody {
+    Ok(ok(page_body(&page)))
+}
+
+fn page_body(page: &Page<Redemption>) -> PageBody<RedemptionItem> {
+    PageBody {
         items: page.items.iter().map(RedemptionItem::from).collect(),
         total: page.total,
-        page: request.page(),
-        page_size: request.size(),
-    }))
+        page: page.request.page(),
+        page_size: page.request.size(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SearchQuery {
+    pub keyword: Option<String>,
+    pub p: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// `GET /api/redemption/search?keyword=&p=&page_size=`: live codes whose name starts with the
+/// keyword, or whose id it is; newest first, paged like the list.
+pub async fn search(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    query: Query<SearchQuery>,
+) -> CompatResult {
+    let request = PageRequest::new(query.p, query.page_size);
+    let page = state
+        .services
+        .redemptions
+        .search(
+            &auth.user,
+            query.keyword.as_deref().unwrap_or_default(),
+            request,
+        )
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok(page_body(&page)))
+}
+
+/// `GET /api/redemption/{id}`: one live code (the console's edit form).
+pub async fn get(state: web::Data<AppState>, auth: AdminAuth, id: Path<i64>) -> CompatResult {
+    let code = state
+        .services
+        .redemptions
+        .get(&auth.user, id.into_inner())
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok(RedemptionItem::from(&code)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateQuery {
+    pub status_only: Option<String>,
+}
+
+/// The console sends the whole code back on an edit (`key`, `created_time`, ... are ignored)
+/// and `{id, status}` with `?status_only=true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UpdateBody {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub quota: Option<i64>,
+    /// Unix seconds; 0 never expires; absent keeps the current expiry.
+    pub expired_time: Option<i64>,
+    pub status: Option<i64>,
+}
+
+/// `PUT /api/redemption/`: edit name, quota and expiry; with `?status_only=true` (or `1`) only
+/// the status, 1 or 2. `data` is the code as stored afterwards (the console reads
+/// `data.status`).
+pub async fn update(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    ip: ClientIp,
+    query: Query<UpdateQuery>,
+    body: Json<UpdateBody>,
+) -> CompatResult {
+    let status_only = match query.status_only.as_deref().map(str::trim) {
+        None | Some("" | "false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => return Err(CompatError::fail(Msg::InvalidParams, auth.locale)),
+    };
+    let body = body.into_inner();
+    // No id matches no code.
+    let id = body.id.unwrap_or(0);
+    let service = &state.services.redemptions;
+    let updated = if status_only {
+        let Some(status) = body.status else {
+            return Err(CompatError::fail(Msg::RedemptionStatusInvalid, auth.locale));
+        };
+        service.set_status(&auth.user, id, status, ip.0).await
+    } else {
+        let edit = RedemptionEdit {
+            name: body.name,
+            quota: body.quota,
+            expires_at: body.expired_time,
+        };
+        service.edit(&auth.user, id, &edit, ip.0).await
+    }
+    .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok(RedemptionItem::from(&updated)))
+}
+
+/// `DELETE /api/redemption/{id}` (the console adds a trailing slash): soft-deletes one code.
+pub async fn delete(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    ip: ClientIp,
+    id: Path<i64>,
+) -> CompatResult {
+    state
+        .services
+        .redemptions
+        .delete(&auth.user, id.into_inner(), ip.0)
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok_empty())
+}
+
+/// `DELETE /api/redemption/invalid`: soft-deletes every used, disabled or expired code;
+/// `data` is how many.
+pub async fn delete_invalid(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    ip: ClientIp,
+) -> CompatResult {
+    let count = state
+        .services
+        .redemptions
+        .delete_invalid(&auth.user, ip.0)
+        .await
+        .map_err(refuse(auth.locale, &state.info))?;
+    Ok(ok(count))
 }

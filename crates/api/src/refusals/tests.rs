@@ -12,7 +12,7 @@ use tollgate_domain::services::{
 };
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::SettingsError;
-use tollgate_domain::{CreateRedemptionsError, RedeemError};
+use tollgate_domain::{CreateRedemptionsError, ManageRedemptionError, RedeemError};
 
 use super::*;
 
@@ -414,4 +414,40 @@ fn top_up_tables() {
     assert_eq!(sides(&S::Money("x".into())).0, Msg::TopUpInvalidQuota);
     assert!(T::Unexpected(unexpected()).refusal().is_none());
     assert!(S::Unexpected(unexpected()).refusal().is_none());
+}
+
+#[test]
+fn redemption_management_table() {
+    use ManageRedemptionError::*;
+    let cases = [
+        (NotFound, Msg::RedemptionNotFound, StatusCode::NOT_FOUND),
+        (InvalidName { max: 20 }, Msg::RedemptionNameLength, BAD),
+        (InvalidQuota, Msg::RedemptionQuotaInvalid, BAD),
+        (ExpiryInPast, Msg::RedemptionExpiryInPast, BAD),
+        (InvalidStatus, Msg::RedemptionStatusInvalid, BAD),
+        (
+            UsedCodeLocked,
+            Msg::RedemptionUsedLocked,
+            StatusCode::CONFLICT,
+        ),
+        (
+            QuotaRaiseRootOnly,
+            Msg::RedemptionQuotaRaiseRootOnly,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Changed,
+            Msg::RedemptionChangedMeanwhile,
+            StatusCode::CONFLICT,
+        ),
+        (
+            Forbidden,
+            Msg::InsufficientPrivileges,
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (e, msg, status) in cases {
+        assert_eq!(sides(&e), (msg, status), "{e:?}");
+    }
+    assert!(Unexpected(unexpected()).refusal().is_none());
 }

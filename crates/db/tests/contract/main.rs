@@ -49,6 +49,7 @@ mod admin;
 mod audit;
 mod connection;
 mod options;
+mod redemption_manage;
 mod redemptions;
 mod self_service;
 mod sessions;

@@ -13,6 +13,10 @@ use crate::redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, NewRedemptionBatch, RedeemError, Redeemed,
     Redemption,
 };
+use crate::redemption_manage::{
+    ManageRedemptionError, RedemptionChanges, RedemptionEdit, RedemptionQuery, plan_edit,
+    plan_status,
+};
 use crate::user::User;
 
 pub struct RedemptionService {
@@ -104,6 +108,128 @@ impl RedemptionService {
         self.repo.list(page).await
     }
 
+    // ---- management after the mint (crate::redemption_manage) ----
+
+    /// `GET /api/redemption/search`: live codes by name prefix or id, newest first.
+    pub async fn search(
+        &self,
+        actor: &User,
+        keyword: &str,
+        page: PageRequest,
+    ) -> Result<Page<Redemption>, ManageRedemptionError> {
+        admit(actor)?;
+        let query = RedemptionQuery::from_keyword(keyword);
+        Ok(self.repo.search(&query, page).await?)
+    }
+
+    /// One live code.
+    pub async fn get(&self, actor: &User, id: i64) -> Result<Redemption, ManageRedemptionError> {
+        admit(actor)?;
+        self.repo
+            .find(id)
+            .await?
+            .ok_or(ManageRedemptionError::NotFound)
+    }
+
+    /// Edits name, quota and expiry by the rules of [`plan_edit`]; audited with the changed
+    /// fields' before and after. Writes only over the code as read here
+    /// ([`ManageRedemptionError::Changed`] otherwise). An edit that changes nothing writes
+    /// nothing and returns the code.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, redemption_id = id))]
+    pub async fn edit(
+        &self,
+        actor: &User,
+        id: i64,
+        edit: &RedemptionEdit,
+        ip: Option<String>,
+    ) -> Result<Redemption, ManageRedemptionError> {
+        let seen = self.get(actor, id).await?;
+        let now = self.clock.now();
+        let changes = plan_edit(&seen, edit, actor.role, now)?;
+        self.apply(actor, seen, changes, now, ip).await
+    }
+
+    /// Sets the status to 1 (enabled) or 2 (disabled) by the rules of [`plan_status`], audited
+    /// and compare-and-set like [`Self::edit`]: a code redeemed meanwhile is never enabled
+    /// again.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, redemption_id = id))]
+    pub async fn set_status(
+        &self,
+        actor: &User,
+        id: i64,
+        status: i64,
+        ip: Option<String>,
+    ) -> Result<Redemption, ManageRedemptionError> {
+        let seen = self.get(actor, id).await?;
+        let changes = plan_status(&seen, status)?;
+        self.apply(actor, seen, changes, self.clock.now(), ip).await
+    }
+
+    async fn apply(
+        &self,
+        actor: &User,
+        seen: Redemption,
+        changes: RedemptionChanges,
+        now: i64,
+        ip: Option<String>,
+    ) -> Result<Redemption, ManageRedemptionError> {
+        if changes.is_empty() {
+            return Ok(seen);
+        }
+        let (before, after) = changes.audit_values(&seen);
+        let audit = AuditEntry::new(AuditAction::RedemptionUpdated, Some(actor.id), None, now)
+            .change(before, after)
+            .from_ip(ip);
+        let updated = self.repo.update(&seen, &changes, &audit).await?;
+        tracing::info!("redemption code updated");
+        Ok(updated)
+    }
+
+    /// Soft-deletes one code (any status), audited with its state; compare-and-set like
+    /// [`Self::edit`].
+    #[tracing::instrument(skip_all, fields(actor = %actor.id, redemption_id = id))]
+    pub async fn delete(
+        &self,
+        actor: &User,
+        id: i64,
+        ip: Option<String>,
+    ) -> Result<(), ManageRedemptionError> {
+        let seen = self.get(actor, id).await?;
+        let now = self.clock.now();
+        let audit = AuditEntry::new(AuditAction::RedemptionDeleted, Some(actor.id), None, now)
+            .change(
+                json!({
+                    "id": seen.id,
+                    "name": seen.name,
+                    "quota": seen.quota,
+                    "status": seen.status.code(),
+                    "expires_at": seen.expires_at,
+                }),
+                json!({"id": seen.id, "deleted": true}),
+            )
+            .from_ip(ip);
+        self.repo.delete(&seen, now, &audit).await?;
+        tracing::info!("redemption code deleted");
+        Ok(())
+    }
+
+    /// `DELETE /api/redemption/invalid`: soft-deletes every used, disabled or expired code
+    /// and returns how many; one audit record lists their ids.
+    #[tracing::instrument(skip_all, fields(actor = %actor.id))]
+    pub async fn delete_invalid(
+        &self,
+        actor: &User,
+        ip: Option<String>,
+    ) -> Result<u64, ManageRedemptionError> {
+        admit(actor)?;
+        let now = self.clock.now();
+        let audit =
+            AuditEntry::new(AuditAction::RedemptionsPurged, Some(actor.id), None, now).from_ip(ip);
+        let count = self.repo.delete_invalid(now, &audit).await?;
+        tracing::info!(count, "invalid redemption codes deleted");
+        Ok(count)
+    }
+
     /// Redeems a code for the user; returns the quota credited and the new balance.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn redeem(&self, user: &User, code: &str) -> Result<Redeemed, RedeemError> {
@@ -124,6 +250,15 @@ impl RedemptionService {
     }
 }
 
+/// Only enabled admins manage codes (the route's extractor checks it too).
+fn admit(actor: &User) -> Result<(), ManageRedemptionError> {
+    if actor.role.is_admin() && actor.is_enabled() {
+        Ok(())
+    } else {
+        Err(ManageRedemptionError::Forbidden)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -136,6 +271,9 @@ mod tests {
     use crate::ports::{MockClock, MockRedemptionRepository, MockSecretGenerator};
     use crate::services::RegistrationPolicy;
     use crate::user::{Role, UserId, UserStatus};
+
+    /// Management after the mint.
+    mod manage;
 
     const NOW: i64 = 1_700_000_000;
     const LIMIT: i64 = 10_000;
