@@ -11,8 +11,8 @@ use std::fmt;
 use anyhow::{Context as _, bail, ensure};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use tollgate_domain::UserId;
 use tollgate_domain::ports::{AccessClaims, AccessTokenCodec, TokenRejected};
+use tollgate_domain::{SessionId, UserId};
 
 /// The HMAC key must carry at least 256 bits (RFC 7518 §3.2).
 const MIN_SECRET_LEN: usize = 32;
@@ -146,7 +146,7 @@ impl JwtCodec {
     /// "+1", " 1" or "0").
     fn parse_sub(sub: &str) -> Option<UserId> {
         let id: i64 = sub.parse().ok()?;
-        (id > 0 && id.to_string() == sub).then_some(UserId(id))
+        (id > 0 && id.to_string() == sub).then_some(UserId::new(id))
     }
 
     fn check(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejected> {
@@ -200,7 +200,7 @@ impl JwtCodec {
 
         Ok(AccessClaims {
             user_id,
-            session_id: c.sid,
+            session_id: SessionId::new(c.sid),
             issued_at: c.iat,
             expires_at: c.exp,
         })
@@ -208,9 +208,9 @@ impl JwtCodec {
 }
 
 impl AccessTokenCodec for JwtCodec {
-    fn issue(&self, user_id: UserId, session_id: i64, now: i64) -> anyhow::Result<String> {
+    fn issue(&self, user_id: UserId, session_id: SessionId, now: i64) -> anyhow::Result<String> {
         // Refuse to mint what `verify` would refuse.
-        if user_id.get() <= 0 || session_id <= 0 || now <= 0 {
+        if user_id.get() <= 0 || session_id.get() <= 0 || now <= 0 {
             bail!("cannot issue an access token for user {user_id}, session {session_id} at {now}");
         }
         let exp = now
@@ -220,7 +220,7 @@ impl AccessTokenCodec for JwtCodec {
             iss: &self.issuer,
             aud: &self.audience,
             sub: user_id.get().to_string(),
-            sid: session_id,
+            sid: session_id.get(),
             iat: now,
             exp,
             typ: ACCESS_TYP,

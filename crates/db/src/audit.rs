@@ -70,8 +70,8 @@ fn to_record(m: audit::Model) -> Result<AuditRecord, anyhow::Error> {
     Ok(AuditRecord {
         id: m.id,
         entry: AuditEntry {
-            actor_id: m.actor_id.map(UserId),
-            target_id: m.target_id.map(UserId),
+            actor_id: m.actor_id.map(UserId::new),
+            target_id: m.target_id.map(UserId::new),
             action,
             before: json(m.before)?,
             after: json(m.after)?,

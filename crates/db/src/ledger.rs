@@ -169,7 +169,7 @@ impl SeaLedgerRepository {
         rows.iter()
             .map(|row| {
                 Ok(Imbalance {
-                    user_id: UserId(row.try_get("", "user_id")?),
+                    user_id: UserId::new(row.try_get("", "user_id")?),
                     account,
                     balance: row.try_get("", "balance")?,
                     ledger_sum: row.try_get("", "ledger_sum")?,
@@ -212,7 +212,7 @@ mod tests {
 
     fn entry(user: i64, account: Account, delta: i64, reference: &str) -> LedgerEntry {
         LedgerEntry::new(
-            UserId(user),
+            UserId::new(user),
             account,
             delta,
             LedgerKind::Redemption,

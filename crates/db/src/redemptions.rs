@@ -38,14 +38,14 @@ impl TryFrom<redemption::Model> for Redemption {
         })?;
         Ok(Redemption {
             id: m.id,
-            created_by: UserId(m.created_by),
+            created_by: UserId::new(m.created_by),
             code: m.code,
             status,
             name: m.name,
             quota: m.quota,
             created_at: m.created_at,
             redeemed_at: m.redeemed_at,
-            used_by: m.used_by.map(UserId),
+            used_by: m.used_by.map(UserId::new),
             expires_at: m.expires_at,
         })
     }
@@ -270,11 +270,14 @@ impl RedemptionRepository for SeaRedemptionRepository {
                 .one(txn)
                 .await?
                 .ok_or_else(|| anyhow!("the claimed redemption code vanished"))?;
-            let entry = LedgerEntry::redemption(user_id, redemption_id, quota, UserId(created_by))
-                .map_err(|e| match e {
-                    MoneyError::Overflow => Abort::Refused(RedeemError::BalanceOverflow),
-                    other => anyhow!("redemption code {redemption_id} is unusable: {other}").into(),
-                })?;
+            let entry =
+                LedgerEntry::redemption(user_id, redemption_id, quota, UserId::new(created_by))
+                    .map_err(|e| match e {
+                        MoneyError::Overflow => Abort::Refused(RedeemError::BalanceOverflow),
+                        other => {
+                            anyhow!("redemption code {redemption_id} is unusable: {other}").into()
+                        }
+                    })?;
             let balance_after = apply_entry(txn, &entry, now)
                 .await
                 .map_err(|e| Abort::Refused(redeem_error(e)))?;

@@ -243,7 +243,7 @@ mod tests {
                 group: None,
                 status: None,
                 visible_below: Role::Root,
-                also: Some(UserId(1)),
+                also: Some(UserId::new(1)),
                 live_only: false,
             };
             let page = repo

@@ -11,7 +11,7 @@ use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::SessionRepository;
 use tollgate_domain::session::refresh_reuse_audit;
 use tollgate_domain::{
-    ActiveSession, NewSession, RepoError, Rotation, SessionKind, TokenHash, UserId,
+    ActiveSession, NewSession, RepoError, Rotation, SessionId, SessionKind, TokenHash, UserId,
 };
 
 use crate::entities::{refresh_token_use, session};
@@ -53,8 +53,8 @@ impl SeaSessionRepository {
                 RepoError::msg(format!("session {id} has the unknown kind {kind}"))
             })?;
             Ok(ActiveSession {
-                id,
-                user_id: UserId(user_id),
+                id: SessionId::new(id),
+                user_id: UserId::new(user_id),
                 kind,
                 created_at,
             })
@@ -67,7 +67,7 @@ impl SeaSessionRepository {
 pub(crate) async fn revoke_all_in<C: sea_orm::ConnectionTrait>(
     conn: &C,
     user_id: UserId,
-    keep: Option<i64>,
+    keep: Option<SessionId>,
     now: i64,
 ) -> Result<u64, sea_orm::DbErr> {
     let mut update = session::Entity::update_many()
@@ -75,7 +75,7 @@ pub(crate) async fn revoke_all_in<C: sea_orm::ConnectionTrait>(
         .filter(session::Column::UserId.eq(user_id.get()))
         .filter(active_at(now));
     if let Some(keep) = keep {
-        update = update.filter(session::Column::Id.ne(keep));
+        update = update.filter(session::Column::Id.ne(keep.get()));
     }
     Ok(update.exec(conn).await?.rows_affected)
 }
@@ -90,7 +90,7 @@ fn active_at(now: i64) -> Condition {
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     #[tracing::instrument(skip_all, fields(user_id = %new.user_id))]
-    async fn create(&self, new: &NewSession) -> Result<i64, RepoError> {
+    async fn create(&self, new: &NewSession) -> Result<SessionId, RepoError> {
         // The session and its audit record (the login) commit together.
         let row = session::ActiveModel {
             id: NotSet,
@@ -108,7 +108,7 @@ impl SessionRepository for SeaSessionRepository {
             if let Some(entry) = &new.audit {
                 crate::audit::insert(txn, entry).await?;
             }
-            Ok(id)
+            Ok(SessionId::new(id))
         })
         .await
     }
@@ -124,10 +124,10 @@ impl SessionRepository for SeaSessionRepository {
 
     async fn find_active_by_id(
         &self,
-        id: i64,
+        id: SessionId,
         now: i64,
     ) -> Result<Option<ActiveSession>, RepoError> {
-        self.find_one(session::Column::Id.eq(id), now).await
+        self.find_one(session::Column::Id.eq(id.get()), now).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -171,8 +171,8 @@ impl SessionRepository for SeaSessionRepository {
                 .exec_without_returning(txn)
                 .await?;
                 return Ok(Rotation::Rotated(ActiveSession {
-                    id,
-                    user_id: UserId(user_id),
+                    id: SessionId::new(id),
+                    user_id: UserId::new(user_id),
                     kind: SessionKind::Refresh,
                     created_at,
                 }));
@@ -207,7 +207,7 @@ impl SessionRepository for SeaSessionRepository {
                 // Already revoked or expired: nothing to revoke, nothing new to record.
                 return Ok(Rotation::Invalid);
             }
-            let user_id = UserId(user_id);
+            let (session_id, user_id) = (SessionId::new(session_id), UserId::new(user_id));
             crate::audit::insert(txn, &refresh_reuse_audit(session_id, user_id, now, ip)).await?;
             Ok(Rotation::Reused {
                 session_id,
@@ -230,14 +230,14 @@ impl SessionRepository for SeaSessionRepository {
 
     async fn revoke_by_id(
         &self,
-        id: i64,
+        id: SessionId,
         now: i64,
         audit: Option<AuditEntry>,
     ) -> Result<bool, RepoError> {
         txn::write(&self.db, "failed to revoke a session", async |txn| {
             let res = session::Entity::update_many()
                 .col_expr(session::Column::RevokedAt, Expr::value(now))
-                .filter(session::Column::Id.eq(id))
+                .filter(session::Column::Id.eq(id.get()))
                 .filter(active_at(now))
                 .exec(txn)
                 .await?;
@@ -254,7 +254,7 @@ impl SessionRepository for SeaSessionRepository {
     async fn revoke_all_for_user(
         &self,
         user_id: UserId,
-        keep: Option<i64>,
+        keep: Option<SessionId>,
         now: i64,
     ) -> Result<u64, RepoError> {
         revoke_all_in(&self.db, user_id, keep, now)

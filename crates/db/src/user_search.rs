@@ -419,7 +419,7 @@ mod tests {
             group: None,
             status: None,
             visible_below: Role::Root,
-            also: Some(UserId(1)),
+            also: Some(UserId::new(1)),
             live_only: false,
         }
     }
@@ -473,7 +473,7 @@ mod tests {
             let dbb = db.get_database_backend();
             let admin = |q: UserQuery| UserQuery {
                 visible_below: Role::Admin,
-                also: Some(UserId(7)),
+                also: Some(UserId::new(7)),
                 ..q
             };
             let cases = [
@@ -636,7 +636,7 @@ mod tests {
 
             let admin = UserQuery {
                 visible_below: Role::Admin,
-                also: Some(UserId(2)),
+                also: Some(UserId::new(2)),
                 ..everyone()
             };
             let seen = matches(repo, &admin).await;
@@ -645,7 +645,7 @@ mod tests {
             assert_eq!(seen.len(), 10, "{backend}: {seen:?}");
 
             let other_admin = UserQuery {
-                also: Some(UserId(3)),
+                also: Some(UserId::new(3)),
                 ..admin.clone()
             };
             let seen = matches(repo, &other_admin).await;
@@ -662,7 +662,7 @@ mod tests {
             assert!(matches(repo, &nobody).await.is_empty(), "{backend}");
             let only_self = UserQuery {
                 visible_below: Role::User,
-                also: Some(UserId(4)),
+                also: Some(UserId::new(4)),
                 ..everyone()
             };
             assert_eq!(matches(repo, &only_self).await, ["Alice2"], "{backend}");

@@ -239,8 +239,8 @@ mod tests {
     ) -> AuditEntry {
         let mut e = AuditEntry::new(
             AuditAction::UserUpdated,
-            actor.map(|a| UserId(a.0)),
-            target.map(|t| UserId(t.0)),
+            actor.map(|a| UserId::new(a.0)),
+            target.map(|t| UserId::new(t.0)),
             0,
         );
         e.actor_role = actor.and_then(|a| a.1);
@@ -252,11 +252,11 @@ mod tests {
     fn the_scope_rule_as_a_table() {
         use Role::{Admin, Root, User};
         let admin = AuditScope {
-            reader: UserId(5),
+            reader: UserId::new(5),
             reader_role: Admin,
         };
         let root = AuditScope {
-            reader: UserId(1),
+            reader: UserId::new(1),
             reader_role: Root,
         };
         let cases: [(AuditEntry, bool); 14] = [

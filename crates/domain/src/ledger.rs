@@ -331,7 +331,7 @@ mod tests {
 
     fn entry(delta: i64) -> LedgerEntry {
         LedgerEntry::new(
-            UserId(1),
+            UserId::new(1),
             Account::Quota,
             delta,
             LedgerKind::Redemption,
@@ -345,7 +345,7 @@ mod tests {
     fn zero_delta_is_refused() {
         assert_eq!(
             LedgerEntry::new(
-                UserId(1),
+                UserId::new(1),
                 Account::Quota,
                 0,
                 LedgerKind::Redemption,
@@ -358,13 +358,13 @@ mod tests {
 
     #[test]
     fn an_aff_transfer_is_two_entries_that_conserve_the_total() {
-        let [out, inn] = LedgerEntry::aff_transfer(UserId(3), 700, "t1").unwrap();
+        let [out, inn] = LedgerEntry::aff_transfer(UserId::new(3), 700, "t1").unwrap();
         assert_eq!((out.account(), out.delta()), (Account::AffQuota, -700));
         assert_eq!((inn.account(), inn.delta()), (Account::Quota, 700));
         assert_eq!(out.reference(), inn.reference());
         assert_ne!(out.kind(), inn.kind());
         for amount in [0, -1, i64::MIN] {
-            assert!(LedgerEntry::aff_transfer(UserId(3), amount, "t").is_err());
+            assert!(LedgerEntry::aff_transfer(UserId::new(3), amount, "t").is_err());
         }
     }
 
@@ -372,7 +372,7 @@ mod tests {
     fn minimum_i64_delta_is_refused() {
         assert_eq!(
             LedgerEntry::new(
-                UserId(1),
+                UserId::new(1),
                 Account::Quota,
                 i64::MIN,
                 LedgerKind::Redemption,
@@ -433,10 +433,10 @@ mod tests {
 
     #[test]
     fn a_redemption_credits_the_redeemer_and_names_the_codes_creator() {
-        let e = LedgerEntry::redemption(UserId(7), 42, 500, UserId(2)).unwrap();
+        let e = LedgerEntry::redemption(UserId::new(7), 42, 500, UserId::new(2)).unwrap();
         assert_eq!(
             (e.user_id(), e.delta(), e.reference(), e.actor_id()),
-            (UserId(7), 500, "42", Some(UserId(2)))
+            (UserId::new(7), 500, "42", Some(UserId::new(2)))
         );
     }
 }

@@ -33,7 +33,11 @@ pub use redemption::{
 pub use redemption_manage::{
     ManageRedemptionError, RedemptionChanges, RedemptionEdit, RedemptionQuery,
 };
-pub use session::{ActiveSession, NewSession, Rotation, SecretToken, SessionKind, TokenHash};
+pub use session::{
+    ActiveSession, NewSession, Rotation, SecretToken, SessionId, SessionKind, TokenHash,
+};
 pub use user::{
-    Invitation, NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username,
+    Affiliate, AvatarUrl, Balances, DisplayName, Email, FieldError, Invitation, NewUser,
+    NotificationEmail, Password, Phone, ProfileChanges, Remark, Role, User, UserId, UserStatus,
+    Username,
 };

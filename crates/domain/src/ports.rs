@@ -12,8 +12,11 @@ use crate::redemption::{
     CreateRedemptionsError, MintCap, NewRedemption, RedeemError, Redeemed, Redemption,
 };
 use crate::redemption_manage::{ManageRedemptionError, RedemptionChanges, RedemptionQuery};
-use crate::session::{ActiveSession, NewSession, Rotation, SecretToken, TokenHash};
-use crate::user::{NewUser, Password, ProfileChanges, Role, User, UserId, UserStatus, Username};
+use crate::session::{ActiveSession, NewSession, Rotation, SecretToken, SessionId, TokenHash};
+use crate::user::{
+    DisplayName, NewUser, Password, ProfileChanges, Remark, Role, User, UserId, UserStatus,
+    Username,
+};
 
 /// Why inserting a user failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +97,9 @@ pub struct UserQuery {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AdminChanges {
     pub username: Option<Username>,
-    pub display_name: Option<String>,
+    pub display_name: Option<DisplayName>,
     pub group: Option<String>,
-    pub remark: Option<String>,
+    pub remark: Option<Remark>,
     /// A new password hash; the user's sessions and access token are revoked with it.
     pub password_hash: Option<String>,
     /// A new quota, applied as one ledger entry of the difference, with the admin as actor.
@@ -274,7 +277,7 @@ pub trait UserRepository: Send + Sync {
         &self,
         id: UserId,
         hash: &str,
-        keep: Option<i64>,
+        keep: Option<SessionId>,
         revoke_token: bool,
         audit: &AuditEntry,
         now: i64,
@@ -339,7 +342,7 @@ pub trait UserRepository: Send + Sync {
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     /// Stores a session and returns its id.
-    async fn create(&self, session: &NewSession) -> Result<i64, RepoError>;
+    async fn create(&self, session: &NewSession) -> Result<SessionId, RepoError>;
 
     /// The session with this token hash if it is neither revoked nor expired at `now`.
     async fn find_active(
@@ -351,7 +354,7 @@ pub trait SessionRepository: Send + Sync {
     /// The session with this id if it is neither revoked nor expired at `now`.
     async fn find_active_by_id(
         &self,
-        id: i64,
+        id: SessionId,
         now: i64,
     ) -> Result<Option<ActiveSession>, RepoError>;
 
@@ -380,7 +383,7 @@ pub trait SessionRepository: Send + Sync {
     /// `audit` is written in the same transaction when the session was active.
     async fn revoke_by_id(
         &self,
-        id: i64,
+        id: SessionId,
         now: i64,
         audit: Option<AuditEntry>,
     ) -> Result<bool, RepoError>;
@@ -390,7 +393,7 @@ pub trait SessionRepository: Send + Sync {
     async fn revoke_all_for_user(
         &self,
         user_id: UserId,
-        keep: Option<i64>,
+        keep: Option<SessionId>,
         now: i64,
     ) -> Result<u64, RepoError>;
 
@@ -569,7 +572,7 @@ pub struct AccessClaims {
     pub user_id: UserId,
     /// The id of the session (refresh-token row) the token was issued for; revoking that
     /// session kills the token on its next use.
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub issued_at: i64,
     pub expires_at: i64,
 }
@@ -588,7 +591,7 @@ pub enum TokenRejected {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait AccessTokenCodec: Send + Sync {
     /// A token for `user_id` in session `session_id`, valid from `now` for [`Self::ttl_secs`].
-    fn issue(&self, user_id: UserId, session_id: i64, now: i64) -> anyhow::Result<String>;
+    fn issue(&self, user_id: UserId, session_id: SessionId, now: i64) -> anyhow::Result<String>;
     /// Verifies signature, algorithm, issuer, audience and expiry against `now`.
     fn verify(&self, token: &str, now: i64) -> Result<AccessClaims, TokenRejected>;
     fn ttl_secs(&self) -> i64;

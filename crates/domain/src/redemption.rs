@@ -245,7 +245,7 @@ mod tests {
     fn code(status: RedemptionStatus, expires_at: Option<i64>) -> Redemption {
         Redemption {
             id: 1,
-            created_by: UserId(1),
+            created_by: UserId::new(1),
             code: "c".into(),
             status,
             name: "n".into(),

@@ -5,6 +5,27 @@ use std::fmt;
 
 use crate::user::UserId;
 
+/// A session's database id: the `sid` of the access tokens issued for a refresh session, and
+/// what a password change keeps while revoking the others. Not a secret (the token is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(i64);
+
+impl SessionId {
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The SHA-256 (hex) of a secret token. Safe to store and log-free by construction: it is
 /// only ever compared, never shown.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -82,7 +103,7 @@ pub struct NewSession {
 /// A live (not revoked, not expired) session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActiveSession {
-    pub id: i64,
+    pub id: SessionId,
     pub user_id: UserId,
     pub kind: SessionKind,
     /// When the session was created (the login), unix seconds.
@@ -96,7 +117,10 @@ pub enum Rotation {
     Rotated(ActiveSession),
     /// The token was already rotated (a replay, RFC 9700 §4.14.2): its session, which was
     /// active, has been revoked with [`refresh_reuse_audit`] in the same transaction.
-    Reused { session_id: i64, user_id: UserId },
+    Reused {
+        session_id: SessionId,
+        user_id: UserId,
+    },
     /// Unknown, or belongs to a session that is no longer active: nothing changed.
     Invalid,
 }
@@ -104,7 +128,7 @@ pub enum Rotation {
 /// The audit record of a detected refresh-token replay: the session's user is both actor
 /// (its token was presented) and target.
 pub fn refresh_reuse_audit(
-    session_id: i64,
+    session_id: SessionId,
     user_id: UserId,
     at: i64,
     ip: Option<String>,
@@ -118,7 +142,7 @@ pub fn refresh_reuse_audit(
     )
     .change(
         serde_json::Value::Null,
-        serde_json::json!({"session": session_id, "reason": "refresh_token_reuse"}),
+        serde_json::json!({"session": session_id.get(), "reason": "refresh_token_reuse"}),
     )
     .from_ip(ip)
 }

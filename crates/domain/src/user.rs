@@ -1,13 +1,27 @@
-//! Users: identity, role hierarchy, status and the rules on names and passwords.
+//! Users: identity, role hierarchy, status, and what an account is made of. The rules on
+//! usernames and passwords are in `credentials`, the value types of the profile fields in
+//! `fields` and `email` (all re-exported here).
 
 use std::fmt;
 
+mod credentials;
+mod email;
+mod fields;
+
+pub use credentials::{CredentialRuleError, Password, Username, normalize_login, username_key};
+pub use email::{Email, NotificationEmail};
+pub use fields::{AvatarUrl, DisplayName, FieldError, Phone, Remark};
+
 /// A user's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(pub i64);
+pub struct UserId(i64);
 
 impl UserId {
-    pub fn get(self) -> i64 {
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub const fn get(self) -> i64 {
         self.0
     }
 }
@@ -74,173 +88,56 @@ impl UserStatus {
     }
 }
 
-/// Why a username or password was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialRuleError {
-    #[error("username must be 1 to {max} characters")]
-    UsernameLength { max: usize },
-    #[error("username must not contain control characters or @")]
-    UsernameCharacters,
-    #[error("password must be {min} to {max} characters")]
-    PasswordLength { min: usize, max: usize },
-    /// Issue 7.6: a character that is invisible, a bidi control, a format character or a
-    /// symbol outside ASCII, or letters of scripts that are confusable when mixed.
-    #[error(
-        "username must not contain invisible, bidirectional-control or non-ASCII symbol \
-         characters, nor mix look-alike scripts"
-    )]
-    UsernameUnsafe,
-}
-
-/// A username: after trimming and NFKC normalisation, 1..=20 Unicode characters; printable
-/// ASCII except `@`, or characters Unicode recommends for identifiers (UTS 39 General
-/// Security Profile, which leaves out invisible, default-ignorable, bidi-control and format
-/// characters, symbols and emoji); letters of one script, or of Latin with Han, kana, Hangul
-/// or another script that does not imitate Latin (UTS 39 "moderately restrictive": Latin
-/// mixed with Cyrillic or Greek is refused).
-///
-/// The stored name is the NFKC form; [`Username::key`] is its canonical key, which decides
-/// uniqueness (issue 7.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username {
-    name: String,
-    key: String,
-}
-
-impl Username {
-    pub const MAX_CHARS: usize = 20;
-
-    pub fn parse(raw: &str) -> Result<Self, CredentialRuleError> {
-        use unicode_security::{
-            GeneralSecurityProfile as _, RestrictionLevel, RestrictionLevelDetection as _,
-        };
-
-        let name = normalize_login(raw.trim());
-        let name = name.trim();
-        let chars = name.chars().count();
-        if chars == 0 || chars > Self::MAX_CHARS {
-            return Err(CredentialRuleError::UsernameLength {
-                max: Self::MAX_CHARS,
-            });
-        }
-        // No `@`: usernames and e-mail addresses stay disjoint, so a user cannot take another
-        // user's address as a name and shadow their login by e-mail.
-        if name.chars().any(|c| c.is_control() || c == '@') {
-            return Err(CredentialRuleError::UsernameCharacters);
-        }
-        if name
-            .chars()
-            .any(|c| !(c.is_ascii() || c.identifier_allowed()))
-        {
-            return Err(CredentialRuleError::UsernameUnsafe);
-        }
-        // ASCII punctuation, spaces and digits belong to every script; the letters decide.
-        let letters: String = name.chars().filter(|c| c.identifier_allowed()).collect();
-        if letters.as_str().detect_restriction_level() > RestrictionLevel::ModeratelyRestrictive {
-            return Err(CredentialRuleError::UsernameUnsafe);
-        }
-        Ok(Self {
-            key: username_key(name),
-            name: name.to_owned(),
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-
-    /// The canonical key two names collide on: see [`username_key`].
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-
-/// The canonical key of a username (issue 7.6): the UTS 39 confusable skeleton of the
-/// case-folded NFKC form, case-folded again (the skeleton maps `0` to `O`). `ROOT`, `ｒｏｏｔ`,
-/// `r00t` and `rоot` (Cyrillic `о`) all have the key of `root`. Case folding is full (`ß`
-/// folds to `ss`), done as upper- then lower-casing.
-///
-/// The backfill migration (`m20261201_000011_add_username_key`) holds a frozen copy of this
-/// function; a test checks that both agree.
-pub fn username_key(name: &str) -> String {
-    let fold = |s: &str| s.to_uppercase().to_lowercase();
-    let folded = fold(&normalize_login(name));
-    let skeleton: String = unicode_security::skeleton(&folded).collect();
-    fold(&skeleton)
-}
-
-/// The NFKC form of a typed name, which is how usernames are stored.
-pub fn normalize_login(login: &str) -> String {
-    use unicode_normalization::UnicodeNormalization as _;
-    login.nfkc().collect()
-}
-
-/// A plaintext password that passed the length policy. `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub const MIN_CHARS: usize = 8;
-    pub const MAX_CHARS: usize = 128;
-
-    /// Length is counted in characters, not bytes, so "密码" counts as 2.
-    pub fn parse(raw: &str) -> Result<Self, CredentialRuleError> {
-        let chars = raw.chars().count();
-        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
-            return Err(CredentialRuleError::PasswordLength {
-                min: Self::MIN_CHARS,
-                max: Self::MAX_CHARS,
-            });
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
 /// A user as the domain sees it. Secrets (password hash, access-token hash) are not part of
-/// it, so no code path can serialise them by accident.
+/// it, so no code path can serialise them by accident. Profile fields carry their value types;
+/// values read back from the database keep what was stored (`from_stored`), even where it
+/// predates a rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: UserId,
+    /// As stored: names that predate the current rules stay readable (issue 7.6).
     pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
+    pub display_name: DisplayName,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub avatar: Option<AvatarUrl>,
+    /// An admin's note (New API's `remark`); never shown to the user.
+    pub remark: Option<Remark>,
     pub role: Role,
     pub status: UserStatus,
     pub group: String,
-    pub quota: i64,
-    pub used_quota: i64,
-    pub request_count: i64,
-    pub aff_code: Option<String>,
-    pub aff_count: i64,
-    pub aff_quota: i64,
-    pub aff_history_quota: i64,
-    pub inviter_id: Option<UserId>,
+    pub balances: Balances,
+    pub affiliate: Affiliate,
     /// The user's settings, a JSON object stored as a string (docs/newapi-behaviour.md §2.2).
     pub setting: String,
-    pub phone: Option<String>,
-    pub avatar: Option<String>,
-    /// An admin's note (New API's `remark`); never shown to the user.
-    pub remark: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
     pub deleted_at: Option<i64>,
+}
+
+/// A user's quota balance and what it has used, in quota units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// What is left to spend; changes only through the ledger.
+    pub quota: i64,
+    pub used_quota: i64,
+    pub request_count: i64,
+}
+
+/// A user's side of the invitation programme (docs/newapi-behaviour.md §8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affiliate {
+    /// The user's own invitation code, once generated.
+    pub code: Option<String>,
+    /// How many users registered with the code.
+    pub count: i64,
+    /// Invitation rewards not yet moved to quota; changes only through the ledger.
+    pub quota: i64,
+    /// Every reward ever credited.
+    pub history_quota: i64,
+    /// Who invited this user.
+    pub inviter_id: Option<UserId>,
 }
 
 impl User {
@@ -266,12 +163,12 @@ impl User {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewUser {
     pub username: Username,
-    pub display_name: String,
+    pub display_name: DisplayName,
     pub password_hash: String,
     pub role: Role,
     pub group: String,
     /// Stored unverified only where a surface allows it; `None` otherwise.
-    pub email: Option<String>,
+    pub email: Option<Email>,
     pub aff_code: String,
     pub setting: String,
     pub initial_quota: i64,
@@ -316,34 +213,16 @@ impl Invitation {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfileChanges {
     pub username: Option<Username>,
-    pub display_name: Option<String>,
-    pub email: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-    pub avatar: Option<Option<String>>,
+    pub display_name: Option<DisplayName>,
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<Phone>>,
+    pub avatar: Option<Option<AvatarUrl>>,
 }
 
 impl ProfileChanges {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
-}
-
-/// A syntactically valid e-mail address (at most 254 characters, one `@`, a dot in the
-/// domain, no whitespace), trimmed and lowercased so that uniqueness and login by e-mail
-/// ignore case; `None` otherwise.
-pub fn parse_email(raw: &str) -> Option<String> {
-    let email = raw.trim().to_lowercase();
-    let email = email.as_str();
-    let (local, domain) = email.split_once('@')?;
-    let ok = email.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    ok.then(|| email.to_owned())
 }
 
 /// The group every new user starts in.
@@ -369,196 +248,4 @@ pub fn default_setting(role: Role) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn username_counts_characters_not_bytes() {
-        assert!(Username::parse(&"名".repeat(20)).is_ok());
-        assert!(Username::parse(&"名".repeat(21)).is_err());
-    }
-
-    #[test]
-    fn empty_or_blank_username_is_refused() {
-        assert!(Username::parse("").is_err());
-        assert!(Username::parse("   ").is_err());
-    }
-
-    #[test]
-    fn username_is_trimmed_and_control_characters_refused() {
-        assert_eq!(Username::parse("  alice ").unwrap().as_str(), "alice");
-        assert_eq!(
-            Username::parse("al\u{0}ice"),
-            Err(CredentialRuleError::UsernameCharacters)
-        );
-        assert_eq!(
-            Username::parse("alice@example.com"),
-            Err(CredentialRuleError::UsernameCharacters)
-        );
-    }
-
-    #[test]
-    fn usernames_are_stored_in_nfkc() {
-        for (raw, stored) in [
-            ("ｒｏｏｔ", "root"),
-            ("Jose\u{301}", "José"),
-            ("ﬁne", "fine"),
-            ("\u{3000}alice\u{3000}", "alice"),
-            ("Ⅻ", "XII"),
-        ] {
-            assert_eq!(Username::parse(raw).unwrap().as_str(), stored, "{raw:?}");
-        }
-        // Length counts the normalised form: U+3394 is three letters in NFKC ("THz").
-        assert!(Username::parse(&"\u{3394}".repeat(6)).is_ok());
-        assert!(Username::parse(&"\u{3394}".repeat(7)).is_err());
-    }
-
-    #[test]
-    fn invisible_bidi_format_and_symbol_characters_are_refused() {
-        for raw in [
-            "root\u{200B}",
-            "ro\u{200C}ot",
-            "ro\u{200D}ot",
-            "\u{2060}root",
-            "\u{FEFF}root",
-            "root\u{AD}",
-            "ro\u{34F}ot",
-            "\u{202E}toor",
-            "\u{202A}root",
-            "root\u{2066}",
-            "root\u{200F}",
-            "\u{61C}root",
-            "root\u{FE0F}",
-            "root\u{E0041}",
-            "root\u{2028}x",
-            "\u{3164}root",
-            "root😀",
-            "root✓",
-        ] {
-            assert_eq!(
-                Username::parse(raw),
-                Err(CredentialRuleError::UsernameUnsafe),
-                "{raw:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn latin_mixed_with_cyrillic_or_greek_is_refused_other_mixes_are_not() {
-        for raw in ["r\u{43E}\u{43E}t", "\u{440}oot", "r\u{3BF}ot", "pаypal"] {
-            assert_eq!(
-                Username::parse(raw),
-                Err(CredentialRuleError::UsernameUnsafe),
-                "{raw:?}"
-            );
-        }
-        for raw in [
-            "张三abc",
-            "山田タロウ",
-            "김철수kim",
-            "Иван",
-            "Ελένη",
-            "محمد",
-            "John Doe",
-            "a_b-c.d+e",
-            "user123",
-        ] {
-            assert!(Username::parse(raw).is_ok(), "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn lookalike_names_share_one_key() {
-        let key = |s: &str| Username::parse(s).unwrap().key().to_owned();
-        for same in ["ROOT", "Root", "ｒｏｏｔ", "ＲＯＯＴ", "r00t", "rOOt"] {
-            assert_eq!(key(same), key("root"), "{same}");
-        }
-        assert_eq!(key("cafe\u{301}"), key("Café"));
-        assert_eq!(key("STRASSE"), key("straße"));
-        // Whole-script look-alikes: all-Cyrillic "рое" against Latin "poe".
-        assert_eq!(key("\u{440}\u{43E}\u{435}"), key("poe"));
-        assert_ne!(key("alice"), key("alicia"));
-        assert_ne!(key("张三"), key("李四"));
-        assert_eq!(key("root"), username_key("root"));
-    }
-
-    #[test]
-    fn password_length_is_8_to_128_characters() {
-        assert!(Password::parse("1234567").is_err());
-        assert!(Password::parse("12345678").is_ok());
-        assert!(Password::parse(&"密".repeat(128)).is_ok());
-        assert!(Password::parse(&"密".repeat(129)).is_err());
-        // 4 characters but 12 bytes: still too short.
-        assert!(Password::parse("密码密码").is_err());
-    }
-
-    #[test]
-    fn password_debug_is_redacted() {
-        let p = Password::parse("correct horse").unwrap();
-        assert!(!format!("{p:?}").contains("horse"));
-    }
-
-    #[test]
-    fn email_syntax_is_checked() {
-        assert_eq!(parse_email(" a@b.co ").as_deref(), Some("a@b.co"));
-        assert_eq!(
-            parse_email("Alice@Example.COM").as_deref(),
-            Some("alice@example.com")
-        );
-        for bad in [
-            "", "a", "a@", "@b.co", "a@b", "a@@b.co", "a b@c.co", "a@b.co.", "a@.b",
-        ] {
-            assert_eq!(parse_email(bad), None, "{bad}");
-        }
-        assert_eq!(parse_email(&format!("{}@b.co", "a".repeat(65))), None);
-    }
-
-    #[test]
-    fn roles_order_as_the_hierarchy() {
-        assert!(Role::User < Role::Admin && Role::Admin < Role::Root);
-        assert_eq!(Role::from_code(10), Some(Role::Admin));
-        assert_eq!(Role::from_code(0), None);
-        assert_eq!(Role::from_code(50), None);
-    }
-
-    #[test]
-    fn default_setting_nests_sidebar_as_a_string_per_role() {
-        let parse = |role| -> serde_json::Value {
-            let outer: serde_json::Value = serde_json::from_str(&default_setting(role)).unwrap();
-            assert_eq!(outer["gotify_priority"], 0);
-            serde_json::from_str(outer["sidebar_modules"].as_str().unwrap()).unwrap()
-        };
-        assert!(parse(Role::User).get("admin").is_none());
-        assert_eq!(parse(Role::Admin)["admin"]["setting"], false);
-        assert_eq!(parse(Role::Root)["admin"]["setting"], true);
-        assert_eq!(parse(Role::User)["console"]["token"], true);
-    }
-
-    #[test]
-    fn the_inviter_is_rewarded_up_to_the_daily_limit() {
-        let inv = |reward, limit| Invitation {
-            inviter_id: UserId(1),
-            inviter_reward: reward,
-            invitee_bonus: 5,
-            reward_daily_limit: limit,
-        };
-        // (reward, limit, rewarded in the window) -> pays the inviter
-        let cases = [
-            (100, 0, 0, true),
-            (100, 0, 1_000_000, true),
-            (100, 3, 0, true),
-            (100, 3, 2, true),
-            (100, 3, 3, false),
-            (100, 3, 50, false),
-            (0, 0, 0, false),
-            (0, 3, 0, false),
-        ];
-        for (reward, limit, rewarded, expected) in cases {
-            assert_eq!(
-                inv(reward, limit).rewards_inviter(rewarded),
-                expected,
-                "{reward} {limit} {rewarded}"
-            );
-        }
-    }
-}
+mod tests;

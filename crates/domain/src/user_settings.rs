@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::ports::HostResolver;
 use crate::public_url::{UrlRejection, check_public_http_url, stored_form};
+use crate::user::NotificationEmail;
 
 /// Largest `sidebar_modules` document, in bytes.
 pub const MAX_SIDEBAR_BYTES: usize = 4096;
@@ -16,8 +17,6 @@ pub const MAX_SIDEBAR_SECTIONS: usize = 16;
 pub const MAX_SIDEBAR_ENTRIES: usize = 32;
 /// Longest sidebar key, in bytes (keys are `[a-z_]`).
 pub const MAX_SIDEBAR_KEY_LEN: usize = 32;
-/// Longest notification e-mail address, in bytes (RFC 5321 path limit).
-pub const MAX_EMAIL_LEN: usize = 254;
 /// The Gotify priority used when the requested one is outside 0..=10.
 pub const DEFAULT_GOTIFY_PRIORITY: i64 = 5;
 
@@ -294,10 +293,9 @@ pub async fn apply_notification_settings(
         }
         NotifyType::Email => {
             if let Some(email) = non_empty(input.notification_email) {
-                if !valid_email(&email) {
-                    return Err(SettingsError::EmailInvalid);
-                }
-                channel.push((NOTIFICATION_EMAIL, Value::String(email)));
+                let email =
+                    NotificationEmail::parse(&email).map_err(|_| SettingsError::EmailInvalid)?;
+                channel.push((NOTIFICATION_EMAIL, Value::String(email.to_string())));
             }
         }
         NotifyType::Bark => {
@@ -431,19 +429,6 @@ async fn check_channel_url(
             Err(SettingsError::UrlForbidden)
         }
     }
-}
-
-/// Exactly one `@` with something on both sides, at most [`MAX_EMAIL_LEN`] bytes, and no
-/// whitespace or control characters (the address ends up in mail headers).
-fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    email.len() <= MAX_EMAIL_LEN
-        && !local.is_empty()
-        && !domain.is_empty()
-        && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -722,7 +707,7 @@ mod tests {
 
     #[tokio::test]
     async fn email_errors_follow_the_spec_rows() {
-        let long = format!("{}@example.com", "a".repeat(MAX_EMAIL_LEN));
+        let long = format!("{}@example.com", "a".repeat(NotificationEmail::MAX_LEN));
         for bad in [
             "no-at-sign",
             "@example.com",

@@ -39,7 +39,7 @@ impl From<&User> for AdminUser {
         Self {
             user: NewApiUser::from(u),
             password: "",
-            remark: u.remark.clone().unwrap_or_default(),
+            remark: u.remark.as_deref().unwrap_or_default().to_owned(),
             created_at: u.created_at,
             last_login_at: u.last_login_at.unwrap_or(0),
             deleted_at: u.deleted_at.map(rfc3339),
@@ -127,7 +127,7 @@ pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: Path<i64>) -> 
     let user = state
         .services
         .admin
-        .get(&auth.user, UserId(id.into_inner()))
+        .get(&auth.user, UserId::new(id.into_inner()))
         .await
         .map_err(admin_error(&state, AdminOp::View, auth.locale))?;
     Ok(ok(AdminUser::from(&user)))
@@ -205,7 +205,7 @@ pub async fn update(
     state
         .services
         .admin
-        .update(&auth.user, UserId(id), input, ip.0)
+        .update(&auth.user, UserId::new(id), input, ip.0)
         .await
         .map_err(admin_error(&state, AdminOp::Update, auth.locale))?;
     Ok(ok_empty())
@@ -248,7 +248,7 @@ pub async fn manage(
     let user = state
         .services
         .admin
-        .manage(&auth.user, UserId(id), op, ip.0)
+        .manage(&auth.user, UserId::new(id), op, ip.0)
         .await
         .map_err(admin_error(&state, op, locale))?;
     Ok(ok(
@@ -266,7 +266,7 @@ pub async fn hard_delete(
     state
         .services
         .admin
-        .hard_delete(&auth.user, UserId(id.into_inner()), ip.0)
+        .hard_delete(&auth.user, UserId::new(id.into_inner()), ip.0)
         .await
         .map_err(admin_error(&state, AdminOp::HardDelete, auth.locale))?;
     Ok(ok_empty())

@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use tollgate_domain::services::{AuthError, AuthService, Authenticated};
-use tollgate_domain::{Role, User};
+use tollgate_domain::{Role, SessionId, User};
 
 use super::respond::{CompatError, locale_of};
 use crate::i18n::{Locale, Msg};
@@ -45,7 +45,7 @@ impl MinRole for RootRole {
 pub struct Authed<R: MinRole> {
     pub user: User,
     /// The cookie session that authenticated the request (`None` for an access token).
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     /// When that session logged in (`None` for an access token).
     pub session_created_at: Option<i64>,
     pub locale: Locale,

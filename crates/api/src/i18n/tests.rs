@@ -227,3 +227,42 @@ fn the_generated_code_types_placeholders_and_escapes_texts() {
     assert!(code.contains(r#"Locale::En => format!("{remaining} left, {min} at least"),"#));
     assert!(code.contains(r#"("MintLimitExceeded", &["min", "remaining"]),"#));
 }
+
+/// The catalogue keeps New API's exact texts, so their numbers are written out; each must be
+/// the limit of the value type that enforces it.
+#[test]
+fn length_messages_state_the_limits_of_their_types() {
+    use tollgate_domain::{DisplayName, Password, Remark, Username};
+    let (u, d, r) = (
+        Username::MAX_CHARS,
+        DisplayName::MAX_CHARS,
+        Remark::MAX_CHARS,
+    );
+    let (p_min, p_max) = (Password::MIN_CHARS, Password::MAX_CHARS);
+    let cases = [
+        (
+            Msg::UsernameLength,
+            format!("1 to {u} "),
+            format!("1-{u}个"),
+        ),
+        (
+            Msg::PasswordLength,
+            format!("{p_min} to {p_max} "),
+            format!("{p_min}-{p_max}个"),
+        ),
+        (
+            Msg::DisplayNameLength,
+            format!("1 to {d} "),
+            format!("1-{d}个"),
+        ),
+        (
+            Msg::RemarkLength,
+            format!("at most {r} "),
+            format!("超过{r}个"),
+        ),
+    ];
+    for (msg, en, zh) in cases {
+        assert!(msg.text(Locale::En).contains(&en), "{msg:?}: {en}");
+        assert!(msg.text(Locale::ZhCn).contains(&zh), "{msg:?}: {zh}");
+    }
+}

@@ -160,7 +160,7 @@ pub async fn set_status(
     state
         .services
         .admin
-        .manage(&auth.user, UserId(id.into_inner()), op, ip.0)
+        .manage(&auth.user, UserId::new(id.into_inner()), op, ip.0)
         .await
         .map_err(admin_error(locale))?;
     Ok(respond(StatusCode::OK, Msg::RestUpdated, locale, ()))
@@ -231,8 +231,8 @@ impl ListQuery for AuditQuery {
             Some(a) => Some(AuditAction::parse(a).ok_or("unknown action")?),
         };
         let filter = AuditFilter {
-            actor_id: self.actor.map(UserId),
-            target_id: self.target.map(UserId),
+            actor_id: self.actor.map(UserId::new),
+            target_id: self.target.map(UserId::new),
             action,
             from: self.from,
             to: self.to,

@@ -10,8 +10,8 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use tollgate_domain::User;
 use tollgate_domain::services::{AuthError, AuthService};
+use tollgate_domain::{SessionId, User};
 
 use super::envelope::RestError;
 use crate::compat::auth::{AdminRole, AnyUser, MinRole};
@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// the session of its token. Roles as on the compat surface (`crate::compat::auth::MinRole`).
 pub struct Bearer<R: MinRole = AnyUser> {
     pub user: User,
-    pub session_id: i64,
+    pub session_id: SessionId,
     pub locale: Locale,
     _role: PhantomData<R>,
 }
@@ -72,7 +72,10 @@ impl<R: MinRole> FromRequest for Bearer<R> {
             })?;
             Ok(Self {
                 user: auth.user,
-                session_id: auth.session_id.unwrap_or_default(),
+                // A JWT is always bound to its session.
+                session_id: auth
+                    .session_id
+                    .ok_or_else(|| RestError::unauthenticated(locale))?,
                 locale,
                 _role: PhantomData,
             })

@@ -36,9 +36,9 @@ impl From<&User> for UserResponse {
         Self {
             id: u.id.get(),
             username: u.username.clone(),
-            email: u.email.clone().unwrap_or_default(),
-            phone: u.phone.clone().unwrap_or_default(),
-            avatar: u.avatar.clone().unwrap_or_default(),
+            email: u.email.as_deref().unwrap_or_default().to_owned(),
+            phone: u.phone.as_deref().unwrap_or_default().to_owned(),
+            avatar: u.avatar.as_deref().unwrap_or_default().to_owned(),
             status: i32::from(u.status == UserStatus::Enabled),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),

@@ -30,7 +30,7 @@ fn hs256_header() -> Value {
     json!({"typ": "JWT", "alg": "HS256"})
 }
 
-/// The claims `issue(UserId(1), 7, NOW)` produces.
+/// The claims `issue(UserId::new(1), SessionId::new(7), NOW)` produces.
 fn good_claims() -> Value {
     json!({
         "iss": ISS, "aud": AUD, "sub": "1", "sid": 7,
@@ -131,13 +131,13 @@ fn ttl_secs_is_the_configured_ttl() {
 #[test]
 fn issue_then_verify_round_trips() {
     let c = codec();
-    let token = c.issue(UserId(42), 9001, NOW).unwrap();
+    let token = c.issue(UserId::new(42), SessionId::new(9001), NOW).unwrap();
     let claims = c.verify(&token, NOW).unwrap();
     assert_eq!(
         claims,
         AccessClaims {
-            user_id: UserId(42),
-            session_id: 9001,
+            user_id: UserId::new(42),
+            session_id: SessionId::new(9001),
             issued_at: NOW,
             expires_at: NOW + TTL,
         }
@@ -148,7 +148,9 @@ fn issue_then_verify_round_trips() {
 
 #[test]
 fn issued_token_has_the_documented_shape() {
-    let token = codec().issue(UserId(1), 7, NOW).unwrap();
+    let token = codec()
+        .issue(UserId::new(1), SessionId::new(7), NOW)
+        .unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3);
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
@@ -162,8 +164,8 @@ fn issued_token_has_the_documented_shape() {
 #[test]
 fn tokens_issued_at_different_times_differ() {
     let c = codec();
-    let a = c.issue(UserId(1), 7, NOW).unwrap();
-    let b = c.issue(UserId(1), 7, NOW + 1).unwrap();
+    let a = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
+    let b = c.issue(UserId::new(1), SessionId::new(7), NOW + 1).unwrap();
     assert_ne!(a, b);
     assert_eq!(c.verify(&a, NOW + 1).unwrap().issued_at, NOW);
     assert_eq!(c.verify(&b, NOW + 1).unwrap().issued_at, NOW + 1);
@@ -172,20 +174,25 @@ fn tokens_issued_at_different_times_differ() {
 #[test]
 fn issue_refuses_what_verify_would_refuse() {
     let c = codec();
-    assert!(c.issue(UserId(0), 7, NOW).is_err());
-    assert!(c.issue(UserId(-1), 7, NOW).is_err());
-    assert!(c.issue(UserId(1), 0, NOW).is_err());
-    assert!(c.issue(UserId(1), 7, 0).is_err());
-    assert!(c.issue(UserId(1), 7, i64::MAX).is_err());
+    assert!(c.issue(UserId::new(0), SessionId::new(7), NOW).is_err());
+    assert!(c.issue(UserId::new(-1), SessionId::new(7), NOW).is_err());
+    assert!(c.issue(UserId::new(1), SessionId::new(0), NOW).is_err());
+    assert!(c.issue(UserId::new(1), SessionId::new(7), 0).is_err());
+    assert!(
+        c.issue(UserId::new(1), SessionId::new(7), i64::MAX)
+            .is_err()
+    );
 }
 
 #[test]
 fn large_ids_round_trip() {
     let c = codec();
-    let token = c.issue(UserId(i64::MAX), i64::MAX, NOW).unwrap();
+    let token = c
+        .issue(UserId::new(i64::MAX), SessionId::new(i64::MAX), NOW)
+        .unwrap();
     let claims = c.verify(&token, NOW).unwrap();
-    assert_eq!(claims.user_id, UserId(i64::MAX));
-    assert_eq!(claims.session_id, i64::MAX);
+    assert_eq!(claims.user_id, UserId::new(i64::MAX));
+    assert_eq!(claims.session_id, SessionId::new(i64::MAX));
 }
 
 // ---------------------------------------------------------------- time
@@ -193,7 +200,7 @@ fn large_ids_round_trip() {
 #[test]
 fn expiry_uses_now_and_the_leeway() {
     let c = codec();
-    let token = c.issue(UserId(1), 7, NOW).unwrap();
+    let token = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
     let exp = NOW + TTL;
     // Just within the leeway: accepted.
     assert!(c.verify(&token, exp + LEEWAY).is_ok());
@@ -213,7 +220,7 @@ fn expiry_uses_now_and_the_leeway() {
 #[test]
 fn zero_leeway_expires_exactly_after_exp() {
     let c = JwtCodec::new(SECRET, ISS, AUD, TTL, 0).unwrap();
-    let token = c.issue(UserId(1), 7, NOW).unwrap();
+    let token = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
     assert!(c.verify(&token, NOW + TTL).is_ok());
     assert_eq!(c.verify(&token, NOW + TTL + 1), Err(TokenRejected::Expired));
 }
@@ -223,22 +230,28 @@ fn the_system_clock_is_not_consulted() {
     // Issued and verified in 2001: the real clock says it expired long ago.
     let c = codec();
     let then = 1_000_000_000;
-    let token = c.issue(UserId(1), 7, then).unwrap();
+    let token = c.issue(UserId::new(1), SessionId::new(7), then).unwrap();
     assert!(c.verify(&token, then + 10).is_ok());
     // And a token from the far future verifies when `now` is the far future.
     let later = 4_000_000_000;
-    let token = c.issue(UserId(1), 7, later).unwrap();
+    let token = c.issue(UserId::new(1), SessionId::new(7), later).unwrap();
     assert!(c.verify(&token, later).is_ok());
 }
 
 #[test]
 fn iat_in_the_future_is_refused_beyond_the_leeway() {
     let c = codec();
-    let token = c.issue(UserId(1), 7, NOW + LEEWAY).unwrap();
+    let token = c
+        .issue(UserId::new(1), SessionId::new(7), NOW + LEEWAY)
+        .unwrap();
     assert!(c.verify(&token, NOW).is_ok());
-    let token = c.issue(UserId(1), 7, NOW + LEEWAY + 1).unwrap();
+    let token = c
+        .issue(UserId::new(1), SessionId::new(7), NOW + LEEWAY + 1)
+        .unwrap();
     assert_invalid(&c, &token, NOW, "iat just beyond the leeway");
-    let token = c.issue(UserId(1), 7, NOW + 10 * 365 * 86_400).unwrap();
+    let token = c
+        .issue(UserId::new(1), SessionId::new(7), NOW + 10 * 365 * 86_400)
+        .unwrap();
     assert_invalid(&c, &token, NOW, "iat ten years ahead");
 }
 
@@ -278,7 +291,7 @@ fn expired_is_reported_only_for_otherwise_valid_tokens() {
 /// Every entry must be rejected as `Invalid` at `NOW`, where the genuine token is valid.
 fn hostile_corpus() -> Vec<(String, String)> {
     let c = codec();
-    let good = c.issue(UserId(1), 7, NOW).unwrap();
+    let good = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
     let parts: Vec<&str> = good.split('.').collect();
     let (h, p, s) = (parts[0], parts[1], parts[2]);
     let claims = good_claims();
@@ -407,7 +420,7 @@ fn hostile_corpus() -> Vec<(String, String)> {
         "signed with a different secret via our own codec",
         JwtCodec::new(OTHER_SECRET, ISS, AUD, TTL, LEEWAY)
             .unwrap()
-            .issue(UserId(1), 7, NOW)
+            .issue(UserId::new(1), SessionId::new(7), NOW)
             .unwrap(),
     );
     add(
@@ -445,7 +458,7 @@ fn hostile_corpus() -> Vec<(String, String)> {
     }
     add("signature removed", format!("{h}.{p}."));
     add("signature of another token", {
-        let other = c.issue(UserId(2), 7, NOW).unwrap();
+        let other = c.issue(UserId::new(2), SessionId::new(7), NOW).unwrap();
         let other_sig = other.rsplit('.').next().unwrap().to_owned();
         format!("{h}.{p}.{other_sig}")
     });
@@ -696,7 +709,13 @@ fn hostile_corpus() -> Vec<(String, String)> {
 fn the_control_token_is_valid() {
     // Guards the corpus: the tokens below differ from a valid one only in what they test.
     let c = codec();
-    assert!(c.verify(&c.issue(UserId(1), 7, NOW).unwrap(), NOW).is_ok());
+    assert!(
+        c.verify(
+            &c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap(),
+            NOW
+        )
+        .is_ok()
+    );
     assert!(c.verify(&signed(&good_claims()), NOW).is_ok());
     assert!(
         c.verify(
@@ -764,7 +783,7 @@ proptest! {
         shifts in proptest::collection::vec(1..=B64URL.len(), 64),
     ) {
         let c = codec();
-        let good = c.issue(UserId(1), 7, NOW).unwrap();
+        let good = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
         let alphabet = [B64URL, b"."].concat();
         for (i, shift) in (0..good.len()).zip(shifts.iter().cycle()) {
             let mut t = good.clone().into_bytes();
@@ -779,7 +798,7 @@ proptest! {
 #[test]
 fn every_truncation_is_rejected() {
     let c = codec();
-    let good = c.issue(UserId(1), 7, NOW).unwrap();
+    let good = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
     for n in 0..good.len() {
         assert_invalid(&c, &good[..n], NOW, &format!("prefix of {n} bytes"));
         assert_invalid(&c, &good[n + 1..], NOW, &format!("suffix from {}", n + 1));
@@ -831,7 +850,7 @@ proptest! {
         raw in proptest::collection::vec(any::<u8>(), 0..300),
     ) {
         let c = codec();
-        let good = c.issue(UserId(1), 7, NOW).unwrap();
+        let good = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
         let (h, rest) = good.split_once('.').unwrap();
         let s = rest.rsplit('.').next().unwrap();
         let token = format!("{h}.{}.{s}", URL_SAFE_NO_PAD.encode(raw));
@@ -842,7 +861,7 @@ proptest! {
 #[test]
 fn verify_survives_extreme_now_values() {
     let c = codec();
-    let token = c.issue(UserId(1), 7, NOW).unwrap();
+    let token = c.issue(UserId::new(1), SessionId::new(7), NOW).unwrap();
     assert_invalid(&c, &token, i64::MIN, "now = i64::MIN (iat in the future)");
     assert_eq!(c.verify(&token, i64::MAX), Err(TokenRejected::Expired));
     let c = JwtCodec::new(SECRET, ISS, AUD, TTL, i64::MAX).unwrap();

@@ -8,9 +8,9 @@ use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::{
     AffTransferError, AffTransferred, SetAccessTokenError, UpdateProfileError,
 };
-use tollgate_domain::{LedgerEntry, ProfileChanges, RepoError, TokenHash, User, UserId};
+use tollgate_domain::{LedgerEntry, ProfileChanges, RepoError, SessionId, TokenHash, User, UserId};
 
-use super::{SeaUserRepository, username_taken};
+use super::{SeaUserRepository, stored_text, username_taken};
 use crate::entities::user;
 use crate::error::{is_unique_violation, unexpected, unix_now};
 use crate::ledger::{ApplyError, apply_entry};
@@ -64,13 +64,22 @@ impl SeaUserRepository {
             update = update.col_expr(user::Column::DisplayName, Expr::value(name.as_str()));
         }
         if let Some(email) = &changes.email {
-            update = update.col_expr(user::Column::Email, Expr::value(email.clone()));
+            update = update.col_expr(
+                user::Column::Email,
+                Expr::value(stored_text(email.as_ref())),
+            );
         }
         if let Some(phone) = &changes.phone {
-            update = update.col_expr(user::Column::Phone, Expr::value(phone.clone()));
+            update = update.col_expr(
+                user::Column::Phone,
+                Expr::value(stored_text(phone.as_ref())),
+            );
         }
         if let Some(avatar) = &changes.avatar {
-            update = update.col_expr(user::Column::Avatar, Expr::value(avatar.clone()));
+            update = update.col_expr(
+                user::Column::Avatar,
+                Expr::value(stored_text(avatar.as_ref())),
+            );
         }
         match update.exec(&self.db).await {
             Ok(res) if res.rows_affected == 1 => {}
@@ -162,7 +171,7 @@ impl SeaUserRepository {
         &self,
         id: UserId,
         hash: &str,
-        keep: Option<i64>,
+        keep: Option<SessionId>,
         revoke_token: bool,
         audit: &AuditEntry,
         now: i64,

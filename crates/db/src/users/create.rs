@@ -14,7 +14,7 @@ use tollgate_domain::{
     Account, LedgerEntry, LedgerKind, NewUser, RepoError, User, UserId, UserStatus,
 };
 
-use super::{SeaUserRepository, username_taken};
+use super::{SeaUserRepository, stored_text, username_taken};
 use crate::entities::{ledger, user};
 use crate::error::{is_unique_violation, unexpected, unix_now};
 use crate::ledger::{ApplyError, apply_entry};
@@ -119,10 +119,10 @@ async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<i64, Abort<I
         id: NotSet,
         username: Set(new.username.as_str().to_owned()),
         password_hash: Set(new.password_hash.clone()),
-        display_name: Set(new.display_name.clone()),
+        display_name: Set(new.display_name.to_string()),
         role: Set(new.role.code()),
         status: Set(UserStatus::Enabled.code()),
-        email: Set(new.email.clone()),
+        email: Set(stored_text(new.email.as_ref())),
         user_group: Set(new.group.clone()),
         quota: Set(0),
         used_quota: Set(0),
@@ -164,7 +164,7 @@ async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<i64, Abort<I
             })
             .map_err(Abort::Unexpected)
     };
-    let invitee = UserId(id);
+    let invitee = UserId::new(id);
     if let Some(entry) = &new.audit {
         let entry = AuditEntry {
             target_id: Some(invitee),

@@ -22,8 +22,9 @@ use tollgate_domain::ports::{
     UserRepository,
 };
 use tollgate_domain::{
-    NewUser, Page, PageRequest, ProfileChanges, RepoError, Role, TokenHash, User, UserId,
-    UserStatus, Username,
+    Affiliate, AvatarUrl, Balances, DisplayName, Email, NewUser, Page, PageRequest, Phone,
+    ProfileChanges, Remark, RepoError, Role, SessionId, TokenHash, User, UserId, UserStatus,
+    Username,
 };
 
 use crate::entities::user;
@@ -38,26 +39,32 @@ impl TryFrom<user::Model> for User {
             .ok_or_else(|| anyhow!("user {} has the unknown role code {}", m.id, m.role))?;
         let status = UserStatus::from_code(m.status)
             .ok_or_else(|| anyhow!("user {} has the unknown status code {}", m.id, m.status))?;
+        // Stored values are taken as they are: rows imported from New API or written before
+        // a rule may not pass today's `parse`.
         Ok(User {
-            id: UserId(m.id),
+            id: UserId::new(m.id),
             username: m.username,
-            display_name: m.display_name,
-            email: m.email,
+            display_name: DisplayName::from_stored(m.display_name),
+            email: m.email.map(Email::from_stored),
+            phone: m.phone.map(Phone::from_stored),
+            avatar: m.avatar.map(AvatarUrl::from_stored),
+            remark: m.remark.map(Remark::from_stored),
             role,
             status,
             group: m.user_group,
-            quota: m.quota,
-            used_quota: m.used_quota,
-            request_count: m.request_count,
-            aff_code: m.aff_code,
-            aff_count: m.aff_count,
-            aff_quota: m.aff_quota,
-            aff_history_quota: m.aff_history_quota,
-            inviter_id: m.inviter_id.map(UserId),
+            balances: Balances {
+                quota: m.quota,
+                used_quota: m.used_quota,
+                request_count: m.request_count,
+            },
+            affiliate: Affiliate {
+                code: m.aff_code,
+                count: m.aff_count,
+                quota: m.aff_quota,
+                history_quota: m.aff_history_quota,
+                inviter_id: m.inviter_id.map(UserId::new),
+            },
             setting: m.setting,
-            phone: m.phone,
-            avatar: m.avatar,
-            remark: m.remark,
             created_at: m.created_at,
             updated_at: m.updated_at,
             last_login_at: m.last_login_at,
@@ -290,7 +297,7 @@ impl UserRepository for SeaUserRepository {
         &self,
         id: UserId,
         hash: &str,
-        keep: Option<i64>,
+        keep: Option<SessionId>,
         revoke_token: bool,
         audit: &AuditEntry,
         now: i64,
@@ -305,4 +312,9 @@ fn username_taken(username: &Username) -> Condition {
     Condition::any()
         .add(user::Column::Username.eq(username.as_str()))
         .add(user::Column::UsernameKey.eq(username.key()))
+}
+
+/// The column value of an optional text value type (`NULL` for `None`).
+fn stored_text(value: Option<&impl AsRef<str>>) -> Option<String> {
+    value.map(|v| v.as_ref().to_owned())
 }

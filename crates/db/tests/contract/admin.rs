@@ -3,7 +3,7 @@
 use super::*;
 
 fn admin_audit(action: AuditAction, target: UserId) -> AuditEntry {
-    AuditEntry::new(action, Some(UserId(1)), Some(target), NOW)
+    AuditEntry::new(action, Some(UserId::new(1)), Some(target), NOW)
 }
 
 fn set_state(role: Role, status: UserStatus, delete: bool) -> StateChange {
@@ -80,7 +80,7 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
         .admin_update(
             &stale,
             &quota,
-            UserId(1),
+            UserId::new(1),
             &[admin_audit(AuditAction::QuotaChanged, alice.id)],
             NOW,
         )
@@ -92,7 +92,7 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
     assert!(matches!(gone, Err(AdminWriteError::Changed)), "{gone:?}");
     let now = reread(&users, alice.id).await;
     assert_eq!(
-        (now.role, now.status, now.quota),
+        (now.role, now.status, now.balances.quota),
         (Role::Admin, UserStatus::Enabled, 100)
     );
     assert!(live(db.clone()).await, "the refused writes revoked nothing");
@@ -106,21 +106,21 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
         .update_profile(
             alice.id,
             &ProfileChanges {
-                display_name: Some("Renamed".into()),
+                display_name: Some(DisplayName::parse("Renamed").unwrap()),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
     let rename = AdminChanges {
-        display_name: Some("By admin".into()),
+        display_name: Some(DisplayName::parse("By admin").unwrap()),
         ..Default::default()
     };
     let edit = users
         .admin_update(
             &fresh,
             &rename,
-            UserId(1),
+            UserId::new(1),
             &[admin_audit(AuditAction::UserUpdated, alice.id)],
             NOW,
         )
@@ -133,11 +133,11 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
         .admin_update(
             &fresh,
             &AdminChanges {
-                remark: Some("vip".into()),
+                remark: Some(Remark::parse("vip").unwrap()),
                 quota: Some(250),
                 ..Default::default()
             },
-            UserId(1),
+            UserId::new(1),
             &[
                 admin_audit(AuditAction::UserUpdated, alice.id),
                 admin_audit(AuditAction::QuotaChanged, alice.id),
@@ -147,7 +147,10 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
         .await
         .unwrap();
     let now = reread(&users, alice.id).await;
-    assert_eq!((now.remark.as_deref(), now.quota), (Some("vip"), 250));
+    assert_eq!(
+        (now.remark.as_deref(), now.balances.quota),
+        (Some("vip"), 250)
+    );
     assert_eq!(audits(db.clone()).await, 3);
 
     // A soft-deleted user has moved too.
@@ -192,7 +195,7 @@ async fn admin_writes_apply_only_to_the_state_they_read(db: DatabaseConnection) 
         .admin_update(
             &bob,
             &rename,
-            UserId(1),
+            UserId::new(1),
             &[admin_audit(AuditAction::UserUpdated, bob.id)],
             NOW,
         )
@@ -426,7 +429,7 @@ async fn set_quota(
     };
     let audit = [admin_audit(AuditAction::QuotaChanged, seen.id)];
     users
-        .admin_update(seen, &changes, UserId(1), &audit, NOW)
+        .admin_update(seen, &changes, UserId::new(1), &audit, NOW)
         .await
 }
 
@@ -472,12 +475,15 @@ async fn an_admin_quota_change_starts_from_the_stored_balance(db: DatabaseConnec
     codes.redeem("between", alice.id, NOW).await.unwrap();
     // ... and another admin, from a fresh read, debits the balance to 70.
     let other = reread(&users, alice.id).await;
-    assert_eq!(other.quota, 150);
-    assert_eq!(set_quota(&users, &other, 70).await.unwrap().quota, 70);
+    assert_eq!(other.balances.quota, 150);
+    assert_eq!(
+        set_quota(&users, &other, 70).await.unwrap().balances.quota,
+        70
+    );
 
     // The first admin's write, on its older read of 100.
     let after = set_quota(&users, &seen, 250).await.unwrap();
-    assert_eq!(after.quota, 250);
+    assert_eq!(after.balances.quota, 250);
     assert_eq!(
         quota_befores(&db).await,
         [
@@ -556,7 +562,10 @@ async fn concurrent_spends_around_an_admin_quota_change_are_all_kept(db: Databas
         [5_000 - before]
     );
     let later = SPENDS - earlier;
-    assert_eq!(reread(&users, alice.id).await.quota, 5_000 + EACH * later);
+    assert_eq!(
+        reread(&users, alice.id).await.balances.quota,
+        5_000 + EACH * later
+    );
     assert!(imbalances(&db).await.is_empty());
 }
 

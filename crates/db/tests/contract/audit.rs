@@ -19,7 +19,7 @@ async fn audit_entries_keep_their_roles_and_the_scope_query_is_the_rule(db: Data
         .await
         .unwrap();
     let u = users.create(&with_role("plain", Role::User)).await.unwrap();
-    let gone = UserId(9_999);
+    let gone = UserId::new(9_999);
     let entry = |actor: Option<UserId>, target: Option<UserId>| {
         AuditEntry::new(AuditAction::UserUpdated, actor, target, NOW)
     };

@@ -19,9 +19,10 @@ use tollgate_domain::ports::{
     UpdateProfileError, UserRepository as _,
 };
 use tollgate_domain::{
-    Account, CreateRedemptionsError, Imbalance, LedgerKind, MintCap, NewRedemption, NewSession,
-    NewUser, PageRequest, ProfileChanges, RedeemError, Redemption, RedemptionStatus, Role,
-    Rotation, SessionKind, TokenHash, User, UserId, UserStatus, Username,
+    Account, AvatarUrl, CreateRedemptionsError, DisplayName, Email, Imbalance, LedgerKind, MintCap,
+    NewRedemption, NewSession, NewUser, PageRequest, Phone, ProfileChanges, RedeemError,
+    Redemption, RedemptionStatus, Remark, Role, Rotation, SessionKind, TokenHash, User, UserId,
+    UserStatus, Username,
 };
 
 /// One `#[tokio::test]` per story, each running it on every backend; the stories after
@@ -66,7 +67,7 @@ const NOW: i64 = 1_800_000_000;
 fn new_user(name: &str, aff_code: &str, initial_quota: i64) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
-        display_name: name.to_owned(),
+        display_name: DisplayName::parse(name).unwrap(),
         password_hash: format!("hash-of-{name}"),
         role: Role::User,
         group: "default".to_owned(),
@@ -99,7 +100,7 @@ async fn create_user(db: &DatabaseConnection, name: &str, initial_quota: i64) ->
 fn code(code: &str, quota: i64, expires_at: Option<i64>) -> NewRedemption {
     NewRedemption {
         expires_at,
-        ..code_by(UserId(1), code, quota, NOW)
+        ..code_by(UserId::new(1), code, quota, NOW)
     }
 }
 
@@ -126,7 +127,7 @@ async fn mint(
     repo: &SeaRedemptionRepository,
     codes: &[NewRedemption],
 ) -> Result<(), CreateRedemptionsError> {
-    let creator = codes.first().map_or(UserId(1), |c| c.created_by);
+    let creator = codes.first().map_or(UserId::new(1), |c| c.created_by);
     let total = codes.iter().map(|c| c.quota).sum();
     repo.create_batch(codes, None, &mint_audit(creator, total))
         .await

@@ -11,7 +11,7 @@ fn values(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn option_audit() -> AuditEntry {
-    AuditEntry::new(AuditAction::OptionChanged, Some(UserId(1)), None, NOW)
+    AuditEntry::new(AuditAction::OptionChanged, Some(UserId::new(1)), None, NOW)
 }
 
 async fn options_are_upserted_with_their_audit_all_or_nothing(db: DatabaseConnection) {

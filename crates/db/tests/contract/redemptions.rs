@@ -28,7 +28,7 @@ async fn codes_are_listed_newest_first_in_pages(db: DatabaseConnection) {
     );
     assert_eq!(
         (c.created_by, c.created_at, c.expires_at),
-        (UserId(1), NOW, None)
+        (UserId::new(1), NOW, None)
     );
     assert_eq!((c.used_by, c.redeemed_at), (None, None));
 
@@ -94,7 +94,7 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
     let alice = create_user(&db, "alice", 100).await;
     let bob = create_user(&db, "bob", 0).await;
     // The code's creator, an admin that is neither redeemer.
-    let creator = UserId(4242);
+    let creator = UserId::new(4242);
     let gift = NewRedemption {
         expires_at: Some(NOW + 60),
         ..code_by(creator, "gift", 500, NOW)
@@ -120,7 +120,13 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
     );
     let users = SeaUserRepository::new(db.clone());
     assert_eq!(
-        users.find_by_id(alice.id).await.unwrap().unwrap().quota,
+        users
+            .find_by_id(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .quota,
         600
     );
 
@@ -142,7 +148,16 @@ async fn redeem_credits_once_through_the_ledger(db: DatabaseConnection) {
         let again = repo.redeem("gift", user, NOW).await;
         assert!(matches!(again, Err(RedeemError::AlreadyUsed)), "{again:?}");
     }
-    assert_eq!(users.find_by_id(bob.id).await.unwrap().unwrap().quota, 0);
+    assert_eq!(
+        users
+            .find_by_id(bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .quota,
+        0
+    );
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [2]);
 }
 
@@ -222,7 +237,13 @@ async fn overflowing_redeem_applies_nothing(db: DatabaseConnection) {
     );
     let users = SeaUserRepository::new(db.clone());
     assert_eq!(
-        users.find_by_id(rich.id).await.unwrap().unwrap().quota,
+        users
+            .find_by_id(rich.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .quota,
         near_max
     );
     assert_eq!(query_i64(&db, "SELECT COUNT(*) FROM ledger").await, [0]);
@@ -248,7 +269,7 @@ async fn redeem_for_a_missing_account_applies_nothing(db: DatabaseConnection) {
     .await;
     mint(&repo, &[code("gift", 10, None)]).await.unwrap();
 
-    for user in [UserId(999_999), gone.id] {
+    for user in [UserId::new(999_999), gone.id] {
         let res = repo.redeem("gift", user, NOW).await;
         assert!(
             matches!(res, Err(RedeemError::AccountUnavailable)),

@@ -22,14 +22,17 @@ async fn an_invitation_links_counts_and_rewards_through_the_ledger(db: DatabaseC
         .create(&invited("invitee", inviter.id, 300, 200, 10))
         .await
         .unwrap();
-    assert_eq!((invitee.quota, invitee.inviter_id), (210, Some(inviter.id)));
+    assert_eq!(
+        (invitee.balances.quota, invitee.affiliate.inviter_id),
+        (210, Some(inviter.id))
+    );
     let inviter = users.find_by_id(inviter.id).await.unwrap().unwrap();
     assert_eq!(
         (
-            inviter.aff_count,
-            inviter.aff_quota,
-            inviter.aff_history_quota,
-            inviter.quota
+            inviter.affiliate.count,
+            inviter.affiliate.quota,
+            inviter.affiliate.history_quota,
+            inviter.balances.quota
         ),
         (1, 300, 300, 0)
     );
@@ -39,13 +42,13 @@ async fn an_invitation_links_counts_and_rewards_through_the_ledger(db: DatabaseC
         .create(&invited("free", inviter.id, 0, 0, 0))
         .await
         .unwrap();
-    assert_eq!(free.inviter_id, Some(inviter.id));
+    assert_eq!(free.affiliate.inviter_id, Some(inviter.id));
     assert_eq!(
         query_i64(&db, "SELECT COUNT(*) FROM ledger").await,
         rows_before
     );
     let inviter = users.find_by_id(inviter.id).await.unwrap().unwrap();
-    assert_eq!((inviter.aff_count, inviter.aff_quota), (2, 300));
+    assert_eq!((inviter.affiliate.count, inviter.affiliate.quota), (2, 300));
     assert!(imbalances(&db).await.is_empty());
 }
 
@@ -66,11 +69,18 @@ async fn the_inviter_reward_stops_at_the_daily_limit(db: DatabaseConnection) {
             .await
             .unwrap();
         // Beyond the cap the invitee is still linked and gets its own bonus.
-        assert_eq!((invitee.quota, invitee.inviter_id), (50, Some(inviter.id)));
+        assert_eq!(
+            (invitee.balances.quota, invitee.affiliate.inviter_id),
+            (50, Some(inviter.id))
+        );
     }
     let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
     assert_eq!(
-        (them.aff_count, them.aff_quota, them.aff_history_quota),
+        (
+            them.affiliate.count,
+            them.affiliate.quota,
+            them.affiliate.history_quota
+        ),
         (3, 600, 600)
     );
     let rewards = "SELECT COUNT(*) FROM ledger WHERE kind = 'inviter_reward'";
@@ -83,7 +93,7 @@ async fn the_inviter_reward_stops_at_the_daily_limit(db: DatabaseConnection) {
         .await
         .unwrap();
     let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
-    assert_eq!((them.aff_count, them.aff_quota), (4, 900));
+    assert_eq!((them.affiliate.count, them.affiliate.quota), (4, 900));
     assert_eq!(query_i64(&db, rewards).await, [3]);
     assert!(imbalances(&db).await.is_empty());
 }
@@ -109,7 +119,11 @@ async fn concurrent_invitations_reward_at_most_the_daily_limit(db: DatabaseConne
     }
     let them = users.find_by_id(inviter.id).await.unwrap().unwrap();
     assert_eq!(
-        (them.aff_count, them.aff_quota, them.aff_history_quota),
+        (
+            them.affiliate.count,
+            them.affiliate.quota,
+            them.affiliate.history_quota
+        ),
         (24, 1_500, 1_500)
     );
     assert_eq!(
@@ -165,11 +179,11 @@ async fn an_aff_transfer_moves_quota_atomically_and_conserves_the_total(db: Data
             .is_err()
     );
     let after = users.find_by_id(inviter.id).await.unwrap().unwrap();
-    assert_eq!((after.quota, after.aff_quota), (200, 100));
+    assert_eq!((after.balances.quota, after.affiliate.quota), (200, 100));
     assert!(imbalances(&db).await.is_empty());
     assert!(matches!(
         users
-            .transfer_aff_quota(UserId(999_999), 1, "t3", NOW)
+            .transfer_aff_quota(UserId::new(999_999), 1, "t3", NOW)
             .await,
         Err(AffTransferError::NotFound)
     ));
@@ -199,7 +213,7 @@ async fn concurrent_transfers_of_the_whole_balance_move_it_once(db: DatabaseConn
         assert!(matches!(r, Err(AffTransferError::Insufficient)), "{r:?}");
     }
     let after = users.find_by_id(inviter.id).await.unwrap().unwrap();
-    assert_eq!((after.quota, after.aff_quota), (1000, 0));
+    assert_eq!((after.balances.quota, after.affiliate.quota), (1000, 0));
     assert!(imbalances(&db).await.is_empty());
 }
 
@@ -208,7 +222,7 @@ async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
     let alice = create_user(&db, "alice", 0).await;
     let bob = create_user(&db, "bob", 0).await;
     let set_email = ProfileChanges {
-        email: Some(Some("bob@example.com".into())),
+        email: Some(Some(Email::parse("bob@example.com").unwrap())),
         ..Default::default()
     };
     users.update_profile(bob.id, &set_email).await.unwrap();
@@ -216,8 +230,8 @@ async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
         .update_profile(
             alice.id,
             &ProfileChanges {
-                email: Some(Some("bob@example.com".into())),
-                phone: Some(Some("13800138000".into())),
+                email: Some(Some(Email::parse("bob@example.com").unwrap())),
+                phone: Some(Some(Phone::parse("13800138000").unwrap())),
                 ..Default::default()
             },
         )
@@ -245,10 +259,10 @@ async fn profile_updates_apply_or_refuse_whole(db: DatabaseConnection) {
             alice.id,
             &ProfileChanges {
                 username: Some(Username::parse("alice2").unwrap()),
-                display_name: Some("Alice".into()),
-                email: Some(Some("alice@example.com".into())),
-                phone: Some(Some("13800138000".into())),
-                avatar: Some(Some("https://example.com/a.png".into())),
+                display_name: Some(DisplayName::parse("Alice").unwrap()),
+                email: Some(Some(Email::parse("alice@example.com").unwrap())),
+                phone: Some(Some(Phone::parse("13800138000").unwrap())),
+                avatar: Some(Some(AvatarUrl::parse("https://example.com/a.png").unwrap())),
             },
         )
         .await
@@ -356,7 +370,7 @@ async fn a_missing_aff_code_is_set_once(db: DatabaseConnection) {
     let users = SeaUserRepository::new(db.clone());
     let a = users.create(&new_user("a", "", 0)).await.unwrap();
     let b = users.create(&new_user("b", "", 0)).await.unwrap();
-    assert_eq!(a.aff_code, None);
+    assert_eq!(a.affiliate.code, None);
     assert_eq!(
         users.set_aff_code_if_missing(a.id, "abc").await.unwrap(),
         "abc"
@@ -436,7 +450,7 @@ async fn a_password_change_revokes_other_sessions_and_is_audited(db: DatabaseCon
     assert_eq!(audit_count(&db, AuditAction::PasswordChanged).await, 2);
 
     // A missing user and a soft-deleted one: refused, nothing written.
-    let missing = UserId(999_999);
+    let missing = UserId::new(999_999);
     let refused = users
         .change_password(missing, "x", None, true, &changed(missing), NOW)
         .await;

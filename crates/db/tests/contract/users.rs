@@ -9,8 +9,8 @@ async fn user_is_created_and_found_by_id_username_and_credentials(db: DatabaseCo
     assert_eq!(alice.role, Role::User);
     assert_eq!(alice.status, UserStatus::Enabled);
     assert_eq!(alice.group, "default");
-    assert_eq!((alice.quota, alice.aff_quota), (0, 0));
-    assert_eq!(alice.aff_code.as_deref(), Some("AFF1"));
+    assert_eq!((alice.balances.quota, alice.affiliate.quota), (0, 0));
+    assert_eq!(alice.affiliate.code.as_deref(), Some("AFF1"));
     assert_eq!(alice.created_at, NOW);
     assert_eq!((alice.email.clone(), alice.deleted_at), (None, None));
 
@@ -23,7 +23,7 @@ async fn user_is_created_and_found_by_id_username_and_credentials(db: DatabaseCo
         Some(alice.clone())
     );
     assert_eq!(users.find_by_username("nobody").await.unwrap(), None);
-    assert_eq!(users.find_by_id(UserId(999_999)).await.unwrap(), None);
+    assert_eq!(users.find_by_id(UserId::new(999_999)).await.unwrap(), None);
 
     let (found, hash) = users.find_credentials("alice").await.unwrap().unwrap();
     assert_eq!((found.id, hash.as_str()), (alice.id, "hash-of-alice"));
@@ -127,8 +127,8 @@ async fn duplicate_aff_code_is_aff_code_taken(db: DatabaseConnection) {
 async fn signup_bonus_is_a_ledger_entry_and_imbalances_are_reported(db: DatabaseConnection) {
     let alice = create_user(&db, "alice", 500).await;
     let bob = create_user(&db, "bob", 0).await;
-    assert_eq!(alice.quota, 500);
-    assert_eq!(bob.quota, 0);
+    assert_eq!(alice.balances.quota, 500);
+    assert_eq!(bob.balances.quota, 0);
 
     let row = query_i64(
         &db,
@@ -274,9 +274,9 @@ async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection
     // An unknown user is an error, not a silent no-op.
     let missing = users
         .set_access_token(
-            UserId(999_999),
+            UserId::new(999_999),
             &TokenHash::from_hex("c"),
-            &rotated(UserId(999_999)),
+            &rotated(UserId::new(999_999)),
         )
         .await;
     assert!(
@@ -322,8 +322,13 @@ async fn password_hash_and_login_time_are_updated(db: DatabaseConnection) {
         Some(NOW + 60)
     );
 
-    assert!(users.set_password_hash(UserId(999_999), "x").await.is_err());
-    assert!(users.record_login(UserId(999_999), NOW).await.is_err());
+    assert!(
+        users
+            .set_password_hash(UserId::new(999_999), "x")
+            .await
+            .is_err()
+    );
+    assert!(users.record_login(UserId::new(999_999), NOW).await.is_err());
 }
 
 async fn unknown_role_or_status_code_is_an_error(db: DatabaseConnection) {

@@ -11,8 +11,8 @@ use crate::ports::{
 };
 use crate::rate_limit::{Decision, NoLimit, RateLimiter, address_key};
 use crate::user::{
-    CredentialRuleError, DEFAULT_GROUP, Invitation, NewUser, Password, Role, User, Username,
-    default_setting,
+    CredentialRuleError, DEFAULT_GROUP, DisplayName, Email, Invitation, NewUser, Password, Role,
+    User, Username, default_setting,
 };
 
 /// Length of a generated invitation code. New API used 4 characters from a non-crypto RNG,
@@ -201,7 +201,7 @@ impl AccountService {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            crate::user::parse_email(e).ok_or(RegisterError::InvalidEmail)?;
+            Email::parse(e).map_err(|_| RegisterError::InvalidEmail)?;
         }
         // Every well-formed attempt counts, before the password is hashed or anything stored.
         let key = address_key(input.ip.as_deref());
@@ -328,7 +328,7 @@ pub(super) async fn create_user(
 ) -> Result<User, RegisterError> {
     let password_hash = hasher.hash(account.password).await?;
     let mut new = NewUser {
-        display_name: account.username.as_str().to_owned(),
+        display_name: DisplayName::of_username(&account.username),
         username: account.username,
         password_hash,
         role: account.role,
@@ -361,7 +361,7 @@ pub(super) struct NewAccount<'a> {
     pub(super) username: Username,
     pub(super) password: &'a Password,
     pub(super) role: Role,
-    pub(super) email: Option<String>,
+    pub(super) email: Option<Email>,
     pub(super) initial_quota: i64,
     pub(super) invitation: Option<Invitation>,
     pub(super) audit: Option<AuditEntry>,

@@ -16,10 +16,9 @@ use crate::ports::{
     AdminChanges, AdminUpdateError, AdminWriteError, AuditRepository, Clock, MatchMode,
     PasswordHasher, SecretGenerator, StateChange, UserQuery, UserRepository,
 };
-use crate::user::{CredentialRuleError, Password, Role, User, UserId, UserStatus, Username};
-
-/// Longest admin remark, in characters (New API's `max=255`).
-pub const REMARK_MAX_CHARS: usize = 255;
+use crate::user::{
+    CredentialRuleError, DisplayName, Password, Remark, Role, User, UserId, UserStatus, Username,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -29,11 +28,11 @@ pub enum AdminError {
     Hierarchy(#[from] HierarchyError),
     #[error(transparent)]
     InvalidCredential(#[from] CredentialRuleError),
-    #[error("display name must be 1 to 20 characters")]
+    #[error("display name must be 1 to {max} characters", max = DisplayName::MAX_CHARS)]
     InvalidDisplayName,
     #[error("unknown group")]
     UnknownGroup,
-    #[error("remark must be at most {REMARK_MAX_CHARS} characters")]
+    #[error("remark must be at most {max} characters", max = Remark::MAX_CHARS)]
     InvalidRemark,
     #[error("quota must not be negative")]
     InvalidQuota,
@@ -85,7 +84,7 @@ pub enum AdminCreateError {
     Hierarchy(#[from] crate::hierarchy::HierarchyError),
     #[error(transparent)]
     InvalidCredential(#[from] CredentialRuleError),
-    #[error("display name must be 1 to 20 characters")]
+    #[error("display name must be 1 to {max} characters", max = DisplayName::MAX_CHARS)]
     InvalidDisplayName,
     #[error("unknown role")]
     InvalidRole,
@@ -182,14 +181,10 @@ impl AdminService {
         let password = Password::parse(&input.password)?;
         let display_name = input
             .display_name
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty());
-        if display_name
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > 20 || d.chars().any(char::is_control))
-        {
-            return Err(AdminCreateError::InvalidDisplayName);
-        }
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| DisplayName::parse(&d))
+            .transpose()
+            .map_err(|_| AdminCreateError::InvalidDisplayName)?;
         let now = self.clock.now();
         let audit = AuditEntry::new(AuditAction::UserCreated, Some(actor.id), None, now).change(
             serde_json::Value::Null,
@@ -308,24 +303,23 @@ impl AdminService {
             .filter(|u| u.as_str() != target.username);
         let display_name = input
             .display_name
-            .map(|d| d.trim().to_owned())
-            .filter(|d| *d != target.display_name)
-            .map(|d| validate_display_name(&d).map(|()| d))
-            .transpose()?;
+            .filter(|d| d.trim() != target.display_name.as_str())
+            .map(|d| DisplayName::parse(&d))
+            .transpose()
+            .map_err(|_| AdminError::InvalidDisplayName)?;
         let group = input.group.filter(|g| *g != target.group);
         if let Some(g) = &group
             && !self.options.current().await?.groups.ratios.contains_key(g)
         {
             return Err(AdminError::UnknownGroup);
         }
-        let remark = input.remark.filter(|r| Some(r) != target.remark.as_ref());
-        if remark
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > REMARK_MAX_CHARS)
-        {
-            return Err(AdminError::InvalidRemark);
-        }
-        let quota = input.quota.filter(|q| *q != target.quota);
+        let remark = input
+            .remark
+            .filter(|r| Some(r.as_str()) != target.remark.as_ref().map(Remark::as_str))
+            .map(|r| Remark::parse(&r))
+            .transpose()
+            .map_err(|_| AdminError::InvalidRemark)?;
+        let quota = input.quota.filter(|q| *q != target.balances.quota);
         if quota.is_some_and(|q| q < 0) {
             return Err(AdminError::InvalidQuota);
         }
@@ -350,16 +344,19 @@ impl AdminService {
             after.insert("username".into(), json!(u.as_str()));
         }
         if let Some(d) = &display_name {
-            before.insert("display_name".into(), json!(target.display_name));
-            after.insert("display_name".into(), json!(d));
+            before.insert("display_name".into(), json!(target.display_name.as_str()));
+            after.insert("display_name".into(), json!(d.as_str()));
         }
         if let Some(g) = &group {
             before.insert("group".into(), json!(target.group));
             after.insert("group".into(), json!(g));
         }
         if let Some(r) = &remark {
-            before.insert("remark".into(), json!(target.remark));
-            after.insert("remark".into(), json!(r));
+            before.insert(
+                "remark".into(),
+                json!(target.remark.as_ref().map(Remark::as_str)),
+            );
+            after.insert("remark".into(), json!(r.as_str()));
         }
         let mut audit = Vec::new();
         if !after.is_empty() {
@@ -370,7 +367,7 @@ impl AdminService {
         if let Some(q) = quota {
             audit.push(
                 entry(AuditAction::QuotaChanged)
-                    .change(json!({"quota": target.quota}), json!({"quota": q})),
+                    .change(json!({"quota": target.balances.quota}), json!({"quota": q})),
             );
         }
         if password_hash.is_some() {
@@ -497,14 +494,6 @@ impl AdminService {
         });
         Ok(self.audit.list(&filter, page).await?)
     }
-}
-
-fn validate_display_name(name: &str) -> Result<(), AdminError> {
-    let chars = name.chars().count();
-    if chars == 0 || chars > 20 || name.chars().any(char::is_control) {
-        return Err(AdminError::InvalidDisplayName);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

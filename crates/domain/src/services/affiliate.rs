@@ -43,7 +43,7 @@ impl AffiliateService {
 
     /// The user's invitation code, created on first request when the account has none.
     pub async fn aff_code(&self, user: &User) -> Result<String, RepoError> {
-        if let Some(code) = user.aff_code.as_ref().filter(|c| !c.is_empty()) {
+        if let Some(code) = user.affiliate.code.as_ref().filter(|c| !c.is_empty()) {
             return Ok(code.clone());
         }
         for _ in 0..COLLISION_RETRIES {
@@ -130,7 +130,7 @@ mod tests {
         users
             .expect_transfer_aff_quota()
             .with(
-                eq(UserId(4)),
+                eq(UserId::new(4)),
                 eq(500_000),
                 eq(format!("4-{}", "x".repeat(16))),
                 eq(100),
@@ -174,7 +174,7 @@ mod tests {
                 }
             });
         let mut u = user();
-        u.aff_code = None;
+        u.affiliate.code = None;
         assert_eq!(service(users).aff_code(&u).await.unwrap(), "xxxxxxxx");
     }
 }

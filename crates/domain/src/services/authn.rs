@@ -10,7 +10,7 @@ use crate::ports::{
     AccessTokenCodec, AuditRepository, Clock, PasswordHasher, SecretGenerator, SessionRepository,
     SetAccessTokenError, TokenRejected, UserRepository,
 };
-use crate::session::{NewSession, Rotation, SessionKind};
+use crate::session::{NewSession, Rotation, SessionId, SessionKind};
 use crate::user::{Role, User, UserId};
 
 use super::accounts::{COLLISION_RETRIES, CorePorts};
@@ -97,7 +97,7 @@ pub enum AccessTokenError {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user: User,
-    pub session_id: Option<i64>,
+    pub session_id: Option<SessionId>,
     /// When that session was created (its login); `None` for an access token.
     pub session_created_at: Option<i64>,
 }
@@ -265,7 +265,7 @@ impl AuthService {
         kind: SessionKind,
         ttl_secs: i64,
         input: &LoginInput,
-    ) -> Result<(String, i64, i64), RepoError> {
+    ) -> Result<(String, i64, SessionId), RepoError> {
         let now = self.clock.now();
         let token = self.secrets.token();
         let expires_at = now.saturating_add(ttl_secs);
@@ -312,7 +312,7 @@ impl AuthService {
     /// Revokes one session with its audit record (a logout).
     async fn end_session(
         &self,
-        id: i64,
+        id: SessionId,
         user: UserId,
         now: i64,
         ip: Option<String>,
@@ -320,7 +320,7 @@ impl AuthService {
         let audit = AuditEntry::new(AuditAction::SessionsRevoked, Some(user), Some(user), now)
             .change(
                 serde_json::Value::Null,
-                serde_json::json!({"session": id, "reason": "logout"}),
+                serde_json::json!({"session": id.get(), "reason": "logout"}),
             )
             .from_ip(ip);
         self.sessions.revoke_by_id(id, now, Some(audit)).await?;
@@ -452,7 +452,7 @@ impl AuthService {
             .start_session(&user, SessionKind::Refresh, self.ttl.refresh_secs, &input)
             .await?;
         let access_token = self.codec.issue(user.id, session_id, self.clock.now())?;
-        tracing::info!(user_id = %user.id, session_id, "api login");
+        tracing::info!(user_id = %user.id, %session_id, "api login");
         Ok(ApiTokens {
             user,
             access_token,
@@ -489,7 +489,7 @@ impl AuthService {
                 session_id,
                 user_id,
             } => {
-                tracing::warn!(%user_id, session_id, "refresh token replayed; session revoked");
+                tracing::warn!(%user_id, %session_id, "refresh token replayed; session revoked");
                 return Err(RefreshError::Invalid);
             }
             Rotation::Invalid => return Err(RefreshError::Invalid),
@@ -514,7 +514,7 @@ impl AuthService {
     /// Ends a `/api/v1` session: its refresh token and every JWT issued for it stop working.
     pub async fn logout_session(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         user: UserId,
         ip: Option<String>,
     ) -> Result<(), RepoError> {

@@ -8,8 +8,10 @@ use crate::error::RepoError;
 use crate::groups::GroupView;
 use crate::options::OptionsSource;
 use crate::ports::{Clock, HostResolver, PasswordHasher, UpdateProfileError, UserRepository};
+use crate::session::SessionId;
 use crate::user::{
-    CredentialRuleError, Password, ProfileChanges, Role, User, Username, parse_email,
+    AvatarUrl, CredentialRuleError, DisplayName, Email, Password, Phone, ProfileChanges, Role,
+    User, Username,
 };
 use crate::user_settings::{
     NotificationSettingsInput, SettingsError, apply_notification_settings,
@@ -18,14 +20,9 @@ use crate::user_settings::{
 
 use super::accounts::CorePorts;
 
-/// Longest display name, in characters (New API's `max=20`).
-pub const DISPLAY_NAME_MAX_CHARS: usize = 20;
-/// Longest avatar URL.
-pub const AVATAR_MAX_CHARS: usize = 512;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("display name must be 1 to {DISPLAY_NAME_MAX_CHARS} characters")]
+    #[error("display name must be 1 to {max} characters", max = DisplayName::MAX_CHARS)]
     InvalidDisplayName,
     #[error(transparent)]
     InvalidCredential(#[from] CredentialRuleError),
@@ -35,7 +32,7 @@ pub enum ProfileError {
     InvalidEmail,
     #[error("invalid phone number")]
     InvalidPhone,
-    #[error("avatar must be an http(s) URL of at most {AVATAR_MAX_CHARS} characters")]
+    #[error("avatar must be an http(s) URL of at most {max} characters", max = AvatarUrl::MAX_CHARS)]
     InvalidAvatar,
     #[error("invalid sidebar configuration")]
     InvalidSidebar,
@@ -196,7 +193,7 @@ impl ProfileService {
     pub async fn update_self(
         &self,
         user: &User,
-        current_session: Option<i64>,
+        current_session: Option<SessionId>,
         display_name: Option<&str>,
         password: Option<PasswordChange>,
         ip: Option<String>,
@@ -204,8 +201,9 @@ impl ProfileService {
         let display_name = display_name
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(parse_display_name)
-            .transpose()?;
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|_| ProfileError::InvalidDisplayName)?;
         let password = password.filter(|p| !p.new.is_empty());
         let new_password = password
             .as_ref()
@@ -242,7 +240,7 @@ impl ProfileService {
     pub async fn change_password(
         &self,
         user: &User,
-        current_session: Option<i64>,
+        current_session: Option<SessionId>,
         old: &str,
         new: &str,
         confirm: &str,
@@ -264,7 +262,7 @@ impl ProfileService {
         &self,
         user: &User,
         password: &Password,
-        keep_session: Option<i64>,
+        keep_session: Option<SessionId>,
         ip: Option<String>,
     ) -> Result<(), RepoError> {
         let hash = self.hasher.hash(password).await.map_err(RepoError)?;
@@ -300,9 +298,8 @@ impl ProfileService {
         user: &User,
         input: ProfileInput,
     ) -> Result<User, ProfileError> {
-        let email = optional(input.email.as_deref(), |e| {
-            parse_email(e).ok_or(ProfileError::InvalidEmail)
-        })?;
+        let email = optional(input.email.as_deref(), Email::parse)
+            .map_err(|_| ProfileError::InvalidEmail)?;
         if matches!(email, Some(Some(_))) {
             return Err(ProfileError::EmailUnverified);
         }
@@ -319,8 +316,10 @@ impl ProfileService {
             username,
             display_name: None,
             email,
-            phone: optional(input.phone.as_deref(), parse_phone)?,
-            avatar: optional(input.avatar.as_deref(), parse_avatar)?,
+            phone: optional(input.phone.as_deref(), Phone::parse)
+                .map_err(|_| ProfileError::InvalidPhone)?,
+            avatar: optional(input.avatar.as_deref(), AvatarUrl::parse)
+                .map_err(|_| ProfileError::InvalidAvatar)?,
         };
         if changes.is_empty() {
             return Ok(user.clone());
@@ -420,44 +419,14 @@ impl ProfileService {
 }
 
 /// `None` keeps the field; `Some("")` clears it; anything else must parse.
-fn optional<T>(
+fn optional<T, E>(
     raw: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, ProfileError>,
-) -> Result<Option<Option<T>>, ProfileError> {
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<Option<T>>, E> {
     match raw.map(str::trim) {
         None => Ok(None),
         Some("") => Ok(Some(None)),
         Some(v) => parse(v).map(|v| Some(Some(v))),
-    }
-}
-
-fn parse_display_name(raw: &str) -> Result<String, ProfileError> {
-    let chars = raw.chars().count();
-    if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS || raw.chars().any(char::is_control) {
-        return Err(ProfileError::InvalidDisplayName);
-    }
-    Ok(raw.to_owned())
-}
-
-/// An optional `+` and 6 to 15 digits (E.164 length), e.g. `13800138000` or `+8613800138000`.
-fn parse_phone(raw: &str) -> Result<String, ProfileError> {
-    let digits = raw.strip_prefix('+').unwrap_or(raw);
-    if (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(raw.to_owned())
-    } else {
-        Err(ProfileError::InvalidPhone)
-    }
-}
-
-/// An absolute http(s) URL with a host, at most 512 characters. Avatars are fetched by
-/// browsers, not by this server, so no address check is needed.
-fn parse_avatar(raw: &str) -> Result<String, ProfileError> {
-    if raw.chars().count() > AVATAR_MAX_CHARS {
-        return Err(ProfileError::InvalidAvatar);
-    }
-    match url::Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(raw.to_owned()),
-        _ => Err(ProfileError::InvalidAvatar),
     }
 }
 

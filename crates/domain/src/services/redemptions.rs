@@ -309,9 +309,9 @@ mod tests {
             .times(1)
             .withf(|codes: &[NewRedemption], _, _| {
                 codes.len() == 3
-                    && codes
-                        .iter()
-                        .all(|c| c.quota == 500 && c.name == "promo" && c.created_by == UserId(1))
+                    && codes.iter().all(|c| {
+                        c.quota == 500 && c.name == "promo" && c.created_by == UserId::new(1)
+                    })
             })
             .returning(|_, _, _| Ok(()));
         let keys = service(repo)
@@ -330,7 +330,7 @@ mod tests {
             .withf(|codes: &[NewRedemption], _, audit: &AuditEntry| {
                 let text = serde_json::to_string(&audit.after).unwrap();
                 audit.action == AuditAction::RedemptionsCreated
-                    && audit.actor_id == Some(UserId(1))
+                    && audit.actor_id == Some(UserId::new(1))
                     && audit.target_id.is_none()
                     && audit.ip.as_deref() == Some("192.0.2.7")
                     && audit.at == NOW
@@ -422,7 +422,7 @@ mod tests {
     async fn redeeming_passes_the_trimmed_code_and_the_clock() {
         let mut repo = MockRedemptionRepository::new();
         repo.expect_redeem()
-            .with(eq("abc"), eq(UserId(1)), eq(NOW))
+            .with(eq("abc"), eq(UserId::new(1)), eq(NOW))
             .times(1)
             .returning(|_, _, _| {
                 Ok(Redeemed {

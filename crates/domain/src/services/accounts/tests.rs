@@ -8,31 +8,28 @@ use crate::ports::{
     MockUserRepository,
 };
 use crate::session::{SecretToken, TokenHash};
-use crate::user::{UserId, UserStatus};
+use crate::user::{Affiliate, Balances, DisplayName, UserId, UserStatus};
 
 pub(crate) const NOW: i64 = 1_700_000_000;
 
 pub(crate) fn user(id: i64, role: Role) -> User {
     User {
-        id: UserId(id),
+        id: UserId::new(id),
         username: format!("user{id}"),
-        display_name: format!("user{id}"),
+        display_name: DisplayName::from_stored(format!("user{id}")),
         email: None,
-        role,
-        status: UserStatus::Enabled,
-        group: "default".into(),
-        quota: 0,
-        used_quota: 0,
-        request_count: 0,
-        aff_code: Some("AFFCODE1".into()),
-        aff_count: 0,
-        aff_quota: 0,
-        aff_history_quota: 0,
-        inviter_id: None,
-        setting: default_setting(role),
         phone: None,
         avatar: None,
         remark: None,
+        role,
+        status: UserStatus::Enabled,
+        group: "default".into(),
+        balances: Balances::default(),
+        affiliate: Affiliate {
+            code: Some("AFFCODE1".into()),
+            ..Affiliate::default()
+        },
+        setting: default_setting(role),
         created_at: NOW,
         updated_at: NOW,
         last_login_at: None,
@@ -170,7 +167,10 @@ async fn registration_stores_a_hash_and_the_policy_quota() {
         .returning(|n| {
             Ok(User {
                 username: n.username.to_string(),
-                quota: n.initial_quota,
+                balances: Balances {
+                    quota: n.initial_quota,
+                    ..Balances::default()
+                },
                 ..user(7, Role::User)
             })
         });
@@ -184,7 +184,7 @@ async fn registration_stores_a_hash_and_the_policy_quota() {
         .await
         .unwrap();
 
-    assert_eq!((created.id, created.quota), (UserId(7), 42));
+    assert_eq!((created.id, created.balances.quota), (UserId::new(7), 42));
 }
 
 #[tokio::test]
@@ -296,7 +296,7 @@ async fn password_reset_revokes_every_session() {
     m.users
         .expect_change_password()
         .withf(|id, hash, keep, revoke_token, audit, now| {
-            *id == UserId(6)
+            *id == UserId::new(6)
                 && hash == "new-hash"
                 && keep.is_none()
                 && *revoke_token
@@ -355,7 +355,7 @@ async fn registering_with_a_known_code_passes_the_invitation_to_the_store() {
         .withf(|n: &NewUser| {
             n.invitation
                 == Some(Invitation {
-                    inviter_id: UserId(2),
+                    inviter_id: UserId::new(2),
                     inviter_reward: 300,
                     invitee_bonus: 200,
                     reward_daily_limit: 4,

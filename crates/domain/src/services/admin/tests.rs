@@ -7,6 +7,7 @@ use crate::ports::{
     MockAuditRepository, MockClock, MockPasswordHasher, MockSecretGenerator, MockUserRepository,
 };
 use crate::services::accounts_test_user as user;
+use crate::user::Balances;
 
 const NOW: i64 = 1_700_000_000;
 
@@ -24,7 +25,7 @@ impl Mocks {
         let mut m = Self::default();
         m.users
             .expect_find_by_id()
-            .with(eq(UserId(2)))
+            .with(eq(UserId::new(2)))
             .returning(move |_| Ok(Some(target.clone())));
         m
     }
@@ -57,7 +58,7 @@ async fn the_listing_is_scoped_to_roles_below_the_actor_plus_itself() {
         .expect_search()
         .withf(|q, _| {
             q.visible_below == Role::Admin
-                && q.also == Some(UserId(1))
+                && q.also == Some(UserId::new(1))
                 && q.keyword.as_deref() == Some("ali")
                 && q.group.is_none()
         })
@@ -85,7 +86,7 @@ async fn an_admin_cannot_read_or_change_another_admin_and_nothing_is_written() {
     let svc = Mocks::with_target(user(2, Role::Admin)).service();
     let actor = user(1, Role::Admin);
     assert!(matches!(
-        svc.get(&actor, UserId(2)).await,
+        svc.get(&actor, UserId::new(2)).await,
         Err(AdminError::Hierarchy(HierarchyError::TargetNotBelow))
     ));
     let input = AdminUpdateInput {
@@ -93,11 +94,12 @@ async fn an_admin_cannot_read_or_change_another_admin_and_nothing_is_written() {
         ..Default::default()
     };
     assert!(matches!(
-        svc.update(&actor, UserId(2), input, None).await,
+        svc.update(&actor, UserId::new(2), input, None).await,
         Err(AdminError::Hierarchy(HierarchyError::TargetNotBelow))
     ));
     assert!(matches!(
-        svc.manage(&actor, UserId(2), AdminOp::Disable, None).await,
+        svc.manage(&actor, UserId::new(2), AdminOp::Disable, None)
+            .await,
         Err(AdminError::Hierarchy(_))
     ));
 }
@@ -105,19 +107,22 @@ async fn an_admin_cannot_read_or_change_another_admin_and_nothing_is_written() {
 #[tokio::test]
 async fn a_quota_change_is_audited_with_old_and_new_value() {
     let mut m = Mocks::with_target(User {
-        quota: 100,
+        balances: Balances {
+            quota: 100,
+            ..Balances::default()
+        },
         ..user(2, Role::User)
     });
     m.users
         .expect_admin_update()
         .withf(|seen, changes, actor, audit, now| {
             // The write is conditioned on the user as read.
-            seen.id == UserId(2)
-                && seen.quota == 100
+            seen.id == UserId::new(2)
+                && seen.balances.quota == 100
                 && seen.role == Role::User
                 && changes.quota == Some(750)
                 && changes.username.is_none()
-                && *actor == UserId(1)
+                && *actor == UserId::new(1)
                 && *now == NOW
                 && audit.len() == 1
                 && audit[0].action == AuditAction::QuotaChanged
@@ -131,7 +136,7 @@ async fn a_quota_change_is_audited_with_old_and_new_value() {
         ..Default::default()
     };
     m.service()
-        .update(&user(1, Role::Admin), UserId(2), input, None)
+        .update(&user(1, Role::Admin), UserId::new(2), input, None)
         .await
         .unwrap();
 }
@@ -148,7 +153,7 @@ async fn unchanged_values_write_nothing_and_role_or_status_changes_are_refused()
         status: Some(1),
         ..Default::default()
     };
-    assert!(svc.update(&actor, UserId(2), same, None).await.is_ok());
+    assert!(svc.update(&actor, UserId::new(2), same, None).await.is_ok());
     for (role, status) in [(Some(10), None), (None, Some(2))] {
         let input = AdminUpdateInput {
             role,
@@ -156,7 +161,7 @@ async fn unchanged_values_write_nothing_and_role_or_status_changes_are_refused()
             ..Default::default()
         };
         assert!(matches!(
-            svc.update(&actor, UserId(2), input, None).await,
+            svc.update(&actor, UserId::new(2), input, None).await,
             Err(AdminError::RoleChangeRefused | AdminError::StatusChangeRefused)
         ));
     }
@@ -199,7 +204,9 @@ async fn invalid_fields_are_refused_before_any_write() {
     for input in cases {
         let shown = format!("{input:?}");
         assert!(
-            svc.update(&actor, UserId(2), input, None).await.is_err(),
+            svc.update(&actor, UserId::new(2), input, None)
+                .await
+                .is_err(),
             "{shown}"
         );
     }
@@ -217,14 +224,14 @@ async fn disabling_revokes_sessions_in_the_same_step_and_is_audited() {
                 && !change.delete
                 && change.revoke
                 && audit.action == AuditAction::UserDisabled
-                && audit.actor_id == Some(UserId(1))
+                && audit.actor_id == Some(UserId::new(1))
         })
         .times(1)
         .returning(|_, _, _, _| Ok(user(2, Role::User)));
     m.service()
         .manage(
             &user(1, Role::Admin),
-            UserId(2),
+            UserId::new(2),
             AdminOp::Disable,
             Some("10.0.0.1".into()),
         )
@@ -240,7 +247,7 @@ async fn a_write_that_lost_a_race_is_a_changed_meanwhile_refusal() {
     m.users
         .expect_admin_set_state()
         .withf(|seen, change, audit, _| {
-            seen.id == UserId(2)
+            seen.id == UserId::new(2)
                 && seen.role == Role::User
                 && seen.status == UserStatus::Enabled
                 && change.role == Role::Admin
@@ -250,13 +257,13 @@ async fn a_write_that_lost_a_race_is_a_changed_meanwhile_refusal() {
         .returning(|_, _, _, _| Err(AdminWriteError::Changed));
     m.users
         .expect_admin_update()
-        .withf(|seen, changes, _, _, _| seen.id == UserId(2) && changes.quota == Some(9))
+        .withf(|seen, changes, _, _, _| seen.id == UserId::new(2) && changes.quota == Some(9))
         .times(1)
         .returning(|_, _, _, _, _| Err(AdminUpdateError::Changed));
     m.users
         .expect_hard_delete()
         .withf(|seen, audit| {
-            seen.id == UserId(2)
+            seen.id == UserId::new(2)
                 && seen.username == "user2"
                 && audit.before == Some(json!({"username": "user2", "role": 1}))
         })
@@ -265,7 +272,8 @@ async fn a_write_that_lost_a_race_is_a_changed_meanwhile_refusal() {
     let svc = m.service();
     let root = user(1, Role::Root);
     assert!(matches!(
-        svc.manage(&root, UserId(2), AdminOp::Promote, None).await,
+        svc.manage(&root, UserId::new(2), AdminOp::Promote, None)
+            .await,
         Err(AdminError::Changed)
     ));
     let input = AdminUpdateInput {
@@ -273,11 +281,11 @@ async fn a_write_that_lost_a_race_is_a_changed_meanwhile_refusal() {
         ..Default::default()
     };
     assert!(matches!(
-        svc.update(&root, UserId(2), input, None).await,
+        svc.update(&root, UserId::new(2), input, None).await,
         Err(AdminError::Changed)
     ));
     assert!(matches!(
-        svc.hard_delete(&root, UserId(2), None).await,
+        svc.hard_delete(&root, UserId::new(2), None).await,
         Err(AdminError::Changed)
     ));
 }
@@ -296,11 +304,12 @@ async fn a_target_gone_before_the_write_is_not_found() {
     let svc = m.service();
     let root = user(1, Role::Root);
     assert!(matches!(
-        svc.manage(&root, UserId(2), AdminOp::Disable, None).await,
+        svc.manage(&root, UserId::new(2), AdminOp::Disable, None)
+            .await,
         Err(AdminError::NotFound)
     ));
     assert!(matches!(
-        svc.hard_delete(&root, UserId(2), None).await,
+        svc.hard_delete(&root, UserId::new(2), None).await,
         Err(AdminError::NotFound)
     ));
 }
@@ -313,7 +322,7 @@ async fn a_deleted_or_unknown_target_is_not_found() {
     })
     .service();
     assert!(matches!(
-        svc.get(&user(1, Role::Root), UserId(2)).await,
+        svc.get(&user(1, Role::Root), UserId::new(2)).await,
         Err(AdminError::NotFound)
     ));
 }
@@ -326,7 +335,7 @@ async fn the_audit_log_is_scoped_to_the_actor() {
         .withf(|f, _| {
             f.scope
                 == Some(crate::audit::AuditScope {
-                    reader: UserId(1),
+                    reader: UserId::new(1),
                     reader_role: Role::Admin,
                 })
         })
@@ -341,7 +350,7 @@ async fn the_audit_log_is_scoped_to_the_actor() {
     // A scope the caller sends is replaced by the reader's own.
     let filter = AuditFilter {
         scope: Some(crate::audit::AuditScope {
-            reader: UserId(1),
+            reader: UserId::new(1),
             reader_role: Role::Root,
         }),
         ..Default::default()
@@ -391,14 +400,17 @@ async fn a_created_user_gets_the_new_user_quota_no_inviter_and_its_audit_in_the_
                 && n.aff_code.len() == 8
                 && n.audit.as_ref().is_some_and(|a| {
                     a.action == crate::audit::AuditAction::UserCreated
-                        && a.actor_id == Some(UserId(1))
+                        && a.actor_id == Some(UserId::new(1))
                 })
         })
         .returning(|n| {
             Ok(User {
                 username: n.username.to_string(),
                 display_name: n.display_name.clone(),
-                quota: n.initial_quota,
+                balances: Balances {
+                    quota: n.initial_quota,
+                    ..Balances::default()
+                },
                 ..user(5, Role::User)
             })
         });
@@ -415,5 +427,5 @@ async fn a_created_user_gets_the_new_user_quota_no_inviter_and_its_audit_in_the_
         .create_by_admin(&user(1, Role::Admin), input)
         .await
         .unwrap();
-    assert_eq!((created.id, created.quota), (UserId(5), 42));
+    assert_eq!((created.id, created.balances.quota), (UserId::new(5), 42));
 }

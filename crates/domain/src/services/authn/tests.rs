@@ -99,7 +99,7 @@ async fn login_of_a_disabled_user_with_the_right_password_fails_like_a_wrong_pas
     m.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
     m.audit
         .expect_record()
-        .withf(|e| e.action == AuditAction::LoginFailed && e.target_id == Some(UserId(3)))
+        .withf(|e| e.action == AuditAction::LoginFailed && e.target_id == Some(UserId::new(3)))
         .times(1)
         .returning(|_| Ok(()));
     // No session may be created.
@@ -126,17 +126,17 @@ async fn successful_login_stores_only_the_token_hash_with_the_configured_ttl() {
         .times(1)
         .withf(|s: &NewSession| {
             s.token_hash == TokenHash::from_hex("h(plain-token)")
-                && s.user_id == UserId(5)
+                && s.user_id == UserId::new(5)
                 && s.expires_at == NOW + TTL
                 && s.ip.as_deref() == Some("127.0.0.1")
                 && s.audit.as_ref().is_some_and(|a| {
                     a.action == AuditAction::LoginSucceeded && a.ip.as_deref() == Some("127.0.0.1")
                 })
         })
-        .returning(|_| Ok(11));
+        .returning(|_| Ok(SessionId::new(11)));
     m.users
         .expect_record_login()
-        .with(eq(UserId(5)), eq(NOW))
+        .with(eq(UserId::new(5)), eq(NOW))
         .times(1)
         .returning(|_, _| Ok(()));
     let svc = m.service(RegistrationPolicy::default());
@@ -172,8 +172,8 @@ async fn a_session_of_a_deleted_user_does_not_authenticate() {
     let mut m = Mocks::new();
     m.sessions.expect_find_active().returning(|_, _| {
         Ok(Some(ActiveSession {
-            id: 1,
-            user_id: UserId(9),
+            id: SessionId::new(1),
+            user_id: UserId::new(9),
             kind: SessionKind::Web,
             created_at: 0,
         }))
@@ -228,12 +228,12 @@ async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_onc
         .expect_set_access_token()
         .times(2)
         .withf(|id, hash, audit| {
-            *id == UserId(4)
+            *id == UserId::new(4)
                 && hash.as_str() == "h(plain-token)"
                 // Audited with the token change, by and about the user, never the token.
                 && audit.action == AuditAction::AccessTokenRotated
-                && audit.actor_id == Some(UserId(4))
-                && audit.target_id == Some(UserId(4))
+                && audit.actor_id == Some(UserId::new(4))
+                && audit.target_id == Some(UserId::new(4))
                 && audit.ip.as_deref() == Some("10.0.0.9")
                 && audit.before.is_none()
                 && audit.after.is_none()
@@ -248,7 +248,7 @@ async fn access_token_rotation_retries_a_collision_and_returns_the_plaintext_onc
         });
     let svc = m.service(RegistrationPolicy::default());
     assert_eq!(
-        svc.rotate_access_token(UserId(4), Some("10.0.0.9".into()))
+        svc.rotate_access_token(UserId::new(4), Some("10.0.0.9".into()))
             .await
             .unwrap(),
         "plain-token"
@@ -277,8 +277,8 @@ async fn an_email_address_is_not_a_login_name() {
 
 fn claims(user: i64, session: i64) -> AccessClaims {
     AccessClaims {
-        user_id: UserId(user),
-        session_id: session,
+        user_id: UserId::new(user),
+        session_id: SessionId::new(session),
         issued_at: NOW,
         expires_at: NOW + 900,
     }
@@ -290,7 +290,7 @@ async fn a_jwt_is_refused_once_its_session_is_revoked() {
     m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
     m.sessions
         .expect_find_active_by_id()
-        .with(eq(77), eq(NOW))
+        .with(eq(SessionId::new(77)), eq(NOW))
         .returning(|_, _| Ok(None));
     let svc = m.service(RegistrationPolicy::default());
     assert!(matches!(
@@ -305,8 +305,8 @@ async fn a_jwt_whose_session_belongs_to_someone_else_is_refused() {
     m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
     m.sessions.expect_find_active_by_id().returning(|_, _| {
         Ok(Some(ActiveSession {
-            id: 77,
-            user_id: UserId(6),
+            id: SessionId::new(77),
+            user_id: UserId::new(6),
             kind: SessionKind::Refresh,
             created_at: 0,
         }))
@@ -324,8 +324,8 @@ async fn a_jwt_naming_a_cookie_session_is_refused() {
     m.codec.expect_verify().returning(|_, _| Ok(claims(5, 77)));
     m.sessions.expect_find_active_by_id().returning(|_, _| {
         Ok(Some(ActiveSession {
-            id: 77,
-            user_id: UserId(5),
+            id: SessionId::new(77),
+            user_id: UserId::new(5),
             kind: SessionKind::Web,
             created_at: 0,
         }))
@@ -365,11 +365,11 @@ async fn api_login_binds_the_jwt_to_a_new_refresh_session() {
     m.sessions
         .expect_create()
         .withf(|s: &NewSession| s.kind == SessionKind::Refresh && s.expires_at == NOW + 2 * TTL)
-        .returning(|_| Ok(42));
+        .returning(|_| Ok(SessionId::new(42)));
     m.users.expect_record_login().returning(|_, _| Ok(()));
     m.codec
         .expect_issue()
-        .with(eq(UserId(5)), eq(42), eq(NOW))
+        .with(eq(UserId::new(5)), eq(SessionId::new(42)), eq(NOW))
         .returning(|_, _, _| Ok("jwt".into()));
     m.codec.expect_ttl_secs().return_const(900);
     let svc = m.service(RegistrationPolicy::default());
@@ -413,8 +413,8 @@ async fn a_replayed_refresh_token_is_invalid_and_the_client_address_reaches_the_
         .times(1)
         .returning(|_, _, _, _, _| {
             Ok(Rotation::Reused {
-                session_id: 8,
-                user_id: UserId(5),
+                session_id: SessionId::new(8),
+                user_id: UserId::new(5),
             })
         });
     let svc = m.service(RegistrationPolicy::default());
@@ -429,8 +429,8 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
     let mut m = Mocks::new();
     m.sessions.expect_rotate().returning(|_, _, _, _, _| {
         Ok(Rotation::Rotated(ActiveSession {
-            id: 8,
-            user_id: UserId(5),
+            id: SessionId::new(8),
+            user_id: UserId::new(5),
             kind: SessionKind::Refresh,
             created_at: 0,
         }))
@@ -442,7 +442,7 @@ async fn refreshing_for_a_disabled_user_revokes_the_session() {
     });
     m.sessions
         .expect_revoke_by_id()
-        .withf(|id, now, audit| *id == 8 && *now == NOW && audit.is_none())
+        .withf(|id, now, audit| *id == SessionId::new(8) && *now == NOW && audit.is_none())
         .times(1)
         .returning(|_, _, _| Ok(true));
     let svc = m.service(RegistrationPolicy::default());

@@ -53,8 +53,8 @@ async fn a_display_name_change_needs_no_password() {
     m.users
         .expect_update_profile()
         .withf(|id, c| {
-            *id == UserId(1)
-                && c.display_name.as_deref() == Some("New Name")
+            *id == UserId::new(1)
+                && c.display_name.as_ref().is_some_and(|d| d == "New Name")
                 && c.username.is_none()
         })
         .times(1)
@@ -62,7 +62,7 @@ async fn a_display_name_change_needs_no_password() {
     m.service()
         .update_self(
             &user(1, Role::User),
-            Some(3),
+            Some(SessionId::new(3)),
             Some(" New Name "),
             None,
             None,
@@ -125,7 +125,7 @@ async fn a_wrong_current_password_changes_nothing() {
         .service()
         .update_self(
             &user(1, Role::User),
-            Some(3),
+            Some(SessionId::new(3)),
             Some("Name"),
             change(Some("bad"), "new-password"),
             None,
@@ -149,9 +149,9 @@ async fn a_password_change_revokes_the_other_sessions_and_the_token_but_keeps_th
     m.users
         .expect_change_password()
         .withf(|id, hash, keep, revoke_token, audit, now| {
-            *id == UserId(1)
+            *id == UserId::new(1)
                 && hash == "new-hash"
-                && *keep == Some(3)
+                && *keep == Some(SessionId::new(3))
                 && *revoke_token
                 && audit.action == crate::audit::AuditAction::PasswordChanged
                 && audit.ip.as_deref() == Some("10.1.2.3")
@@ -162,7 +162,7 @@ async fn a_password_change_revokes_the_other_sessions_and_the_token_but_keeps_th
     m.service()
         .update_self(
             &user(1, Role::User),
-            Some(3),
+            Some(SessionId::new(3)),
             None,
             change(Some("old-password"), "new-password"),
             Some("10.1.2.3".into()),
@@ -318,7 +318,7 @@ async fn empty_strings_clear_contact_fields_and_absent_fields_stay() {
         .expect_update_profile()
         .withf(|_, c| {
             c.email == Some(None)
-                && c.phone == Some(Some("13800138000".into()))
+                && c.phone == Some(Some(Phone::parse("13800138000").unwrap()))
                 && c.avatar.is_none()
                 && c.username.is_none()
         })
@@ -370,11 +370,11 @@ async fn root_cannot_delete_itself_and_a_user_deletion_revokes_every_session() {
     m.users
         .expect_soft_delete()
         .withf(|id, audit, now| {
-            *id == UserId(5)
+            *id == UserId::new(5)
                 && *now == NOW
                 && audit.action == AuditAction::UserSelfDeleted
-                && audit.actor_id == Some(UserId(5))
-                && audit.target_id == Some(UserId(5))
+                && audit.actor_id == Some(UserId::new(5))
+                && audit.target_id == Some(UserId::new(5))
                 && audit.at == NOW
         })
         .times(1)
