@@ -121,25 +121,13 @@ mod tests {
 
     #[test]
     fn a_notification_address_must_be_safe_in_a_mail_header() {
-        let long = format!("{}@example.com", "a".repeat(NotificationEmail::MAX_LEN));
-        for bad in [
-            "no-at-sign",
-            "@example.com",
-            "user@",
-            "a@b@c",
-            "user@exa mple.com",
-            " user@example.com",
-            "user@example.com\r\nBcc: x@y.z",
-            long.as_str(),
-        ] {
-            assert_eq!(
-                NotificationEmail::parse(bad),
-                Err(FieldError::Email),
-                "{bad:.40}"
-            );
-        }
+        // The settings tests (`user_settings.rs`) walk the spec's rows; these are the edges.
+        let refused = |s: &str| NotificationEmail::parse(s) == Err(FieldError::Email);
+        assert!(refused("") && refused("@") && refused("a@") && refused("@b"));
+        assert!(refused(" a@b") && refused("a@b ") && refused("a\t@b") && refused("a@b\0"));
+        assert!(refused("a@b\r\nBcc: c@d") && refused("a@b@c"));
         let at_limit = format!("{}@b", "a".repeat(NotificationEmail::MAX_LEN - 2));
         assert!(NotificationEmail::parse(&at_limit).is_ok());
-        assert!(NotificationEmail::parse(&format!("a{at_limit}")).is_err());
+        assert!(refused(&format!("a{at_limit}")));
     }
 }
