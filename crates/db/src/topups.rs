@@ -39,7 +39,7 @@ impl TryFrom<top_up::Model> for TopUp {
             .ok_or_else(|| anyhow!("top-up {} has the unknown status {}", m.id, m.status))?;
         Ok(TopUp {
             id: m.id,
-            user_id: UserId(m.user_id),
+            user_id: UserId::new(m.user_id),
             provider,
             payment_method: m.payment_method,
             trade_no: m.trade_no,
@@ -253,7 +253,7 @@ async fn pay_rebate(
     let Some(inviter) = inviter.flatten() else {
         return Ok(0);
     };
-    let entry = LedgerEntry::top_up_rebate(UserId(inviter), order.id, rebate)
+    let entry = LedgerEntry::top_up_rebate(UserId::new(inviter), order.id, rebate)
         .map_err(|e| anyhow!("rebate of order {}: {e}", order.id))?;
     match apply_entry(txn, &entry, s.now).await {
         Ok(_) => Ok(rebate),

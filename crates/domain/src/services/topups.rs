@@ -334,7 +334,7 @@ impl TopUpService {
             price_id: s.stripe_price_id.clone(),
             quantity,
             allow_promotion_codes: s.stripe_promotion_codes_enabled,
-            customer_email: user.email.clone(),
+            customer_email: user.email.as_deref().map(str::to_owned),
             success_url,
             cancel_url,
             idempotency_key: trade_no.clone(),
