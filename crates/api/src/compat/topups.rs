@@ -284,7 +284,7 @@ pub async fn list_all(
     let q = query.into_inner();
     let request = PageRequest::new(q.p, q.page_size);
     let filter = TopUpFilter {
-        user_id: q.user_id.map(UserId),
+        user_id: q.user_id.map(UserId::new),
         status: q.status.as_deref().and_then(TopUpStatus::parse),
         provider: q.provider.as_deref().and_then(PaymentProvider::parse),
         trade_no: q.keyword,

@@ -14,7 +14,7 @@ fn named(code_key: &str, name: &str) -> NewRedemption {
 }
 
 fn audit(action: AuditAction) -> AuditEntry {
-    AuditEntry::new(action, Some(UserId(1)), None, NOW)
+    AuditEntry::new(action, Some(UserId::new(1)), None, NOW)
 }
 
 async fn get(repo: &SeaRedemptionRepository, key: &str) -> Redemption {
@@ -419,7 +419,13 @@ async fn edits_racing_redemptions_never_lose_an_update(db: DatabaseConnection) {
     }
     let users = SeaUserRepository::new(db.clone());
     assert_eq!(
-        users.find_by_id(alice.id).await.unwrap().unwrap().quota,
+        users
+            .find_by_id(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .quota,
         credited
     );
     assert_eq!(imbalances(&db).await, []);

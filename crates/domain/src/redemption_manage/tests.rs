@@ -6,7 +6,7 @@ const NOW: i64 = 1_700_000_000;
 fn code(status: RedemptionStatus, quota: i64, expires_at: Option<i64>) -> Redemption {
     Redemption {
         id: 7,
-        created_by: UserId(1),
+        created_by: UserId::new(1),
         code: "c".into(),
         status,
         name: "promo".into(),

@@ -11,7 +11,7 @@ use crate::user::{Role, UserId, UserStatus};
 fn stored(status: RedemptionStatus) -> Redemption {
     Redemption {
         id: 7,
-        created_by: UserId(1),
+        created_by: UserId::new(1),
         code: "0123456789abcdef0123456789abcdef".into(),
         status,
         name: "promo".into(),
@@ -47,7 +47,7 @@ async fn an_edit_writes_the_changes_over_the_code_as_read_with_its_audit() {
                             ..RedemptionChanges::default()
                         }
                     && audit.action == AuditAction::RedemptionUpdated
-                    && audit.actor_id == Some(UserId(1))
+                    && audit.actor_id == Some(UserId::new(1))
                     && audit.target_id.is_none()
                     && audit.at == NOW
                     && audit.ip.as_deref() == Some("192.0.2.7")
@@ -162,7 +162,7 @@ async fn deleting_invalid_codes_passes_the_clock_and_returns_the_count() {
         .withf(|now: &i64, audit: &AuditEntry| {
             *now == NOW
                 && audit.action == AuditAction::RedemptionsPurged
-                && audit.actor_id == Some(UserId(1))
+                && audit.actor_id == Some(UserId::new(1))
         })
         .returning(|_, _| Ok(3));
     assert_eq!(
