@@ -112,13 +112,18 @@ async fn find_locked(
     Ok(row.map(TopUp::try_from).transpose()?)
 }
 
+/// A reason cut to the `failure_reason` column (255 characters).
+fn fit_reason(reason: &str) -> String {
+    reason.chars().take(255).collect()
+}
+
 /// Records why a notification was refused on a pending order.
 async fn record_refusal<C: ConnectionTrait>(
     conn: &C,
     order_id: i64,
     reason: &str,
 ) -> Result<(), sea_orm::DbErr> {
-    let reason: String = reason.chars().take(255).collect();
+    let reason = fit_reason(reason);
     top_up::Entity::update_many()
         .col_expr(top_up::Column::FailureReason, Expr::value(reason))
         .filter(top_up::Column::Id.eq(order_id))
@@ -348,7 +353,7 @@ impl TopUpRepository for SeaTopUpRepository {
                 "an order cannot be closed as {status}"
             )));
         }
-        let reason: String = reason.chars().take(255).collect();
+        let reason = fit_reason(reason);
         let res = top_up::Entity::update_many()
             .col_expr(top_up::Column::Status, Expr::value(status.as_str()))
             .col_expr(top_up::Column::CompletedAt, Expr::value(now))

@@ -107,7 +107,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(key: &str, v: &str) -> Result<T, O
     serde_json::from_str(v).map_err(|e| invalid(key, format!("invalid JSON: {e}")))
 }
 
-fn to_json(v: &impl serde::Serialize) -> String {
+pub(crate) fn to_json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 

@@ -9,6 +9,13 @@ use std::fmt;
 
 pub use rust_decimal::Decimal;
 
+/// A decimal amount as a JSON number for display (the console renders prices as numbers).
+/// Never use the result in a computation.
+pub fn display_number(d: Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive as _;
+    d.to_f64().unwrap_or_default()
+}
+
 /// A payment provider an order belongs to. Settlement refuses an order of another provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaymentProvider {

@@ -26,9 +26,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         .status()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
-    // Display values for the console; every computation uses the decimals.
-    let number =
-        |d: tollgate_domain::payment::Decimal| -> f64 { d.to_string().parse().unwrap_or_default() };
+    let number = tollgate_domain::payment::display_number;
     let info = &state.info;
     Ok(ok(json!({
         "system_name": info.system_name,

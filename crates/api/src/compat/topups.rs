@@ -224,8 +224,7 @@ impl From<&TopUp> for TopUpItem {
             id: t.id,
             user_id: t.user_id.get(),
             amount: t.amount,
-            // Display only: the console renders it; every computation uses the decimal.
-            money: t.money.to_string().parse().unwrap_or_default(),
+            money: tollgate_domain::payment::display_number(t.money),
             trade_no: t.trade_no.clone(),
             payment_method: t.payment_method.clone(),
             payment_provider: t.provider.as_str(),

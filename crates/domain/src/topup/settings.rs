@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::OptionError;
+use crate::options::{OptionError, to_json};
 use crate::payment::{Decimal, EpayMerchant, ProviderSecret};
 
 /// One entry of `PayMethods`: how the console shows an Epay method. `min_topup` is display
@@ -221,20 +221,22 @@ fn parse_decimal_map(key: &str, v: &str) -> Result<BTreeMap<String, Decimal>, Op
 impl PaymentSettings {
     /// The value of every non-secret key as text, in [`KEYS`] order.
     pub fn to_map(&self) -> Vec<(&'static str, String)> {
-        let json = |v: &dyn erased::Json| v.to_json();
         vec![
             ("PayAddress", self.pay_address.clone()),
             ("EpayId", self.epay_id.clone()),
             ("Price", self.price.normalize().to_string()),
             ("MinTopUp", self.min_topup.to_string()),
             ("TopupGroupRatio", decimal_map_json(&self.topup_group_ratio)),
-            ("PayMethods", json(&self.pay_methods)),
+            ("PayMethods", to_json(&self.pay_methods)),
             ("ServerAddress", self.server_address.clone()),
             (
                 "CustomCallbackAddress",
                 self.custom_callback_address.clone(),
             ),
-            ("payment_setting.amount_options", json(&self.amount_options)),
+            (
+                "payment_setting.amount_options",
+                to_json(&self.amount_options),
+            ),
             (
                 "payment_setting.amount_discount",
                 decimal_map_json(&self.amount_discount),
@@ -386,19 +388,6 @@ impl PaymentSettings {
             &self.server_address
         } else {
             &self.custom_callback_address
-        }
-    }
-}
-
-/// `serde_json::to_string` behind a trait object, so `to_map` reads as a table.
-mod erased {
-    pub trait Json {
-        fn to_json(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
         }
     }
 }
