@@ -8,6 +8,7 @@ pub mod audit;
 pub mod error;
 pub mod groups;
 pub mod hierarchy;
+pub mod kv;
 pub mod ledger;
 pub mod options;
 pub mod page;
