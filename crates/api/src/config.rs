@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tollgate_domain::groups::GroupSettings;
 use tollgate_domain::services::RegistrationPolicy;
+use tollgate_domain::throttle::ThrottlePolicy;
 
 use crate::i18n::Locale;
 
@@ -45,6 +46,8 @@ pub struct Settings {
     pub groups: GroupSettings,
     pub rate_limits: RateLimitSettings,
     pub audit: AuditSettings,
+    /// Login throttling and lockout (docs/security.md).
+    pub login_throttle: LoginThrottleSettings,
     pub payments: PaymentsSettings,
 }
 
@@ -222,6 +225,7 @@ impl Default for Settings {
             groups: GroupSettings::default(),
             rate_limits: RateLimitSettings::default(),
             audit: AuditSettings::default(),
+            login_throttle: LoginThrottleSettings::default(),
             payments: PaymentsSettings::default(),
         }
     }
@@ -269,6 +273,57 @@ impl Default for QuotaSettings {
 }
 
 /// The audit log's retention and the limit on rows anonymous clients cause (issue 7.8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LoginThrottleSettings {
+    /// Consecutive failures of one account that cost no delay.
+    pub free_failures: u32,
+    /// The delay after the last free failure, doubled by each further failure.
+    pub first_delay_secs: u64,
+    /// The longest delay.
+    pub max_delay_secs: u64,
+    /// A streak of failures is forgotten this long after it started.
+    pub reset_after_secs: u64,
+    /// Credential checks of one account per clock hour (successes included); 0 = no cap.
+    pub max_checks_per_hour: u32,
+    /// Failed checks from one client address per hour, over all accounts; 0 = no limit.
+    pub ip_failures_per_hour: u32,
+    /// `false` turns throttling off (never in production).
+    pub enabled: bool,
+}
+
+impl Default for LoginThrottleSettings {
+    fn default() -> Self {
+        let p = ThrottlePolicy::default();
+        Self {
+            free_failures: p.free_failures,
+            first_delay_secs: p.first_delay_secs,
+            max_delay_secs: p.max_delay_secs,
+            reset_after_secs: p.reset_after_secs,
+            max_checks_per_hour: p.max_checks_per_hour,
+            ip_failures_per_hour: p.ip_failures_per_hour,
+            enabled: true,
+        }
+    }
+}
+
+impl LoginThrottleSettings {
+    /// The domain's policy; `free_failures` is at least 1 (0 would lock every account).
+    pub fn policy(&self) -> ThrottlePolicy {
+        if !self.enabled {
+            return ThrottlePolicy::OFF;
+        }
+        ThrottlePolicy {
+            free_failures: self.free_failures.max(1),
+            first_delay_secs: self.first_delay_secs.max(1),
+            max_delay_secs: self.max_delay_secs.max(self.first_delay_secs.max(1)),
+            reset_after_secs: self.reset_after_secs.max(1),
+            max_checks_per_hour: self.max_checks_per_hour,
+            ip_failures_per_hour: self.ip_failures_per_hour,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct AuditSettings {

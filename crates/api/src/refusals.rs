@@ -180,6 +180,20 @@ impl Refuse for RegisterError {
     }
 }
 
+/// A throttled credential check: 429 with `Retry-After` on both surfaces, the same for every
+/// login name.
+pub fn throttled(t: &tollgate_domain::throttle::Throttled) -> Refusal {
+    Refusal {
+        retry_after: Some(t.retry_after_secs),
+        ..row(
+            Msg::LoginThrottled,
+            StatusCode::TOO_MANY_REQUESTS,
+            Msg::LoginThrottled,
+            "too many attempts for this account or from this address",
+        )
+    }
+}
+
 impl Refuse for LoginError {
     fn refusal(&self) -> Option<Refusal> {
         Some(match self {
@@ -198,6 +212,7 @@ impl Refuse for LoginError {
                 Msg::RestAuthFailed,
                 "invalid username or password, or the account is disabled",
             ),
+            Self::Throttled(t) => throttled(t),
             Self::Unexpected(_) => return None,
         })
     }

@@ -29,12 +29,14 @@ use tollgate_domain::ports::{
     AuditRepository, Clock, LedgerRepository, Readiness, SessionRepository,
 };
 use tollgate_domain::rate_limit::RateLimit;
+use tollgate_domain::throttle::LoginThrottle;
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
     FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
     TopUpPorts, TopUpService,
 };
-use tollgate_kv::LocalRateLimiter;
+use tollgate_domain::kv::KeyValueStore;
+use tollgate_kv::{LocalRateLimiter, LocalStore};
 use tollgate_notify::DnsResolver;
 use tollgate_payments::{EpayClient, StripeClient};
 
@@ -89,6 +91,11 @@ pub struct Services {
     /// The in-process limiters, for the periodic sweep.
     pub limiters: Vec<Arc<LocalRateLimiter>>,
     pub audit: Arc<dyn AuditRepository>,
+    /// Counters, one-time values and invalidation messages (in process, or Redis shared by
+    /// every instance).
+    pub kv: Arc<dyn KeyValueStore>,
+    /// Throttles every credential check (passwords, second factors).
+    pub throttle: Arc<LoginThrottle>,
 }
 
 /// What the services share: the core ports, the runtime options and the JWT codec.
@@ -149,6 +156,7 @@ pub async fn build_services(
 ) -> anyhow::Result<Services> {
     let core = core(db, settings).await?;
     let ports = core.ports.clone();
+    let kv: Arc<dyn KeyValueStore> = Arc::new(LocalStore::new(ports.clock.clone()));
     let users = ports.users.clone();
     let sessions = ports.sessions.clone();
     let secrets = ports.secrets.clone();
@@ -174,11 +182,18 @@ pub async fn build_services(
         web_secs: settings.session_ttl_secs(),
         refresh_secs: settings.refresh_ttl_secs(),
     };
+    let throttle = Arc::new(LoginThrottle::new(
+        kv.clone(),
+        clock.clone(),
+        secrets.clone(),
+        settings.login_throttle.policy(),
+    ));
     let auth = AuthService::new(ports.clone(), core.codec.clone(), options.clone(), ttl)
         .with_failed_login_audit(FailedLoginAudit::new(
             failed_login_limiter.clone(),
             failed_login_limit.period_secs,
-        ));
+        ))
+        .with_throttle(throttle.clone());
     let audit = ports.audit.clone();
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
@@ -209,6 +224,8 @@ pub async fn build_services(
         clock,
         limiters: vec![register_limiter, failed_login_limiter],
         audit,
+        kv,
+        throttle,
     })
 }
 

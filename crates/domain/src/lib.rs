@@ -20,6 +20,7 @@ pub mod redemption;
 pub mod redemption_manage;
 pub mod services;
 pub mod session;
+pub mod throttle;
 pub mod topup;
 pub mod user;
 pub mod user_settings;

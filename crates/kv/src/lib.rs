@@ -1,6 +1,9 @@
-//! Key-value adapters of the domain's ports. For now: the in-process [`LocalRateLimiter`]
-//! (governor's keyed GCRA limiter), enough for one instance; a shared Redis adapter follows
-//! with the key-value port (see `docs/adr/0010-rate-limits.md`).
+//! Key-value adapters of the domain's ports: the in-process [`LocalStore`] of the key-value
+//! port, and the in-process [`LocalRateLimiter`] (governor's keyed GCRA limiter).
+
+mod local;
+
+pub use local::LocalStore;
 
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -11,6 +11,7 @@ use crate::ports::{
     SetAccessTokenError, TokenRejected, UserRepository,
 };
 use crate::session::{NewSession, Rotation, SessionId, SessionKind};
+use crate::throttle::{LoginThrottle, Subject, Throttled};
 use crate::user::{Role, User, UserId};
 
 use super::accounts::{COLLISION_RETRIES, CorePorts};
@@ -33,6 +34,10 @@ pub enum LoginError {
     /// Unknown user, wrong password, disabled or deleted account: one variant, one message.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many recent failures for this login name or client address; the same refusal for
+    /// every name, known or not.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -141,6 +146,8 @@ pub struct AuthService {
     options: Arc<dyn OptionsSource>,
     ttl: SessionTtl,
     failed_login_audit: Arc<super::FailedLoginAudit>,
+    /// `None`: credential checks are not throttled (unit tests that are not about it).
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl AuthService {
@@ -161,7 +168,14 @@ impl AuthService {
             options,
             ttl,
             failed_login_audit: Arc::new(super::FailedLoginAudit::unlimited()),
+            throttle: None,
         }
+    }
+
+    /// Throttles every credential check (docs/security.md, "Login throttling").
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// Limits the failed-login audit rows per client address (unlimited by default).
@@ -204,6 +218,25 @@ impl AuthService {
         if login.is_empty() || input.password.is_empty() {
             return Err(LoginError::MissingCredentials);
         }
+        // Reserved before the hash is checked, so concurrent guesses cannot outrun the count.
+        let attempt = match &self.throttle {
+            Some(t) => Some(t.begin(&Subject::login(login), input.ip.as_deref()).await?),
+            None => None,
+        };
+        let user = self.verify_password(input, login).await;
+        if let (Some(t), Some(attempt)) = (&self.throttle, attempt) {
+            // Anything but a verified password counts, a database failure too: a fault must
+            // not open a way around the count.
+            match &user {
+                Ok(_) => t.succeeded(attempt).await,
+                Err(_) => t.failed(attempt).await,
+            }
+        }
+        user
+    }
+
+    /// The password check behind [`check_credentials`](Self::check_credentials).
+    async fn verify_password(&self, input: &LoginInput, login: &str) -> Result<User, LoginError> {
         // Only usernames are login names: every stored e-mail address is unverified until
         // e-mail verification exists (issue 7.7), and usernames never contain `@`.
         let login = login.to_owned();
