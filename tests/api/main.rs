@@ -35,6 +35,7 @@ mod rest_profile;
 mod self_service;
 mod signup_limits;
 mod status;
+mod throttle;
 mod topups;
 mod unverified_email;
 mod usernames;

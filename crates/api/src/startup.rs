@@ -24,18 +24,18 @@ use tollgate_db::{
     SeaRedemptionRepository, SeaSessionRepository, SeaTopUpRepository, SeaUserRepository,
 };
 use tollgate_domain::audit::retention_cutoff;
+use tollgate_domain::kv::KeyValueStore;
 use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
     AuditRepository, Clock, LedgerRepository, Readiness, SessionRepository,
 };
 use tollgate_domain::rate_limit::RateLimit;
-use tollgate_domain::throttle::LoginThrottle;
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
     FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
     TopUpPorts, TopUpService,
 };
-use tollgate_domain::kv::KeyValueStore;
+use tollgate_domain::throttle::LoginThrottle;
 use tollgate_kv::{LocalRateLimiter, LocalStore};
 use tollgate_notify::DnsResolver;
 use tollgate_payments::{EpayClient, StripeClient};

@@ -105,7 +105,6 @@ impl Subject {
     pub fn login(typed: &str) -> Self {
         Self::Login(crate::user::normalize_login(typed.trim()))
     }
-
 }
 
 /// A refused attempt: try again after this many seconds (at least 1).
@@ -180,7 +179,10 @@ impl LoginThrottle {
         match self.admit(&attempt).await {
             Ok(None) => Ok(attempt),
             Ok(Some(refusal)) => {
-                tracing::info!(retry_after = refusal.retry_after_secs, "credential check throttled");
+                tracing::info!(
+                    retry_after = refusal.retry_after_secs,
+                    "credential check throttled"
+                );
                 Err(refusal)
             }
             Err(e) => {

@@ -180,8 +180,11 @@ impl KeyValueStore for LocalStore {
     async fn ttl(&self, key: &str) -> anyhow::Result<Option<u64>> {
         let now = self.clock.now();
         let mut state = self.lock();
-        Ok(Self::live(&mut state, key, now)
-            .map(|e| u64::try_from(e.expires_at.saturating_sub(now)).unwrap_or(0).max(1)))
+        Ok(Self::live(&mut state, key, now).map(|e| {
+            u64::try_from(e.expires_at.saturating_sub(now))
+                .unwrap_or(0)
+                .max(1)
+        }))
     }
 
     async fn publish(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
@@ -210,7 +213,10 @@ impl Subscription for LocalSubscription {
                 // A slow receiver skips what it missed, as a disconnected Redis subscriber
                 // would; the receivers pair messages with expiry.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "invalidation messages dropped for a slow receiver");
+                    tracing::warn!(
+                        missed = n,
+                        "invalidation messages dropped for a slow receiver"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
