@@ -49,6 +49,28 @@ pub struct Settings {
     /// Login throttling and lockout (docs/security.md).
     pub login_throttle: LoginThrottleSettings,
     pub payments: PaymentsSettings,
+    pub kv: KvSettings,
+}
+
+/// Where counters, one-time values and invalidation messages live: in this process, or in a
+/// Redis that every instance shares.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct KvSettings {
+    /// `redis://[user:password@]host[:port][/db]`; unset keeps them in process (one instance
+    /// only). May hold a password: never logged.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key and channel, so installations can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for KvSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: "tollgate:".into(),
+        }
+    }
 }
 
 /// The payment providers' endpoints and the reconciliation task. Merchant ids, keys and
@@ -227,6 +249,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             login_throttle: LoginThrottleSettings::default(),
             payments: PaymentsSettings::default(),
+            kv: KvSettings::default(),
         }
     }
 }
@@ -419,6 +442,14 @@ impl Settings {
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid groups configuration: {e}"))?;
         anyhow::ensure!(self.quota.per_unit > 0, "quota.per_unit must be positive");
+        if let Some(url) = &self.kv.redis_url {
+            anyhow::ensure!(
+                ["redis://", "redis+unix://", "unix://"]
+                    .iter()
+                    .any(|p| url.expose_secret().starts_with(p)),
+                "kv.redis_url must be a redis:// URL (rediss:// is not supported)"
+            );
+        }
         anyhow::ensure!(
             self.root_username.is_some() == self.root_password.is_some(),
             "root_username and root_password must be set together"
@@ -480,6 +511,26 @@ mod tests {
     }
 
     #[test]
+    fn the_kv_store_is_in_process_unless_a_redis_url_is_given() {
+        let s = Settings::default();
+        assert!(s.kv.redis_url.is_none());
+        assert_eq!(s.kv.key_prefix, "tollgate:");
+        let s: Settings = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[kv]\nredis_url = \"redis://cache:6379/2\"\nkey_prefix = \"shop-a:\"",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        s.validate().unwrap();
+        let url = s.kv.redis_url.as_ref().map(|u| u.expose_secret());
+        assert_eq!(url, Some("redis://cache:6379/2"));
+        assert_eq!(s.kv.key_prefix, "shop-a:");
+    }
+
+    #[test]
     fn a_toml_file_configures_groups_models_and_rewards() {
         let dir = std::env::temp_dir().join(format!("tollgate-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -525,11 +576,15 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
             database_url: SecretString::from("postgres://u:hunter2@db/x"),
             root_username: Some("root".into()),
             root_password: Some(SecretString::from("s3cret-pass")),
+            kv: KvSettings {
+                redis_url: Some(SecretString::from("redis://:kv-pass@cache/0")),
+                ..KvSettings::default()
+            },
             ..Settings::default()
         };
         let dbg = format!("{s:?}");
         assert!(
-            !dbg.contains("hunter2") && !dbg.contains("s3cret-pass"),
+            !dbg.contains("hunter2") && !dbg.contains("s3cret-pass") && !dbg.contains("kv-pass"),
             "{dbg}"
         );
     }
@@ -586,6 +641,13 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
                 .unwrap_err()
                 .to_string()
                 .contains("jwt.secret")
+        );
+        let mut tls = Settings::default();
+        tls.kv.redis_url = Some(SecretString::from("rediss://:kv-pass@cache:6380"));
+        let refused = tls.validate().unwrap_err().to_string();
+        assert!(
+            refused.contains("kv.redis_url") && !refused.contains("kv-pass"),
+            "{refused}"
         );
         let mut groups = Settings::default();
         groups.groups.ratios.insert("vip".into(), -1.0);
