@@ -13,6 +13,29 @@ async fn healthz_and_readyz_answer_ok_when_the_database_is_up() {
 }
 
 #[tokio::test]
+async fn readyz_names_the_key_value_store_and_checks_redis_when_configured() {
+    let app = TestApp::spawn().await;
+    let res = send(app.client.get(app.url("/readyz"))).await;
+    let body: serde_json::Value = res.body;
+    assert_eq!(body["kv"], "in-process");
+
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("tollgate-test:{}:", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_with(|s| {
+        s.kv.redis_url = Some(secrecy::SecretString::from(url));
+        s.kv.key_prefix = prefix;
+    })
+    .await;
+    let res = send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(res.status, 200);
+    let body: serde_json::Value = res.body;
+    assert_eq!(body["kv"], "ok");
+    assert_eq!(body["database"], "ok");
+}
+
+#[tokio::test]
 async fn unknown_api_paths_are_404_json_never_401() {
     let app = TestApp::spawn().await;
     for path in ["/api/nope", "/api/user/nope", "/api/data/self/"] {

@@ -15,14 +15,31 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The process can serve requests: the database answers.
+/// The process can serve requests: the database answers, and so does Redis when the
+/// key-value store is there (`"kv": "in-process"` otherwise).
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.services.readiness.check().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ok", "database": "ok"})),
+    let services = &state.services;
+    let database = match services.readiness.check().await {
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "unavailable", "database": "unreachable"}))
+            tracing::warn!(error = %e, "readiness check failed: database");
+            "unreachable"
         }
+    };
+    let kv = match &services.kv_readiness {
+        None => "in-process",
+        Some(redis) => match redis.check().await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(error = format!("{:#}", e.0), "readiness check failed: kv");
+                "unreachable"
+            }
+        },
+    };
+    if database == "unreachable" || kv == "unreachable" {
+        HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "database": database, "kv": kv}))
+    } else {
+        HttpResponse::Ok().json(json!({"status": "ok", "database": database, "kv": kv}))
     }
 }

@@ -36,7 +36,7 @@ use tollgate_domain::services::{
     TopUpPorts, TopUpService,
 };
 use tollgate_domain::throttle::LoginThrottle;
-use tollgate_kv::{LocalRateLimiter, LocalStore};
+use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
 use tollgate_payments::{EpayClient, StripeClient};
 
@@ -94,6 +94,8 @@ pub struct Services {
     /// Counters, one-time values and invalidation messages (in process, or Redis shared by
     /// every instance).
     pub kv: Arc<dyn KeyValueStore>,
+    /// The shared key-value store's health for `/readyz` (`None`: in process, always up).
+    pub kv_readiness: Option<Arc<dyn Readiness>>,
     /// Throttles every credential check (passwords, second factors).
     pub throttle: Arc<LoginThrottle>,
 }
@@ -156,7 +158,15 @@ pub async fn build_services(
 ) -> anyhow::Result<Services> {
     let core = core(db, settings).await?;
     let ports = core.ports.clone();
-    let kv: Arc<dyn KeyValueStore> = Arc::new(LocalStore::new(ports.clock.clone()));
+    let redis_url = settings
+        .kv
+        .redis_url
+        .as_ref()
+        .map(ExposeSecret::expose_secret);
+    let tollgate_kv::Kv {
+        store: kv,
+        readiness: kv_readiness,
+    } = tollgate_kv::open(redis_url, &settings.kv.key_prefix, ports.clock.clone()).await?;
     let users = ports.users.clone();
     let sessions = ports.sessions.clone();
     let secrets = ports.secrets.clone();
@@ -225,6 +235,7 @@ pub async fn build_services(
         limiters: vec![register_limiter, failed_login_limiter],
         audit,
         kv,
+        kv_readiness,
         throttle,
     })
 }

@@ -291,6 +291,21 @@ fn configuration_errors_name_the_problem_and_keep_secrets_out() {
         "{stderr}"
     );
 
+    // A configured Redis that does not answer stops the start (an instance must not count
+    // alone while its peers share a store), naming the server but not the password.
+    let out = tollgate(&dir)
+        .env("TOLLGATE_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("TOLLGATE_KV__REDIS_URL", "redis://:hunter2@127.0.0.1:1/0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("connecting to Redis at redis://127.0.0.1:1/0")
+            && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+
     std::fs::write(dir.path().join("custom.toml"), "[session]\nttl_days = 0\n").unwrap();
     let out = tollgate(&dir)
         .args(["--config", "custom.toml", "migrate", "status"])
