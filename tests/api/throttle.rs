@@ -179,3 +179,36 @@ async fn throttling_can_be_turned_off() {
     }
     app.login("alice", PASSWORD).await;
 }
+
+/// Two instances sharing Redis count one account's failures together: five wrong passwords
+/// spread over both lock the account on both. Runs when `TEST_REDIS_URL` is set (CI sets it).
+#[tokio::test]
+async fn two_instances_sharing_redis_throttle_one_account_together() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL not set; skipping the shared-Redis throttle test");
+        return;
+    };
+    // A prefix of its own, so parallel runs and other tests never share keys.
+    let prefix = format!("throttle-test-{}:", uuid::Uuid::new_v4().simple());
+    let a = TestApp::spawn_with(|s| {
+        s.kv.redis_url = Some(secrecy::SecretString::from(redis));
+        s.kv.key_prefix = prefix;
+    })
+    .await;
+    let b = a.another_instance().await;
+    a.register("alice", PASSWORD).await.success();
+    for i in 0..5 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.login_response("alice", WRONG)
+            .await
+            .refused_with("用户名或密码错误，或用户已被封禁");
+    }
+    for app in [&a, &b] {
+        let res = app.login_response("alice", PASSWORD).await;
+        assert_eq!(res.status, 429, "{}", res.body);
+        assert!((1..=30).contains(&retry_after(&res)));
+    }
+    // Nobody else is affected on either instance.
+    b.register("bob", PASSWORD).await.success();
+    a.login("bob", PASSWORD).await;
+}
