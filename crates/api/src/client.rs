@@ -5,16 +5,19 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::USER_AGENT;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::compat::respond::locale_of;
 use crate::i18n::Locale;
+use crate::proxies::{TrustedProxies, X_FORWARDED_FOR};
 
 /// Longest user agent stored with a session.
 const USER_AGENT_MAX_CHARS: usize = 512;
 
-/// The socket peer's address. `X-Forwarded-For` is not trusted: without a configured trusted
-/// proxy anyone can set it.
+/// The client's address: the socket peer, or, when the peer is one of the configured trusted
+/// proxies (`server.trusted_proxies`), the address it forwarded in `X-Forwarded-For`
+/// ([`TrustedProxies::client_ip`]). Without trusted proxies the header is never read: anyone
+/// can set it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientIp(pub Option<String>);
 
@@ -22,9 +25,23 @@ pub struct ClientIp(pub Option<String>);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserAgent(pub Option<String>);
 
-/// The socket peer's address.
-pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+/// The client's address as [`ClientIp`] describes it; the trusted networks come from the
+/// app data `web::Data<TrustedProxies>` (none registered: the peer).
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    let ip = match req.app_data::<web::Data<TrustedProxies>>() {
+        Some(trusted) if !trusted.is_empty() => {
+            let forwarded = req
+                .headers()
+                .get_all(X_FORWARDED_FOR)
+                // A value that is not visible ASCII is malformed: it stops the walk.
+                .map(|v| v.to_str().unwrap_or("?"))
+                .collect::<Vec<_>>();
+            trusted.client_ip(peer, forwarded.into_iter())
+        }
+        _ => peer.to_canonical(),
+    };
+    Some(ip.to_string())
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
@@ -39,7 +56,7 @@ impl FromRequest for ClientIp {
     type Future = Ready<Result<Self, Infallible>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self(peer_ip(req))))
+        ready(Ok(Self(client_ip(req))))
     }
 }
 
@@ -79,5 +96,43 @@ mod tests {
         assert_eq!(ua.0.map(|s| s.chars().count()), Some(USER_AGENT_MAX_CHARS));
         assert_eq!(Locale::extract(&req).await.unwrap(), Locale::En);
         assert_eq!(ClientIp::extract(&req).await.unwrap(), ClientIp(None));
+    }
+
+    #[actix_web::test]
+    async fn the_forwarded_address_is_used_only_from_a_trusted_peer() {
+        let trusted = web::Data::new(TrustedProxies::parse(&["127.0.0.0/8"]).unwrap());
+        let request = |peer: &str, with_trust: bool| {
+            let mut req = TestRequest::default()
+                .peer_addr(peer.parse().unwrap())
+                .insert_header((X_FORWARDED_FOR, "203.0.113.5"));
+            if with_trust {
+                req = req.app_data(trusted.clone());
+            }
+            req.to_http_request()
+        };
+        let ip = |req: HttpRequest| async move { ClientIp::extract(&req).await.unwrap().0 };
+        assert_eq!(
+            ip(request("127.0.0.1:5000", true)).await.as_deref(),
+            Some("203.0.113.5")
+        );
+        // An untrusted peer, or no trusted list at all: the peer, whatever the header says.
+        assert_eq!(
+            ip(request("198.51.100.7:5000", true)).await.as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            ip(request("127.0.0.1:5000", false)).await.as_deref(),
+            Some("127.0.0.1")
+        );
+        // A header that is not text stops the walk at the proxy.
+        let req = TestRequest::default()
+            .peer_addr("127.0.0.1:5000".parse().unwrap())
+            .insert_header((
+                X_FORWARDED_FOR,
+                actix_web::http::header::HeaderValue::from_bytes(b"\xff1.2.3.4").unwrap(),
+            ))
+            .app_data(trusted.clone())
+            .to_http_request();
+        assert_eq!(ip(req).await.as_deref(), Some("127.0.0.1"));
     }
 }

@@ -12,6 +12,7 @@ use tollgate_domain::services::RegistrationPolicy;
 use tollgate_domain::throttle::ThrottlePolicy;
 
 use crate::i18n::Locale;
+use crate::proxies::TrustedProxies;
 
 /// The file read when neither `--config` nor `TOLLGATE_CONFIG` names one (optional).
 pub const DEFAULT_CONFIG_FILE: &str = "tollgate.toml";
@@ -38,6 +39,7 @@ pub struct Settings {
     pub root_username: Option<String>,
     pub root_password: Option<SecretString>,
     pub log: LogSettings,
+    pub server: ServerSettings,
     pub session: SessionSettings,
     pub registration: RegistrationSettings,
     pub quota: QuotaSettings,
@@ -71,6 +73,15 @@ impl Default for KvSettings {
             key_prefix: "tollgate:".into(),
         }
     }
+}
+
+/// How the HTTP server sees its clients.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` names the client.
+    /// Empty: the socket peer is the client and the header is ignored.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The payment providers' endpoints and the reconciliation task. Merchant ids, keys and
@@ -240,6 +251,7 @@ impl Default for Settings {
             root_username: None,
             root_password: None,
             log: LogSettings::default(),
+            server: ServerSettings::default(),
             session: SessionSettings::default(),
             registration: RegistrationSettings::default(),
             quota: QuotaSettings::default(),
@@ -366,6 +378,14 @@ impl Default for AuditSettings {
     }
 }
 
+/// The `TOLLGATE_*` environment variables, `__` between nested keys.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("TOLLGATE")
+        .prefix_separator("_")
+        .separator("__")
+        .try_parsing(true)
+}
+
 impl Settings {
     /// Loads the file (`explicit` path, else `TOLLGATE_CONFIG`, else `./tollgate.toml` when it
     /// exists), then the environment, then validates.
@@ -383,12 +403,7 @@ impl Settings {
             }
         }
         let settings: Settings = builder
-            .add_source(
-                config::Environment::with_prefix("TOLLGATE")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true),
-            )
+            .add_source(environment())
             .build()
             .context("reading configuration")?
             .try_deserialize()
@@ -568,6 +583,43 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
         let example = Settings::load(Some(&path)).unwrap();
         let defaults = Settings::default();
         assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_a_comma_separated_variable() {
+        let from_env = |value: &str| {
+            let vars = [(
+                "TOLLGATE_SERVER__TRUSTED_PROXIES".to_owned(),
+                value.to_owned(),
+            )];
+            config::Config::builder()
+                .add_source(environment().source(Some(vars.into_iter().collect())))
+                .build()
+                .unwrap()
+                .try_deserialize::<Settings>()
+        };
+        let s = from_env("10.0.0.0/8, 127.0.0.1").unwrap();
+        assert_eq!(
+            s.server.trusted_proxies,
+            TrustedProxies::parse(&["10.0.0.0/8", "127.0.0.1/32"]).unwrap()
+        );
+        let err = from_env("10.0.0.0/8,proxy.local").unwrap_err().to_string();
+        assert!(err.contains("trusted_proxies"), "{err}");
+        let file = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[server]\ntrusted_proxies = [\"fd00::/8\"]",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>()
+            .unwrap();
+        assert!(
+            file.server
+                .trusted_proxies
+                .contains("fd00::1".parse().unwrap())
+        );
+        assert!(Settings::default().server.trusted_proxies.is_empty());
     }
 
     #[test]

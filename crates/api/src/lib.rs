@@ -14,6 +14,7 @@ mod credentials;
 pub mod i18n;
 pub mod input;
 mod ops;
+pub mod proxies;
 pub mod refusals;
 pub mod rest;
 pub mod startup;

@@ -360,15 +360,25 @@ impl Application {
                  set session.cookie_secure = true"
             );
         }
+        // The client address extractor reads it (`crate::client::ClientIp`).
+        let trusted_proxies = web::Data::new(settings.server.trusted_proxies.clone());
+        if !trusted_proxies.is_empty() {
+            tracing::info!(trusted = ?trusted_proxies, "X-Forwarded-For is read from these proxies");
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(trusted_proxies.clone())
                 .wrap(from_fn(catch_panic))
                 // Outside the panic handler, so its 500 is hardened too.
                 .wrap(from_fn(security_headers))
-                // Path only: query strings may carry codes or signatures.
+                // Path only: query strings may carry codes or signatures. The client address
+                // is the one the limits use (`%{r}a` would believe any `X-Forwarded-For`).
                 .wrap(
-                    Logger::new("%{r}a \"%{method}xi %U\" %s %b %Dms")
+                    Logger::new("%{client}xi \"%{method}xi %U\" %s %b %Dms")
+                        .custom_request_replace("client", |req| {
+                            crate::client::client_ip(req.request()).unwrap_or_else(|| "-".into())
+                        })
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
                 .configure(ops::configure)
