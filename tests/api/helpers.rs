@@ -71,8 +71,9 @@ impl TestApp {
     }
 
     /// Starts a server on `scratch` with test settings, then lets the test adjust them.
-    /// Every test client is 127.0.0.1, so the per-address registration limit is off unless
-    /// a test sets `settings.rate_limits.register_per_ip_per_hour`.
+    /// Every test client is 127.0.0.1, so the per-address limits are off unless a test turns
+    /// them on: `settings.rate_limits.register_per_ip_per_hour`, and New API's request limits
+    /// `rate_limits.global_api` and `rate_limits.critical` (`enabled`).
     pub async fn spawn_on(scratch: ScratchDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
         init_tracing();
         let mut settings = Settings {
@@ -84,6 +85,8 @@ impl TestApp {
             ..Settings::default()
         };
         settings.rate_limits.register_per_ip_per_hour = 0;
+        settings.rate_limits.global_api.enabled = false;
+        settings.rate_limits.critical.enabled = false;
         configure(&mut settings);
         let backend = scratch.backend;
         Self::start(settings, backend, Some(scratch)).await

@@ -8,6 +8,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tollgate_domain::groups::GroupSettings;
+use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::RegistrationPolicy;
 use tollgate_domain::throttle::ThrottlePolicy;
 
@@ -113,19 +114,66 @@ impl Default for PaymentsSettings {
     }
 }
 
-/// Per-client limits, counted in this process (behind N instances, N times the limit).
+/// Per-client limits, counted in the key-value store (shared by every instance on Redis).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RateLimitSettings {
     /// Self-service registrations per client address (IPv6: per /64) per hour, on both
     /// surfaces together; 0 turns the limit off.
     pub register_per_ip_per_hour: u32,
+    /// New API's `GA`: requests per client address to every `/api/*` route.
+    pub global_api: LimitSettings,
+    /// New API's `CT`: requests per client address to the critical routes (login, register,
+    /// redeem, payments), counted per route group (docs/security.md).
+    pub critical: LimitSettings,
+    /// New API's `EV`: e-mail verification codes sent per client address.
+    pub email_verification: LimitSettings,
 }
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
             register_per_ip_per_hour: 10,
+            global_api: LimitSettings::new(180, 180),
+            critical: LimitSettings::new(20, 1200),
+            email_verification: LimitSettings::new(2, 30),
+        }
+    }
+}
+
+/// One configurable limit: at most `max` requests per `period_secs` per client address.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    pub enabled: bool,
+    pub max: u32,
+    pub period_secs: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self::new(0, 1)
+    }
+}
+
+impl LimitSettings {
+    const fn new(max: u32, period_secs: u64) -> Self {
+        Self {
+            enabled: true,
+            max,
+            period_secs,
+        }
+    }
+
+    /// The domain's rule; off when disabled.
+    pub fn limit(&self) -> RateLimit {
+        if self.enabled {
+            RateLimit {
+                max: self.max,
+                period_secs: self.period_secs,
+            }
+        } else {
+            RateLimit::UNLIMITED
         }
     }
 }
@@ -465,6 +513,16 @@ impl Settings {
                 "kv.redis_url must be a redis:// URL (rediss:// is not supported)"
             );
         }
+        for (key, limit) in [
+            ("global_api", self.rate_limits.global_api),
+            ("critical", self.rate_limits.critical),
+            ("email_verification", self.rate_limits.email_verification),
+        ] {
+            anyhow::ensure!(
+                !limit.enabled || (limit.max >= 1 && limit.period_secs >= 1),
+                "rate_limits.{key}: max and period_secs must be at least 1 (or enabled = false)"
+            );
+        }
         anyhow::ensure!(
             self.root_username.is_some() == self.root_password.is_some(),
             "root_username and root_password must be set together"
@@ -522,6 +580,29 @@ mod tests {
         assert_eq!(s.session_ttl_secs(), 30 * 86_400);
         // Registrations are limited per address out of the box; invitation rewards are not.
         assert_eq!(s.rate_limits.register_per_ip_per_hour, 10);
+        // New API's limits and numbers (spec §8.1).
+        let limits = &s.rate_limits;
+        assert_eq!(
+            [
+                limits.global_api.limit(),
+                limits.critical.limit(),
+                limits.email_verification.limit()
+            ],
+            [
+                RateLimit {
+                    max: 180,
+                    period_secs: 180
+                },
+                RateLimit {
+                    max: 20,
+                    period_secs: 1200
+                },
+                RateLimit {
+                    max: 2,
+                    period_secs: 30
+                },
+            ]
+        );
         assert_eq!(s.registration_policy().aff_reward_daily_limit, 0);
     }
 
@@ -701,6 +782,18 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
             refused.contains("kv.redis_url") && !refused.contains("kv-pass"),
             "{refused}"
         );
+        let mut limit = Settings::default();
+        limit.rate_limits.critical.max = 0;
+        assert!(
+            limit
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("rate_limits.critical")
+        );
+        limit.rate_limits.critical.enabled = false;
+        limit.validate().unwrap();
+        assert!(limit.rate_limits.critical.limit().is_unlimited());
         let mut groups = Settings::default();
         groups.groups.ratios.insert("vip".into(), -1.0);
         assert!(

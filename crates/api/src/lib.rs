@@ -13,6 +13,7 @@ pub mod config;
 mod credentials;
 pub mod i18n;
 pub mod input;
+pub mod limits;
 mod ops;
 pub mod proxies;
 pub mod refusals;

@@ -29,18 +29,18 @@ use tollgate_domain::options::{OptionsSource, StaticOptions};
 use tollgate_domain::ports::{
     AuditRepository, Clock, LedgerRepository, Readiness, SessionRepository,
 };
-use tollgate_domain::rate_limit::RateLimit;
+use tollgate_domain::rate_limit::{RateLimit, RateLimiter, WindowLimiter};
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
     FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
     TopUpPorts, TopUpService,
 };
 use tollgate_domain::throttle::LoginThrottle;
-use tollgate_kv::LocalRateLimiter;
 use tollgate_notify::DnsResolver;
 use tollgate_payments::{EpayClient, StripeClient};
 
 use crate::config::Settings;
+use crate::limits::RouteLimits;
 use crate::state::{AppState, CookiePolicy, InstanceInfo};
 use crate::{compat, ops, rest};
 
@@ -51,8 +51,6 @@ const JWT_SECRET_NAME: &str = "jwt_hs256";
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long revoked or expired sessions are kept before they are purged.
 const SESSION_RETENTION_SECS: i64 = 7 * 86_400;
-/// How often the in-process rate limiters forget keys whose allowance is whole again.
-const RATE_LIMIT_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
 /// How often audit entries past their retention are deleted.
 const AUDIT_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -88,8 +86,8 @@ pub struct Services {
     pub ledger: Arc<dyn LedgerRepository>,
     pub readiness: Arc<dyn Readiness>,
     pub clock: Arc<dyn Clock>,
-    /// The in-process limiters, for the periodic sweep.
-    pub limiters: Vec<Arc<LocalRateLimiter>>,
+    /// New API's request limits (`GA`, `CT`, `EV`) of the HTTP routes.
+    pub route_limits: RouteLimits,
     pub audit: Arc<dyn AuditRepository>,
     /// Counters, one-time values and invalidation messages (in process, or Redis shared by
     /// every instance).
@@ -182,12 +180,19 @@ pub async fn build_services(
     );
     let options_service =
         OptionsService::new(options.clone(), core.options_repo.clone(), clock.clone());
-    let register_limiter = Arc::new(LocalRateLimiter::new(RateLimit::per_hour(
-        settings.rate_limits.register_per_ip_per_hour,
-    )));
+    // Every limit counts in the key-value store (ADR 0016).
+    let limiter = |name: &str, limit: RateLimit| -> Arc<dyn RateLimiter> {
+        Arc::new(WindowLimiter::new(name, limit, kv.clone(), clock.clone()))
+    };
+    let register_limit = RateLimit::per_hour(settings.rate_limits.register_per_ip_per_hour);
     let failed_login_limit = RateLimit::per_hour(settings.audit.failed_login_records_per_hour);
-    let failed_login_limiter = Arc::new(LocalRateLimiter::new(failed_login_limit));
-    let accounts = account_service(&core).with_register_limiter(register_limiter.clone());
+    let limits = &settings.rate_limits;
+    let route_limits = RouteLimits {
+        global_api: limiter("ga", limits.global_api.limit()),
+        critical: limiter("ct", limits.critical.limit()),
+        email_verification: limiter("ev", limits.email_verification.limit()),
+    };
+    let accounts = account_service(&core).with_register_limiter(limiter("reg", register_limit));
     let ttl = SessionTtl {
         web_secs: settings.session_ttl_secs(),
         refresh_secs: settings.refresh_ttl_secs(),
@@ -200,7 +205,7 @@ pub async fn build_services(
     ));
     let auth = AuthService::new(ports.clone(), core.codec.clone(), options.clone(), ttl)
         .with_failed_login_audit(FailedLoginAudit::new(
-            failed_login_limiter.clone(),
+            limiter("audit-login", failed_login_limit),
             failed_login_limit.period_secs,
         ))
         .with_throttle(throttle.clone());
@@ -232,7 +237,7 @@ pub async fn build_services(
         ledger: ledger(db),
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
-        limiters: vec![register_limiter, failed_login_limiter],
+        route_limits,
         audit,
         kv,
         kv_readiness,
@@ -323,7 +328,6 @@ impl Application {
         let services = build_services(&db, &settings).await?;
         bootstrap_root(&services.accounts, &settings).await?;
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
-        spawn_rate_limit_sweep(services.limiters.clone());
         spawn_reconcile(services.topups.clone(), &settings.payments);
         spawn_audit_purge(
             services.audit.clone(),
@@ -440,19 +444,6 @@ fn spawn_session_purge(sessions: Arc<dyn SessionRepository>, clock: Arc<dyn Cloc
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "old sessions purged"),
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
-            }
-        }
-    });
-}
-
-/// Keeps the limiters' key maps from only growing (ADR 0010).
-fn spawn_rate_limit_sweep(limiters: Vec<Arc<LocalRateLimiter>>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(RATE_LIMIT_SWEEP_INTERVAL);
-        loop {
-            tick.tick().await;
-            for limiter in &limiters {
-                limiter.sweep();
             }
         }
     });

@@ -1,14 +1,19 @@
 //! Rate limits: how many events a key (a client address, an account) may cause in a period.
 //!
-//! The rule is a value ([`RateLimit`]); the counting is a port ([`RateLimiter`]) with an
-//! in-process adapter (`tollgate-kv`) and, for many instances, a shared one. A limiter never
-//! guards money: the database statement is the guarantee there. It keeps one client from
-//! spending what every client shares (registrations, audit rows, hash verifications).
+//! The rule is a value ([`RateLimit`]); the counting is a port ([`RateLimiter`]), implemented
+//! once, by [`WindowLimiter`], over the key-value port: in process for one instance, in Redis
+//! for many, so every limit means the same on every instance
+//! (docs/adr/0016-rate-limits-on-the-kv-port.md). A limiter never guards money: the database
+//! statement is the guarantee there. It keeps one client from spending what every client
+//! shares (registrations, audit rows, hash verifications, requests).
+
+mod window;
+
+pub use window::WindowLimiter;
 
 use async_trait::async_trait;
 
-/// At most `max` events per `period_secs` for one key, with a burst of `max`. `max == 0`
-/// turns the limit off.
+/// At most `max` events per `period_secs` for one key. `max == 0` turns the limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub max: u32,

@@ -12,11 +12,13 @@ mod status;
 mod topups;
 mod users;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, error, web};
 
 use respond::{CompatError, locale_of};
 
 use crate::input;
+use crate::limits;
 
 /// Largest JSON body the compat surface accepts.
 const JSON_LIMIT: usize = 64 * 1024;
@@ -40,6 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(payload)
         .service(
             web::scope("/api")
+                // New API's per-address limits (spec §8.1): `GA` on every route, `CT` on the
+                // critical ones, counted per route group (`crate::limits`).
+                .wrap(from_fn(limits::global_api))
                 .route("/status", web::get().to(status::status))
                 .service(
                     web::scope("/user")
@@ -55,8 +60,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/{id:\\d+}", web::get().to(admin::get))
                         .route("/{id:\\d+}", web::delete().to(admin::hard_delete))
                         .route("/groups", web::get().to(self_service::public_groups))
-                        .route("/register", web::post().to(users::register))
-                        .route("/login", web::post().to(users::login))
+                        .route(
+                            "/register",
+                            web::post()
+                                .to(users::register)
+                                .wrap(from_fn(limits::critical_register)),
+                        )
+                        .route(
+                            "/login",
+                            web::post()
+                                .to(users::login)
+                                .wrap(from_fn(limits::critical_login)),
+                        )
                         .route("/logout", web::get().to(users::logout))
                         .route("/self", web::get().to(users::get_self))
                         .route("/self", web::put().to(self_service::update_self))
@@ -67,14 +82,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/aff_transfer", web::post().to(self_service::aff_transfer))
                         .route("/setting", web::put().to(self_service::update_setting))
                         .route("/token", web::get().to(users::rotate_token))
-                        .route("/topup", web::post().to(users::redeem))
+                        .route(
+                            "/topup",
+                            web::post()
+                                .to(users::redeem)
+                                .wrap(from_fn(limits::critical_redeem)),
+                        )
                         .route("/topup", web::get().to(topups::list_all))
                         .route("/topup/self", web::get().to(topups::list_own))
                         .route("/topup/complete", web::post().to(topups::complete))
                         .route("/amount", web::post().to(topups::epay_amount))
-                        .route("/pay", web::post().to(topups::epay_pay))
+                        .route(
+                            "/pay",
+                            web::post()
+                                .to(topups::epay_pay)
+                                .wrap(from_fn(limits::critical_pay)),
+                        )
                         .route("/stripe/amount", web::post().to(topups::stripe_amount))
-                        .route("/stripe/pay", web::post().to(topups::stripe_pay))
+                        .route(
+                            "/stripe/pay",
+                            web::post()
+                                .to(topups::stripe_pay)
+                                .wrap(from_fn(limits::critical_pay)),
+                        )
                         .route("/epay/notify", web::get().to(topups::epay_notify_get))
                         .route("/epay/notify", web::post().to(topups::epay_notify_post)),
                 )

@@ -10,11 +10,13 @@ mod time;
 
 pub use time::rfc3339;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 
 use crate::compat::respond::locale_of;
 use crate::i18n::Msg;
 use crate::input;
+use crate::limits;
 pub use envelope::RestError;
 
 const JSON_LIMIT: usize = 64 * 1024;
@@ -40,7 +42,9 @@ pub(crate) fn scope() -> actix_web::Scope<
         .limit(JSON_LIMIT)
         .error_handler(|err, req| input::reject(&input::InputError::from_payload(&err), req));
     web::scope("/api/v1")
-        .wrap(actix_web::middleware::from_fn(catch_panic))
+        .wrap(from_fn(catch_panic))
+        // The same per-address limits as the compat surface, one count for both (`crate::limits`).
+        .wrap(from_fn(limits::global_api))
         .app_data(json)
         .app_data(input::InputErrorHandler(|err, req| {
             RestError::bad_request(locale_of(req), err.to_string()).into()
@@ -54,8 +58,18 @@ pub(crate) fn scope() -> actix_web::Scope<
             )
             .into()
         }))
-        .route("/auth/register", web::post().to(handlers::register))
-        .route("/auth/login", web::post().to(handlers::login))
+        .route(
+            "/auth/register",
+            web::post()
+                .to(handlers::register)
+                .wrap(from_fn(limits::critical_register)),
+        )
+        .route(
+            "/auth/login",
+            web::post()
+                .to(handlers::login)
+                .wrap(from_fn(limits::critical_login)),
+        )
         .route("/auth/refresh", web::post().to(handlers::refresh))
         .route("/auth/logout", web::post().to(handlers::logout))
         .route("/users/profile", web::get().to(handlers::get_profile))
