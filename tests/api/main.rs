@@ -39,5 +39,6 @@ mod signup_limits;
 mod status;
 mod throttle;
 mod topups;
+mod turnstile;
 mod unverified_email;
 mod usernames;

@@ -1,10 +1,12 @@
-//! Small in-process fakes of the payment providers, each an actix-web server on
+//! Small in-process fakes of the outside services Tollgate calls, each an actix-web server on
 //! `127.0.0.1:0` that lives as long as its handle (dropping the handle stops it):
 //!
 //! - [`epay::FakeEpay`]: an Epay gateway's order-query API (`/api.php?act=order`); the test
 //!   records orders and marks them paid, and builds signed notify callbacks.
 //! - [`stripe::FakeStripe`]: Stripe's Checkout Session API (create, retrieve); the test marks
 //!   sessions paid or expired and builds signed webhook deliveries.
+//! - [`turnstile::FakeTurnstile`]: Cloudflare Turnstile's `siteverify`; the test issues
+//!   single-use tokens and reads the calls it received.
 //!
 //! Point the server's `PayAddress` at [`epay::FakeEpay::address`] and
 //! `payments.stripe_api_base` at [`stripe::FakeStripe::api_base`]; no test reaches the
@@ -13,6 +15,7 @@
 
 pub mod epay;
 pub mod stripe;
+pub mod turnstile;
 
 use std::net::TcpListener;
 use std::sync::{Mutex, MutexGuard, PoisonError};

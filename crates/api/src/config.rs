@@ -53,6 +53,7 @@ pub struct Settings {
     pub login_throttle: LoginThrottleSettings,
     pub payments: PaymentsSettings,
     pub kv: KvSettings,
+    pub turnstile: TurnstileSettings,
 }
 
 /// Where counters, one-time values and invalidation messages live: in this process, or in a
@@ -83,6 +84,26 @@ pub struct ServerSettings {
     /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` names the client.
     /// Empty: the socket peer is the client and the header is ignored.
     pub trusted_proxies: TrustedProxies,
+}
+
+/// Where Turnstile tokens are verified. The switch and the keys are runtime options
+/// (`TurnstileCheckEnabled`, `TurnstileSiteKey`, `TurnstileSecretKey`), not configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TurnstileSettings {
+    /// Cloudflare's `siteverify` URL (tests point it at a local fake).
+    pub verify_url: String,
+    /// Timeout of one verification, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for TurnstileSettings {
+    fn default() -> Self {
+        Self {
+            verify_url: tollgate_notify::DEFAULT_VERIFY_URL.into(),
+            timeout_secs: 10,
+        }
+    }
 }
 
 /// The payment providers' endpoints and the reconciliation task. Merchant ids, keys and
@@ -310,6 +331,7 @@ impl Default for Settings {
             login_throttle: LoginThrottleSettings::default(),
             payments: PaymentsSettings::default(),
             kv: KvSettings::default(),
+            turnstile: TurnstileSettings::default(),
         }
     }
 }
@@ -513,6 +535,11 @@ impl Settings {
                 "kv.redis_url must be a redis:// URL (rediss:// is not supported)"
             );
         }
+        let verify = url::Url::parse(&self.turnstile.verify_url).ok();
+        anyhow::ensure!(
+            verify.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()),
+            "turnstile.verify_url must be an http(s) URL"
+        );
         for (key, limit) in [
             ("global_api", self.rate_limits.global_api),
             ("critical", self.rate_limits.critical),

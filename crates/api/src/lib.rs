@@ -21,6 +21,7 @@ pub mod rest;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+mod turnstile;
 
 pub use config::Settings;
 pub use startup::Application;

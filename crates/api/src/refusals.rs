@@ -20,6 +20,7 @@ use tollgate_domain::services::{
     SettingsUpdateError,
 };
 use tollgate_domain::topup::{PricingError, SettleError};
+use tollgate_domain::turnstile::HumanCheckError;
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::SettingsError;
 use tollgate_domain::{CreateRedemptionsError, ManageRedemptionError, RedeemError};
@@ -213,6 +214,34 @@ impl Refuse for LoginError {
                 "invalid username or password, or the account is disabled",
             ),
             Self::Throttled(t) => throttled(t),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+/// Turnstile (New API's messages on the compat surface, HTTP 200). The provider being
+/// unreachable refuses the request too: the check fails closed.
+impl Refuse for HumanCheckError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::TokenMissing => row(
+                Msg::TurnstileTokenEmpty,
+                StatusCode::BAD_REQUEST,
+                Msg::TurnstileTokenEmpty,
+                "the turnstile query parameter is required",
+            ),
+            Self::Failed => row(
+                Msg::TurnstileFailed,
+                StatusCode::FORBIDDEN,
+                Msg::TurnstileFailed,
+                "turnstile check failed",
+            ),
+            Self::Unavailable(_) => row(
+                Msg::TurnstileFailed,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Msg::TurnstileFailed,
+                "turnstile verification unavailable",
+            ),
             Self::Unexpected(_) => return None,
         })
     }

@@ -36,7 +36,8 @@ use tollgate_domain::services::{
     TopUpPorts, TopUpService,
 };
 use tollgate_domain::throttle::LoginThrottle;
-use tollgate_notify::DnsResolver;
+use tollgate_domain::turnstile::HumanCheck;
+use tollgate_notify::{DnsResolver, TurnstileClient};
 use tollgate_payments::{EpayClient, StripeClient};
 
 use crate::config::Settings;
@@ -88,6 +89,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// New API's request limits (`GA`, `CT`, `EV`) of the HTTP routes.
     pub route_limits: RouteLimits,
+    /// The Turnstile check of login, registration and the second-factor step.
+    pub human: HumanCheck,
     pub audit: Arc<dyn AuditRepository>,
     /// Counters, one-time values and invalidation messages (in process, or Redis shared by
     /// every instance).
@@ -218,6 +221,16 @@ pub async fn build_services(
         settings.quota.per_unit,
     );
     let topups = Arc::new(topup_service(db, settings, &core, audit.clone())?);
+    let turnstile_url = url::Url::parse(&settings.turnstile.verify_url)
+        .context("turnstile.verify_url is not a URL")?;
+    let turnstile_timeout = Duration::from_secs(settings.turnstile.timeout_secs.max(1));
+    let human = HumanCheck::new(
+        Arc::new(
+            TurnstileClient::new(turnstile_url, turnstile_timeout)
+                .context("initialising the Turnstile client")?,
+        ),
+        options.clone(),
+    );
     let redemptions = RedemptionService::new(
         Arc::new(SeaRedemptionRepository::new(db.clone())),
         secrets,
@@ -238,6 +251,7 @@ pub async fn build_services(
         readiness: Arc::new(SeaReadiness::new(db.clone())),
         clock,
         route_limits,
+        human,
         audit,
         kv,
         kv_readiness,

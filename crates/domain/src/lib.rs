@@ -22,6 +22,7 @@ pub mod services;
 pub mod session;
 pub mod throttle;
 pub mod topup;
+pub mod turnstile;
 pub mod user;
 pub mod user_settings;
 

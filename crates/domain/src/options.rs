@@ -11,6 +11,7 @@ use crate::groups::GroupSettings;
 use crate::services::RegistrationPolicy;
 use crate::topup::PaymentSettings;
 use crate::topup::settings::KEYS as PAYMENT_KEYS;
+use crate::turnstile::{KEYS as TURNSTILE_KEYS, TurnstileSettings};
 
 /// Every option a root may set, under New API's key names.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,8 @@ pub struct RuntimeOptions {
     pub revoke_access_token_on_password_change: bool,
     /// Online top-up: Epay, Stripe, prices and the rebate.
     pub payments: PaymentSettings,
+    /// Human verification on login, registration and the second-factor step.
+    pub turnstile: TurnstileSettings,
 }
 
 /// The mint cap of a fresh installation: 500,000,000 units, $1,000 at the default
@@ -111,12 +114,19 @@ pub(crate) fn to_json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// Whether `key`'s value is a secret: accepted on write, stored, never listed, and audited as
+/// `(set)`.
+pub fn is_secret(key: &str) -> bool {
+    crate::topup::settings::SECRET_KEYS.contains(&key) || key == crate::turnstile::SECRET_KEY
+}
+
 impl RuntimeOptions {
-    /// The value of every option as text, in [`KEYS`] order, then the payment options.
-    /// Secrets (`EpayKey`, `StripeApiSecret`, `StripeWebhookSecret`) are never listed.
+    /// The value of every option as text, in [`KEYS`] order, then the payment and Turnstile
+    /// options. Secrets ([`is_secret`]) are never listed.
     pub fn to_map(&self) -> Vec<(&'static str, String)> {
         let mut map = self.core_map();
         map.extend(self.payments.to_map());
+        map.extend(self.turnstile.to_map());
         map
     }
 
@@ -124,6 +134,7 @@ impl RuntimeOptions {
     pub fn to_storage_map(&self) -> Vec<(&'static str, String)> {
         let mut map = self.to_map();
         map.extend(self.payments.secrets());
+        map.extend(self.turnstile.secrets());
         map
     }
 
@@ -234,7 +245,10 @@ impl RuntimeOptions {
             }
             other => match next.payments.set(other, value) {
                 Some(outcome) => outcome?,
-                None => return Err(OptionError::UnknownKey(other.to_owned())),
+                None => match next.turnstile.set(other, value) {
+                    Some(outcome) => outcome?,
+                    None => return Err(OptionError::UnknownKey(other.to_owned())),
+                },
             },
         }
         next.groups
@@ -249,7 +263,7 @@ impl RuntimeOptions {
     pub fn overlay(defaults: &Self, stored: &BTreeMap<String, String>) -> (Self, Vec<OptionError>) {
         let mut options = defaults.clone();
         let mut errors = Vec::new();
-        for key in KEYS.into_iter().chain(PAYMENT_KEYS) {
+        for key in KEYS.into_iter().chain(PAYMENT_KEYS).chain(TURNSTILE_KEYS) {
             if let Some(value) = stored.get(key)
                 && let Err(e) = options.set(key, value)
             {
@@ -290,6 +304,7 @@ impl StaticOptions {
             admin_mint_quota_daily_limit: DEFAULT_ADMIN_MINT_QUOTA_DAILY_LIMIT,
             revoke_access_token_on_password_change: true,
             payments: PaymentSettings::default(),
+            turnstile: TurnstileSettings::default(),
         })
     }
 }
@@ -309,8 +324,9 @@ mod tests {
         let listed: Vec<&str> = KEYS
             .iter()
             .chain(PAYMENT_KEYS.iter())
+            .chain(TURNSTILE_KEYS.iter())
             .copied()
-            .filter(|k| !crate::topup::settings::SECRET_KEYS.contains(k))
+            .filter(|k| !is_secret(k))
             .collect();
         assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), listed);
         let mut copy = defaults();

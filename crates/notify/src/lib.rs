@@ -1,8 +1,9 @@
-//! Outbound notification adapters for Tollgate. For now: [`DnsResolver`], the system-DNS
-//! implementation of [`HostResolver`] behind the SSRF guard for user-supplied URLs (later:
-//! mail, webhooks, Bark, Gotify).
+//! Outbound adapters for Tollgate: [`DnsResolver`], the system-DNS implementation of
+//! [`HostResolver`] behind the SSRF guard for user-supplied URLs, and [`TurnstileClient`],
+//! Cloudflare Turnstile's `siteverify` call behind the domain's human check (later: mail,
+//! webhooks, Bark, Gotify).
 //!
-//! This crate may use network and runtime crates (tokio, later an HTTP client and a mailer),
+//! This crate may use network and runtime crates (tokio, an HTTP client, later a mailer),
 //! but it must not depend on the web framework (actix-web), the database (sea-orm, sqlx,
 //! `tollgate-db`) or the API crate: it only implements ports of `tollgate-domain`.
 
@@ -12,6 +13,18 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use tollgate_domain::ports::HostResolver;
+
+mod turnstile;
+
+pub use turnstile::{DEFAULT_VERIFY_URL, TurnstileClient};
+
+/// Installs rustls' ring provider as the process default, once (reqwest is built with
+/// `rustls-no-provider`, so a client cannot be built before a provider is installed; the
+/// payment adapters do the same).
+fn install_crypto_provider() {
+    // Err means a provider is already installed (by an earlier call or by another crate).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Resolves host names with the system resolver (`getaddrinfo` via tokio), bounded by a
 /// timeout.

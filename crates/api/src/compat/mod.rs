@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, error, web};
 use respond::{CompatError, locale_of};
 
 use crate::input;
-use crate::limits;
+use crate::{limits, turnstile};
 
 /// Largest JSON body the compat surface accepts.
 const JSON_LIMIT: usize = 64 * 1024;
@@ -43,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api")
                 // New API's per-address limits (spec §8.1): `GA` on every route, `CT` on the
-                // critical ones, counted per route group (`crate::limits`).
+                // critical ones, counted per route group (`crate::limits`); on login and
+                // register, inside `CT`, the Turnstile check (`crate::turnstile`).
                 .wrap(from_fn(limits::global_api))
                 .route("/status", web::get().to(status::status))
                 .service(
@@ -64,12 +65,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             "/register",
                             web::post()
                                 .to(users::register)
+                                .wrap(from_fn(turnstile::required))
                                 .wrap(from_fn(limits::critical_register)),
                         )
                         .route(
                             "/login",
                             web::post()
                                 .to(users::login)
+                                .wrap(from_fn(turnstile::required))
                                 .wrap(from_fn(limits::critical_login)),
                         )
                         .route("/logout", web::get().to(users::logout))

@@ -11,8 +11,8 @@ use crate::i18n::Msg;
 use crate::input::Json;
 use crate::state::AppState;
 
-/// `GET /api/option/`: `data` is `[{key, value}]`, New API's shape. None of these options is
-/// a secret; secret options (payment, OAuth) will be shown masked when they exist.
+/// `GET /api/option/`: `data` is `[{key, value}]`, New API's shape. Secret options (the payment
+/// keys, `TurnstileSecretKey`) are not listed.
 pub async fn get(auth: RootAuth, state: web::Data<AppState>) -> CompatResult {
     let options = state
         .services

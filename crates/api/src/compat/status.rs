@@ -26,6 +26,12 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         .status()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    let turnstile = state
+        .services
+        .human
+        .status()
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     let number = tollgate_domain::payment::display_number;
     let info = &state.info;
     Ok(ok(json!({
@@ -43,10 +49,11 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         "register_enabled": policy.register_enabled,
         "password_register_enabled": policy.password_register_enabled,
         "password_login_enabled": policy.password_login_enabled,
+        // The console shows the Turnstile widget and sends `?turnstile=` when this is on.
+        "turnstile_check": turnstile.enabled,
+        "turnstile_site_key": turnstile.site_key,
         // Features that are not built yet report themselves as off, so the console hides them.
         "email_verification": false,
-        "turnstile_check": false,
-        "turnstile_site_key": "",
         "github_oauth": false,
         "github_client_id": "",
         "discord_oauth": false,

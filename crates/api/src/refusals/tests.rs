@@ -451,3 +451,33 @@ fn redemption_management_table() {
     }
     assert!(Unexpected(unexpected()).refusal().is_none());
 }
+
+#[test]
+fn turnstile_refusals() {
+    use tollgate_domain::turnstile::HumanCheckError;
+    let cases = [
+        (
+            HumanCheckError::TokenMissing,
+            Msg::TurnstileTokenEmpty,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            HumanCheckError::Failed,
+            Msg::TurnstileFailed,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            HumanCheckError::Unavailable(unexpected()),
+            Msg::TurnstileFailed,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ];
+    for (e, msg, status) in cases {
+        assert_eq!(sides(&e), (msg, status), "{e:?}");
+    }
+    assert!(
+        HumanCheckError::Unexpected(unexpected())
+            .refusal()
+            .is_none()
+    );
+}

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, web};
 use crate::compat::respond::locale_of;
 use crate::i18n::Msg;
 use crate::input;
-use crate::limits;
+use crate::{limits, turnstile};
 pub use envelope::RestError;
 
 const JSON_LIMIT: usize = 64 * 1024;
@@ -62,12 +62,14 @@ pub(crate) fn scope() -> actix_web::Scope<
             "/auth/register",
             web::post()
                 .to(handlers::register)
+                .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_register)),
         )
         .route(
             "/auth/login",
             web::post()
                 .to(handlers::login)
+                .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_login)),
         )
         .route("/auth/refresh", web::post().to(handlers::refresh))

@@ -8,9 +8,8 @@ use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEntry};
 use crate::error::RepoError;
-use crate::options::{OptionError, OptionsSource, RuntimeOptions};
+use crate::options::{OptionError, OptionsSource, RuntimeOptions, is_secret};
 use crate::ports::{Clock, OptionsRepository};
-use crate::topup::settings::SECRET_KEYS;
 use crate::user::{Role, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +72,7 @@ impl OptionsService {
         }
     }
 
-    /// Every option with its current value (none of them is a secret).
+    /// Every option with its current value; secrets are left out.
     pub async fn get(&self, actor: &User) -> Result<Vec<(&'static str, String)>, OptionsError> {
         if actor.role != Role::Root || !actor.is_enabled() {
             return Err(OptionsError::Forbidden);
@@ -108,7 +107,7 @@ impl OptionsService {
                 if old != new {
                     // A secret's audit record says whether it was set, never its value.
                     let shown = |v: &String| {
-                        if !SECRET_KEYS.contains(key) {
+                        if !is_secret(key) {
                             v.clone()
                         } else if v.is_empty() {
                             String::new()
