@@ -136,8 +136,9 @@ impl Default for PaymentsSettings {
 }
 
 /// Per-client limits, counted in the key-value store (shared by every instance on Redis).
+/// A limit given in part (`[rate_limits.critical] max = 50`) keeps the defaults of the rest.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(from = "RawRateLimits")]
 pub struct RateLimitSettings {
     /// Self-service registrations per client address (IPv6: per /64) per hour, on both
     /// surfaces together; 0 turns the limit off.
@@ -163,17 +164,52 @@ impl Default for RateLimitSettings {
 }
 
 /// One configurable limit: at most `max` requests per `period_secs` per client address.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Copy)]
 pub struct LimitSettings {
     pub enabled: bool,
     pub max: u32,
     pub period_secs: u64,
 }
 
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self::new(0, 1)
+/// What the file and the environment give; missing keys keep [`RateLimitSettings`]' defaults.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawRateLimits {
+    register_per_ip_per_hour: Option<u32>,
+    global_api: PartialLimit,
+    critical: PartialLimit,
+    email_verification: PartialLimit,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PartialLimit {
+    enabled: Option<bool>,
+    max: Option<u32>,
+    period_secs: Option<u64>,
+}
+
+impl PartialLimit {
+    fn over(self, d: LimitSettings) -> LimitSettings {
+        LimitSettings {
+            enabled: self.enabled.unwrap_or(d.enabled),
+            max: self.max.unwrap_or(d.max),
+            period_secs: self.period_secs.unwrap_or(d.period_secs),
+        }
+    }
+}
+
+impl From<RawRateLimits> for RateLimitSettings {
+    fn from(raw: RawRateLimits) -> Self {
+        let d = Self::default();
+        Self {
+            register_per_ip_per_hour: raw
+                .register_per_ip_per_hour
+                .unwrap_or(d.register_per_ip_per_hour),
+            global_api: raw.global_api.over(d.global_api),
+            critical: raw.critical.over(d.critical),
+            email_verification: raw.email_verification.over(d.email_verification),
+        }
     }
 }
 
@@ -728,6 +764,61 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
                 .contains("fd00::1".parse().unwrap())
         );
         assert!(Settings::default().server.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn request_limits_and_the_turnstile_url_come_from_the_environment() {
+        let vars = [
+            ("TOLLGATE_RATE_LIMITS__CRITICAL__ENABLED", "false"),
+            ("TOLLGATE_RATE_LIMITS__GLOBAL_API__MAX", "600"),
+            (
+                "TOLLGATE_TURNSTILE__VERIFY_URL",
+                "http://127.0.0.1:9/siteverify",
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let s = config::Config::builder()
+            .add_source(environment().source(Some(vars.into_iter().collect())))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>()
+            .unwrap();
+        s.validate().unwrap();
+        assert!(s.rate_limits.critical.limit().is_unlimited());
+        assert_eq!(
+            s.rate_limits.global_api.limit(),
+            RateLimit {
+                max: 600,
+                period_secs: 180
+            }
+        );
+        assert_eq!(s.turnstile.verify_url, "http://127.0.0.1:9/siteverify");
+        // The same from a file: the keys not given keep their defaults.
+        let file = config::Config::builder()
+            .add_source(config::File::from_str(
+                "[rate_limits.critical]\nmax = 50",
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>()
+            .unwrap();
+        assert_eq!(
+            file.rate_limits.critical.limit(),
+            RateLimit {
+                max: 50,
+                period_secs: 1200
+            }
+        );
+        assert_eq!(file.rate_limits.register_per_ip_per_hour, 10);
+        let mut bad = s.clone();
+        bad.turnstile.verify_url = "siteverify".into();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("turnstile.verify_url")
+        );
     }
 
     #[test]
