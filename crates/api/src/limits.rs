@@ -1,5 +1,5 @@
 //! New API's request rate limits (spec §8.1) as route middleware, keyed by the client address
-//! ([`crate::client::client_ip`], which honours `server.trusted_proxies`):
+//! (`crate::client::client_ip`, which honours `server.trusted_proxies`):
 //!
 //! - [`global_api`] (`GA`, 180 per 180 s by default) wraps the `/api` and `/api/v1` scopes:
 //!   one count per address over both surfaces. The payment providers' callbacks are not
