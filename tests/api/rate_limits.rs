@@ -142,3 +142,30 @@ async fn limits_that_are_off_never_refuse() {
         app.login("dave", PASSWORD).await;
     }
 }
+
+/// Two instances sharing Redis count one address together: the limit means what it says
+/// behind a load balancer. Runs when `TEST_REDIS_URL` is set (CI sets it).
+#[tokio::test]
+async fn two_instances_sharing_redis_share_the_critical_limit() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL not set; skipping the shared-Redis rate-limit test");
+        return;
+    };
+    let prefix = format!("ratelimit-test-{}:", uuid::Uuid::new_v4().simple());
+    let a = TestApp::spawn_with(|s| {
+        s.kv.redis_url = Some(secrecy::SecretString::from(redis));
+        s.kv.key_prefix = prefix;
+        s.rate_limits.critical.enabled = true;
+        s.rate_limits.critical.max = 3;
+    })
+    .await;
+    let b = a.another_instance().await;
+    a.register("erin", PASSWORD).await.success();
+
+    a.login("erin", PASSWORD).await;
+    b.login("erin", PASSWORD).await;
+    a.rest_login("erin", PASSWORD).await.ok(200, "登录成功");
+    for app in [&a, &b] {
+        assert_empty_429(&app.login_response("erin", PASSWORD).await, 2400);
+    }
+}

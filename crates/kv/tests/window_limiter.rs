@@ -1,12 +1,13 @@
-//! The domain's `WindowLimiter` over the in-process store: the counters it writes expire once
-//! they can no longer weigh, so the store holds only live windows.
+//! The domain's `WindowLimiter` over the key-value adapters: the counters it writes expire once
+//! they can no longer weigh, and racing callers get exactly the limit on every store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use tollgate_domain::kv::KeyValueStore;
 use tollgate_domain::ports::Clock;
 use tollgate_domain::rate_limit::{Decision, RateLimit, RateLimiter, WindowLimiter};
-use tollgate_kv::LocalStore;
+use tollgate_kv::{LocalStore, RedisStore};
 
 struct FakeClock(AtomicI64);
 
@@ -50,4 +51,70 @@ async fn counters_live_two_windows_and_the_limit_holds_on_the_store() {
     // Two windows after their creation the first window's counters are gone.
     clock.0.store(6_000 + 120, Ordering::SeqCst);
     assert_eq!(store.len(), 1, "only the counter written at 6090 is left");
+}
+
+/// `TEST_REDIS_URL`, when set and not empty.
+fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Racing callers never pass more than the limit, and refused ones leave no count behind,
+/// on the in-process store and on Redis (when `TEST_REDIS_URL` is set). The window number
+/// comes from the injected clock, so the race cannot straddle a window boundary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_callers_get_exactly_the_limit_on_every_store() {
+    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let mut stores: Vec<(&str, Arc<dyn KeyValueStore>)> =
+        vec![("in-process", Arc::new(LocalStore::new(clock.clone())))];
+    if let Some(url) = redis_url() {
+        let prefix = format!("tollgate-test:{}:", uuid::Uuid::new_v4().simple());
+        let redis = RedisStore::connect(&url, &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("TEST_REDIS_URL is set but Redis is unusable: {e:#}"));
+        stores.push(("redis", Arc::new(redis)));
+    }
+    for (name, store) in stores {
+        let limit = RateLimit {
+            max: 7,
+            period_secs: 600,
+        };
+        let limiter = Arc::new(WindowLimiter::new(
+            "race",
+            limit,
+            store.clone(),
+            clock.clone(),
+        ));
+        let racers: Vec<_> = (0..50)
+            .map(|_| {
+                let l = limiter.clone();
+                tokio::spawn(async move { l.check("203.0.113.9").await.unwrap() })
+            })
+            .collect();
+        let mut allowed = 0;
+        for r in racers {
+            if r.await.unwrap().is_allowed() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 7, "{name}");
+        let window = 1_800_000_000 / 600;
+        let counter = store
+            .get(&format!("rl:race:203.0.113.9:{window}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            counter.as_deref(),
+            Some("7"),
+            "{name}: refusals were counted"
+        );
+        assert!(
+            store
+                .ttl(&format!("rl:race:203.0.113.9:{window}"))
+                .await
+                .unwrap()
+                > Some(600)
+        );
+    }
 }
