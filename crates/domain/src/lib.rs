@@ -23,6 +23,7 @@ pub mod session;
 pub mod throttle;
 pub mod topup;
 pub mod turnstile;
+pub mod two_factor;
 pub mod user;
 pub mod user_settings;
 

@@ -9,6 +9,7 @@ mod options;
 mod profile;
 mod redemptions;
 mod topups;
+mod two_factor;
 
 pub use accounts::{
     AccountService, BootstrapOutcome, CorePorts, RegisterError, RegisterInput, RegistrationPolicy,
@@ -32,6 +33,10 @@ pub use redemptions::RedemptionService;
 pub use topups::{
     EpayPurchase, NotifyError, NotifyOutcome, PaymentStatus, ReconcileReport, STRIPE_MAX_AMOUNT,
     TopUpError, TopUpPorts, TopUpService,
+};
+pub use two_factor::{
+    FactorKind, TwoFactorAdminError, TwoFactorError, TwoFactorPorts, TwoFactorService,
+    TwoFactorSetup, TwoFactorStatus, Verified,
 };
 
 #[cfg(test)]
