@@ -20,6 +20,7 @@ pub mod m20261201_000011_add_username_key;
 mod m20261201_000012_add_audit_roles;
 mod m20261201_000013_create_refresh_token_uses_table;
 mod m20261201_000014_create_top_ups_table;
+mod m20261201_000015_create_two_factor_tables;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_add_audit_roles::Migration),
             Box::new(m20261201_000013_create_refresh_token_uses_table::Migration),
             Box::new(m20261201_000014_create_top_ups_table::Migration),
+            Box::new(m20261201_000015_create_two_factor_tables::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ mod secrets;
 pub mod seed;
 mod sessions;
 mod topups;
+mod two_factor;
 mod txn;
 mod user_search;
 mod users;
@@ -46,6 +47,7 @@ pub use redemptions::SeaRedemptionRepository;
 pub use secrets::shared_secret;
 pub use sessions::SeaSessionRepository;
 pub use topups::SeaTopUpRepository;
+pub use two_factor::SeaTwoFactorRepository;
 pub use users::SeaUserRepository;
 
 /// How long a SQLite connection waits for the write lock before failing with `SQLITE_BUSY`.

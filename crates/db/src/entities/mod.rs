@@ -8,4 +8,6 @@ pub(crate) mod redemption;
 pub(crate) mod refresh_token_use;
 pub(crate) mod session;
 pub(crate) mod top_up;
+pub(crate) mod two_factor;
+pub(crate) mod two_factor_backup_code;
 pub(crate) mod user;

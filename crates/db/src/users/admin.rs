@@ -92,6 +92,8 @@ impl SeaUserRepository {
                 .filter(session::Column::UserId.eq(id.get()))
                 .exec(txn)
                 .await?;
+            // Two-factor rows too (their foreign keys cascade as well): no orphans.
+            crate::two_factor::delete_all_in(txn, id).await?;
             let res = unchanged_since(user::Entity::delete_many(), seen)
                 .filter(user::Column::Username.eq(seen.username.as_str()))
                 .exec(txn)

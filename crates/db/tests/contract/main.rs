@@ -55,6 +55,7 @@ mod redemptions;
 mod self_service;
 mod sessions;
 mod topups;
+mod two_factor;
 mod users;
 
 /// Business "now" of every story.
