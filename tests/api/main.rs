@@ -40,5 +40,6 @@ mod status;
 mod throttle;
 mod topups;
 mod turnstile;
+mod two_factor;
 mod unverified_email;
 mod usernames;

@@ -19,8 +19,10 @@ use tollgate_domain::services::{
     LoginError, OptionsError, OwnerProofError, ProfileError, RefreshError, RegisterError,
     SettingsUpdateError,
 };
+use tollgate_domain::services::{TwoFactorAdminError, TwoFactorError};
 use tollgate_domain::topup::{PricingError, SettleError};
 use tollgate_domain::turnstile::HumanCheckError;
+use tollgate_domain::two_factor::TotpFormatError;
 use tollgate_domain::user::CredentialRuleError;
 use tollgate_domain::user_settings::SettingsError;
 use tollgate_domain::{CreateRedemptionsError, ManageRedemptionError, RedeemError};
@@ -678,6 +680,73 @@ impl Refuse for TopUpError {
                 StatusCode::BAD_GATEWAY,
                 Msg::PaymentStartFailed,
                 "the payment provider refused the request",
+            ),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+// ---- two-factor authentication (spec §6.2; docs/api.md "Two-factor authentication") ----
+
+impl Refuse for TwoFactorError {
+    fn refusal(&self) -> Option<Refusal> {
+        let conflict = |msg| row(msg, StatusCode::CONFLICT, msg, self.to_string());
+        Some(match self {
+            Self::MissingCode => row(
+                Msg::TwoFactorParamError,
+                StatusCode::BAD_REQUEST,
+                Msg::RestBadRequest,
+                "code is required",
+            ),
+            Self::TotpFormat(TotpFormatError::NotNumeric) => {
+                invalid(Msg::TwoFactorCodeDigits, self)
+            }
+            Self::TotpFormat(_) => invalid(Msg::TwoFactorCodeLength, self),
+            Self::MalformedCode => invalid(Msg::TwoFactorMalformedCode, self),
+            Self::DisableFirst => conflict(Msg::TwoFactorDisableFirst),
+            Self::AlreadyEnabled => conflict(Msg::TwoFactorAlreadyEnabled),
+            Self::NotSetUp => conflict(Msg::TwoFactorNotSetUp),
+            Self::NotEnabled => conflict(Msg::TwoFactorNotEnabled),
+            // As a wrong password (`ProfileError::WrongPassword`).
+            Self::WrongCode => row(
+                Msg::TwoFactorWrongCode,
+                StatusCode::UNAUTHORIZED,
+                Msg::TwoFactorWrongCode,
+                self.to_string(),
+            ),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+impl Refuse for TwoFactorAdminError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::UserNotFound => row(
+                Msg::UserNotFound,
+                StatusCode::NOT_FOUND,
+                Msg::UserNotFound,
+                "user not found",
+            ),
+            Self::Hierarchy(HierarchyError::TargetNotBelow) => row(
+                Msg::TwoFactorNoPermission,
+                StatusCode::FORBIDDEN,
+                Msg::RestForbidden,
+                self.to_string(),
+            ),
+            // A reset is checked as an update of the user.
+            Self::Hierarchy(h) => hierarchy(*h, AdminOp::Update),
+            Self::NotEnabled => row(
+                Msg::TwoFactorNotEnabled,
+                StatusCode::CONFLICT,
+                Msg::TwoFactorNotEnabled,
+                self.to_string(),
+            ),
+            Self::Changed => row(
+                Msg::UserChangedMeanwhile,
+                StatusCode::CONFLICT,
+                Msg::UserChangedMeanwhile,
+                "the user was changed meanwhile; reload and retry",
             ),
             Self::Unexpected(_) => return None,
         })

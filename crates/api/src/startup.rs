@@ -18,10 +18,11 @@ use base64::Engine as _;
 use futures_util::FutureExt;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock};
+use tollgate_auth::{Argon2Hasher, JwtCodec, OsSecrets, SystemClock, TotpRs};
 use tollgate_db::{
     SeaAuditRepository, SeaLedgerRepository, SeaOptionsRepository, SeaReadiness,
-    SeaRedemptionRepository, SeaSessionRepository, SeaTopUpRepository, SeaUserRepository,
+    SeaRedemptionRepository, SeaSessionRepository, SeaTopUpRepository, SeaTwoFactorRepository,
+    SeaUserRepository,
 };
 use tollgate_domain::audit::retention_cutoff;
 use tollgate_domain::kv::KeyValueStore;
@@ -33,7 +34,7 @@ use tollgate_domain::rate_limit::{RateLimit, RateLimiter, WindowLimiter};
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
     FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
-    TopUpPorts, TopUpService,
+    TopUpPorts, TopUpService, TwoFactorPorts, TwoFactorService,
 };
 use tollgate_domain::throttle::LoginThrottle;
 use tollgate_domain::turnstile::HumanCheck;
@@ -83,6 +84,7 @@ pub struct Services {
     pub affiliate: AffiliateService,
     pub redemptions: RedemptionService,
     pub topups: Arc<TopUpService>,
+    pub two_factor: Arc<TwoFactorService>,
     pub sessions: Arc<dyn SessionRepository>,
     pub ledger: Arc<dyn LedgerRepository>,
     pub readiness: Arc<dyn Readiness>,
@@ -213,6 +215,14 @@ pub async fn build_services(
         ))
         .with_throttle(throttle.clone());
     let audit = ports.audit.clone();
+    let two_factor = Arc::new(TwoFactorService::new(TwoFactorPorts {
+        repo: Arc::new(SeaTwoFactorRepository::new(db.clone())),
+        engine: Arc::new(TotpRs),
+        hasher: ports.hasher.clone(),
+        users: users.clone(),
+        clock: clock.clone(),
+        issuer: settings.system_name.clone(),
+    }));
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
         users,
@@ -246,6 +256,7 @@ pub async fn build_services(
         affiliate,
         redemptions,
         topups,
+        two_factor,
         sessions,
         ledger: ledger(db),
         readiness: Arc::new(SeaReadiness::new(db.clone())),

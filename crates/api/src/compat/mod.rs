@@ -10,6 +10,7 @@ pub mod respond;
 mod self_service;
 mod status;
 mod topups;
+pub(crate) mod two_factor;
 mod users;
 
 use actix_web::middleware::from_fn;
@@ -109,7 +110,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                                 .wrap(from_fn(limits::critical_pay)),
                         )
                         .route("/epay/notify", web::get().to(topups::epay_notify_get))
-                        .route("/epay/notify", web::post().to(topups::epay_notify_post)),
+                        .route("/epay/notify", web::post().to(topups::epay_notify_post))
+                        // Two-factor authentication (spec §6.2).
+                        .route("/2fa/status", web::get().to(two_factor::status))
+                        .route("/2fa/setup", web::post().to(two_factor::setup))
+                        .route("/2fa/enable", web::post().to(two_factor::enable))
+                        .route("/2fa/disable", web::post().to(two_factor::disable))
+                        .route(
+                            "/2fa/backup_codes",
+                            web::post().to(two_factor::backup_codes),
+                        )
+                        .route("/2fa/stats", web::get().to(two_factor::stats))
+                        .route("/{id}/2fa", web::delete().to(two_factor::admin_reset)),
                 )
                 .service(
                     web::resource("/stripe/webhook")

@@ -481,3 +481,90 @@ fn turnstile_refusals() {
             .is_none()
     );
 }
+
+#[test]
+fn two_factor_tables() {
+    use tollgate_domain::services::{TwoFactorAdminError, TwoFactorError};
+    use tollgate_domain::two_factor::TotpFormatError;
+
+    let conflict = StatusCode::CONFLICT;
+    let cases = [
+        (TwoFactorError::MissingCode, Msg::TwoFactorParamError, BAD),
+        (
+            TwoFactorError::TotpFormat(TotpFormatError::Length),
+            Msg::TwoFactorCodeLength,
+            BAD,
+        ),
+        (
+            TwoFactorError::TotpFormat(TotpFormatError::NotNumeric),
+            Msg::TwoFactorCodeDigits,
+            BAD,
+        ),
+        (
+            TwoFactorError::MalformedCode,
+            Msg::TwoFactorMalformedCode,
+            BAD,
+        ),
+        (
+            TwoFactorError::DisableFirst,
+            Msg::TwoFactorDisableFirst,
+            conflict,
+        ),
+        (
+            TwoFactorError::AlreadyEnabled,
+            Msg::TwoFactorAlreadyEnabled,
+            conflict,
+        ),
+        (TwoFactorError::NotSetUp, Msg::TwoFactorNotSetUp, conflict),
+        (
+            TwoFactorError::NotEnabled,
+            Msg::TwoFactorNotEnabled,
+            conflict,
+        ),
+        (
+            TwoFactorError::WrongCode,
+            Msg::TwoFactorWrongCode,
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (e, msg, status) in cases {
+        assert_eq!(sides(&e), (msg, status), "{e:?}");
+    }
+    assert!(TwoFactorError::Unexpected(unexpected()).refusal().is_none());
+
+    let admin_cases = [
+        (
+            TwoFactorAdminError::UserNotFound,
+            Msg::UserNotFound,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            TwoFactorAdminError::Hierarchy(HierarchyError::TargetNotBelow),
+            Msg::TwoFactorNoPermission,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            TwoFactorAdminError::Hierarchy(HierarchyError::NotAdmin),
+            Msg::InsufficientPrivileges,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            TwoFactorAdminError::NotEnabled,
+            Msg::TwoFactorNotEnabled,
+            conflict,
+        ),
+        (
+            TwoFactorAdminError::Changed,
+            Msg::UserChangedMeanwhile,
+            conflict,
+        ),
+    ];
+    for (e, msg, status) in admin_cases {
+        assert_eq!(sides(&e), (msg, status), "{e:?}");
+    }
+    assert!(
+        TwoFactorAdminError::Unexpected(unexpected())
+            .refusal()
+            .is_none()
+    );
+}

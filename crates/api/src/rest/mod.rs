@@ -7,6 +7,7 @@ mod auth;
 mod envelope;
 mod handlers;
 mod time;
+mod two_factor;
 
 pub use time::rfc3339;
 
@@ -80,6 +81,19 @@ pub(crate) fn scope() -> actix_web::Scope<
         .route("/admin/users", web::get().to(admin::list_users))
         .route("/admin/users/{id}/status", web::put().to(admin::set_status))
         .route("/admin/audit", web::get().to(admin::audit))
+        .route("/users/2fa/status", web::get().to(two_factor::status))
+        .route("/users/2fa/setup", web::post().to(two_factor::setup))
+        .route("/users/2fa/enable", web::post().to(two_factor::enable))
+        .route("/users/2fa/disable", web::post().to(two_factor::disable))
+        .route(
+            "/users/2fa/backup-codes",
+            web::post().to(two_factor::backup_codes),
+        )
+        .route("/admin/users/2fa/stats", web::get().to(two_factor::stats))
+        .route(
+            "/admin/users/{id}/2fa",
+            web::delete().to(two_factor::admin_reset),
+        )
         .default_service(web::to(not_found))
 }
 
