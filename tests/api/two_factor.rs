@@ -655,3 +655,292 @@ async fn the_rest_admin_routes_reset_and_count() {
         .await
         .err(409, "用户未启用2FA");
 }
+
+// ---- the login's second step ----
+
+/// The value of the pending login's cookie set by a reply, and its raw `Set-Cookie`.
+fn pending_cookie(reply: &Reply) -> Option<(String, String)> {
+    reply
+        .headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tollgate_2fa="))
+        .map(|raw| {
+            let value = raw["tollgate_2fa=".len()..]
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            (value, raw.to_owned())
+        })
+}
+
+impl TestApp {
+    /// `POST /api/user/login/2fa {code}` as the console sends it: with the pending login's
+    /// cookie when there is one.
+    pub async fn login_second_step(&self, pending: Option<&str>, code: Value) -> Reply {
+        let mut req = self
+            .client
+            .post(self.url("/api/user/login/2fa"))
+            .json(&json!({ "code": code }));
+        if let Some(pending) = pending {
+            req = req.header("Cookie", format!("tollgate_2fa={pending}"));
+        }
+        crate::reply::send(req).await
+    }
+
+    /// A compat password login of a user with 2FA: asserts the reply asks for the code and
+    /// opens no session; returns the pending login's cookie value.
+    pub async fn password_step(&self, username: &str) -> String {
+        let reply = self
+            .login_response(username, crate::helpers::PASSWORD)
+            .await;
+        let data = success_with(&reply, "请输入两步验证码");
+        assert_eq!(data, json!({"require_2fa": true}));
+        assert_eq!(crate::helpers::session_cookie(&reply.headers), None);
+        pending_cookie(&reply)
+            .expect("the pending login's cookie")
+            .0
+    }
+
+    /// `POST /api/v1/auth/login/2fa {challenge, code}`.
+    pub async fn rest_second_step(&self, challenge: &str, code: &str) -> Reply {
+        self.post_json(
+            "/api/v1/auth/login/2fa",
+            &json!({"challenge": challenge, "code": code}),
+        )
+        .await
+    }
+
+    async fn sessions_of(&self, user: i64) -> i64 {
+        self.query_i64(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = {user}"
+        ))
+        .await[0][0]
+    }
+}
+
+#[tokio::test]
+async fn the_console_logs_in_with_the_code_after_the_password() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (setup, mut phone) = app.enable_two_factor(&alice).await;
+    let sessions = app.sessions_of(alice.id).await;
+
+    let reply = app.login_response("alice", crate::helpers::PASSWORD).await;
+    assert_eq!(
+        success_with(&reply, "请输入两步验证码"),
+        json!({"require_2fa": true})
+    );
+    assert_eq!(crate::helpers::session_cookie(&reply.headers), None);
+    let (pending, raw) = pending_cookie(&reply).expect("pending cookie");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/api/user/login",
+        "Max-Age=300",
+    ] {
+        assert!(raw.contains(attribute), "{raw}");
+    }
+    // No session exists before the second factor.
+    assert_eq!(app.sessions_of(alice.id).await, sessions);
+
+    app.login_second_step(Some(&pending), json!(""))
+        .await
+        .refused_with("参数错误");
+    app.login_second_step(None, json!(phone.wrong_code()))
+        .await
+        .refused_with("会话已过期，请重新登录");
+    app.login_second_step(Some("not-a-challenge"), json!(phone.wrong_code()))
+        .await
+        .refused_with("会话已过期，请重新登录");
+    app.login_second_step(Some(&pending), json!(phone.wrong_code()))
+        .await
+        .refused_with("验证码或备用码错误，请重试");
+    assert_eq!(app.sessions_of(alice.id).await, sessions);
+
+    let used = phone.next_code().await;
+    let reply = app.login_second_step(Some(&pending), json!(used)).await;
+    let data = reply.success();
+    assert_eq!(data["id"], alice.id);
+    assert_eq!(data["username"], "alice");
+    let cookie = crate::helpers::session_cookie(&reply.headers).expect("session cookie");
+    let removal = pending_cookie(&reply)
+        .expect("the pending cookie is cleared")
+        .1;
+    assert!(removal.contains("Max-Age=0"), "{removal}");
+    let session = Session {
+        id: alice.id,
+        cookie,
+    };
+    assert_eq!(app.get_self(&session).await.success()["username"], "alice");
+
+    // The pending login is spent: not even the next valid code reopens it.
+    app.login_second_step(Some(&pending), json!(phone.next_code().await))
+        .await
+        .refused_with("会话已过期，请重新登录");
+
+    // A new login: the code that logged in a moment ago is a replay; a backup code works,
+    // once.
+    let pending = app.password_step("alice").await;
+    app.login_second_step(Some(&pending), json!(used))
+        .await
+        .refused_with("验证码或备用码错误，请重试");
+    app.login_second_step(Some(&pending), json!(setup.backup_codes[2]))
+        .await
+        .success();
+    let pending = app.password_step("alice").await;
+    app.login_second_step(Some(&pending), json!(setup.backup_codes[2]))
+        .await
+        .refused_with("验证码或备用码错误，请重试");
+    assert_eq!(
+        app.two_factor_status(&session).await["backup_codes_remaining"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn the_rest_login_issues_tokens_only_after_the_code() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (_, mut phone) = app.enable_two_factor(&alice).await;
+    let sessions = app.sessions_of(alice.id).await;
+
+    let reply = app.rest_login("alice", crate::helpers::PASSWORD).await;
+    let data = reply.ok(200, "请输入两步验证码");
+    assert_eq!(data["require_2fa"], true);
+    assert!(data.get("access_token").is_none(), "{data}");
+    let challenge = data["challenge"].as_str().expect("challenge").to_owned();
+    assert!(challenge.len() >= 43, "a 256-bit challenge: {challenge}");
+    assert_eq!(app.sessions_of(alice.id).await, sessions);
+
+    app.rest_second_step(&challenge, &phone.wrong_code())
+        .await
+        .err(401, "验证码或备用码错误，请重试");
+    app.rest_second_step("nope", &phone.wrong_code())
+        .await
+        .err(401, "会话已过期，请重新登录");
+    // A compat challenge opens no tokens (and a REST challenge no cookie session).
+    let compat_pending = app.password_step("alice").await;
+    app.rest_second_step(&compat_pending, &phone.wrong_code())
+        .await
+        .err(401, "会话已过期，请重新登录");
+    app.login_second_step(Some(&challenge), json!(phone.wrong_code()))
+        .await
+        .refused_with("会话已过期，请重新登录");
+
+    let tokens = app
+        .rest_second_step(&challenge, &phone.next_code().await)
+        .await
+        .ok(200, "登录成功");
+    let tokens = crate::rest_helpers::Tokens::from_data(&tokens);
+    assert_eq!(tokens.user_id, alice.id);
+    assert_eq!(app.profile_of(&tokens.access).await["username"], "alice");
+    app.rest_second_step(&challenge, &phone.next_code().await)
+        .await
+        .err(401, "会话已过期，请重新登录");
+}
+
+#[tokio::test]
+async fn five_wrong_codes_end_the_pending_login_and_the_throttle_holds_the_user() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (_, mut phone) = app.enable_two_factor(&alice).await;
+    let pending = app.password_step("alice").await;
+    for _ in 0..5 {
+        app.login_second_step(Some(&pending), json!(phone.wrong_code()))
+            .await
+            .refused_with("验证码或备用码错误，请重试");
+    }
+    let right = phone.next_code().await;
+    app.login_second_step(Some(&pending), json!(right))
+        .await
+        .refused_with("会话已过期，请重新登录");
+    // A new pending login does not buy new guesses: the user's second factor is throttled
+    // (five failures are free, then a delay), with the 429 of every credential check.
+    let pending = app.password_step("alice").await;
+    let reply = app.login_second_step(Some(&pending), json!(right)).await;
+    assert_eq!(reply.status, 429, "{reply}");
+    reply.refused_with("尝试次数过多，请稍后再试");
+    let wait: u64 = reply
+        .header("Retry-After")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=30).contains(&wait), "{wait}");
+    // Disabling 2FA with a code is throttled as well.
+    let reply = app
+        .two_factor(
+            &alice,
+            Method::POST,
+            "disable",
+            Some(json!({"code": right})),
+        )
+        .await;
+    assert_eq!(reply.status, 429, "{reply}");
+}
+
+#[tokio::test]
+async fn a_pending_login_expires() {
+    let app = TestApp::spawn_with(|s| s.two_factor.pending_login_ttl_secs = 1).await;
+    let alice = app.user("alice").await;
+    let (_, mut phone) = app.enable_two_factor(&alice).await;
+    let pending = app.password_step("alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    app.login_second_step(Some(&pending), json!(phone.next_code().await))
+        .await
+        .refused_with("会话已过期，请重新登录");
+}
+
+#[tokio::test]
+async fn a_user_disabled_after_the_password_gets_no_session() {
+    let app = TestApp::spawn().await;
+    let root = app.root().await;
+    let alice = app.user("alice").await;
+    let (_, mut phone) = app.enable_two_factor(&alice).await;
+    let pending = app.password_step("alice").await;
+    app.call(
+        &root,
+        Method::POST,
+        "/api/user/manage",
+        Some(json!({"id": alice.id, "action": "disable"})),
+    )
+    .await
+    .success();
+    let sessions = app.sessions_of(alice.id).await;
+    app.login_second_step(Some(&pending), json!(phone.next_code().await))
+        .await
+        .refused_with("用户名或密码错误，或用户已被封禁");
+    assert_eq!(app.sessions_of(alice.id).await, sessions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_logins_racing_with_one_backup_code_have_exactly_one_winner() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let (setup, _) = app.enable_two_factor(&alice).await;
+    let code = setup.backup_codes[0].clone();
+    // Two browsers, each past the password.
+    let first = app.password_step("alice").await;
+    let second = app.password_step("alice").await;
+    let (a, b) = tokio::join!(
+        app.login_second_step(Some(&first), json!(code)),
+        app.login_second_step(Some(&second), json!(code)),
+    );
+    let won: Vec<&Reply> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.body["success"] == true)
+        .collect();
+    assert_eq!(won.len(), 1, "{a} {b}");
+    let lost = if a.body["success"] == true { &b } else { &a };
+    lost.refused_with("验证码或备用码错误，请重试");
+    assert_eq!(
+        app.query_i64(&format!(
+            "SELECT COUNT(*) FROM two_factor_backup_codes WHERE user_id = {} AND used_at IS NOT NULL",
+            alice.id
+        ))
+        .await[0][0],
+        1
+    );
+}

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tollgate_domain::groups::GroupSettings;
 use tollgate_domain::rate_limit::RateLimit;
-use tollgate_domain::services::RegistrationPolicy;
+use tollgate_domain::services::{PendingLoginPolicy, RegistrationPolicy};
 use tollgate_domain::throttle::ThrottlePolicy;
 
 use crate::i18n::Locale;
@@ -54,6 +54,38 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     pub kv: KvSettings,
     pub turnstile: TurnstileSettings,
+    /// Two-factor authentication: the pending login between password and code.
+    pub two_factor: TwoFactorSettings,
+}
+
+/// The pending login of a user with 2FA, between the password and the code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TwoFactorSettings {
+    /// How long the code may be entered after the password.
+    pub pending_login_ttl_secs: u64,
+    /// Wrong codes one pending login takes before it is gone.
+    pub pending_login_max_wrong_codes: u32,
+}
+
+impl Default for TwoFactorSettings {
+    fn default() -> Self {
+        let p = PendingLoginPolicy::default();
+        Self {
+            pending_login_ttl_secs: p.ttl_secs,
+            pending_login_max_wrong_codes: p.max_wrong_codes,
+        }
+    }
+}
+
+impl TwoFactorSettings {
+    /// The domain's policy (at least 1 s and 1 code).
+    pub fn policy(&self) -> PendingLoginPolicy {
+        PendingLoginPolicy {
+            ttl_secs: self.pending_login_ttl_secs.max(1),
+            max_wrong_codes: self.pending_login_max_wrong_codes.max(1),
+        }
+    }
 }
 
 /// Where counters, one-time values and invalidation messages live: in this process, or in a
@@ -368,6 +400,7 @@ impl Default for Settings {
             payments: PaymentsSettings::default(),
             kv: KvSettings::default(),
             turnstile: TurnstileSettings::default(),
+            two_factor: TwoFactorSettings::default(),
         }
     }
 }

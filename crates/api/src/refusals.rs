@@ -19,7 +19,7 @@ use tollgate_domain::services::{
     LoginError, OptionsError, OwnerProofError, ProfileError, RefreshError, RegisterError,
     SettingsUpdateError,
 };
-use tollgate_domain::services::{TwoFactorAdminError, TwoFactorError};
+use tollgate_domain::services::{SecondFactorLoginError, TwoFactorAdminError, TwoFactorError};
 use tollgate_domain::topup::{PricingError, SettleError};
 use tollgate_domain::turnstile::HumanCheckError;
 use tollgate_domain::two_factor::TotpFormatError;
@@ -714,6 +714,29 @@ impl Refuse for TwoFactorError {
                 Msg::TwoFactorWrongCode,
                 self.to_string(),
             ),
+            Self::Throttled(t) => throttled(t),
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+impl Refuse for SecondFactorLoginError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::MissingCode => row(
+                Msg::TwoFactorParamError,
+                StatusCode::BAD_REQUEST,
+                Msg::RestBadRequest,
+                "code is required",
+            ),
+            Self::Expired => row(
+                Msg::TwoFactorLoginExpired,
+                StatusCode::UNAUTHORIZED,
+                Msg::TwoFactorLoginExpired,
+                "unknown or expired login challenge; log in again",
+            ),
+            Self::Code(e) => return e.refusal(),
+            Self::Login(e) => return e.refusal(),
             Self::Unexpected(_) => return None,
         })
     }

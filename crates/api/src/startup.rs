@@ -33,8 +33,8 @@ use tollgate_domain::ports::{
 use tollgate_domain::rate_limit::{RateLimit, RateLimiter, WindowLimiter};
 use tollgate_domain::services::{
     AccountService, AdminService, AffiliateService, AuthService, BootstrapOutcome, CorePorts,
-    FailedLoginAudit, OptionsService, ProfileService, RedemptionService, SessionTtl, StoredOptions,
-    TopUpPorts, TopUpService, TwoFactorPorts, TwoFactorService,
+    FailedLoginAudit, LoginFlow, OptionsService, ProfileService, RedemptionService, SessionTtl,
+    StoredOptions, TopUpPorts, TopUpService, TwoFactorPorts, TwoFactorService,
 };
 use tollgate_domain::throttle::LoginThrottle;
 use tollgate_domain::turnstile::HumanCheck;
@@ -76,7 +76,9 @@ pub fn ledger(db: &DatabaseConnection) -> Arc<dyn LedgerRepository> {
 
 /// The services of one instance, over one database.
 pub struct Services {
-    pub auth: AuthService,
+    pub auth: Arc<AuthService>,
+    /// Password logins on both surfaces, with the second step of users who have 2FA.
+    pub logins: LoginFlow,
     pub accounts: AccountService,
     pub admin: AdminService,
     pub options: OptionsService,
@@ -214,15 +216,26 @@ pub async fn build_services(
             failed_login_limit.period_secs,
         ))
         .with_throttle(throttle.clone());
+    let auth = Arc::new(auth);
     let audit = ports.audit.clone();
-    let two_factor = Arc::new(TwoFactorService::new(TwoFactorPorts {
-        repo: Arc::new(SeaTwoFactorRepository::new(db.clone())),
-        engine: Arc::new(TotpRs),
-        hasher: ports.hasher.clone(),
-        users: users.clone(),
-        clock: clock.clone(),
-        issuer: settings.system_name.clone(),
-    }));
+    let two_factor = Arc::new(
+        TwoFactorService::new(TwoFactorPorts {
+            repo: Arc::new(SeaTwoFactorRepository::new(db.clone())),
+            engine: Arc::new(TotpRs),
+            hasher: ports.hasher.clone(),
+            users: users.clone(),
+            clock: clock.clone(),
+            issuer: settings.system_name.clone(),
+        })
+        .with_throttle(throttle.clone()),
+    );
+    let logins = LoginFlow::new(
+        auth.clone(),
+        two_factor.clone(),
+        kv.clone(),
+        secrets.clone(),
+        settings.two_factor.policy(),
+    );
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
     let affiliate = AffiliateService::new(
         users,
@@ -249,6 +262,7 @@ pub async fn build_services(
     );
     Ok(Services {
         auth,
+        logins,
         accounts,
         admin,
         options: options_service,

@@ -76,6 +76,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                                 .wrap(from_fn(turnstile::required))
                                 .wrap(from_fn(limits::critical_login)),
                         )
+                        // New API's console sends no Turnstile token here (the password step
+                        // spent it); the pending login exists only after a checked password
+                        // step, and its codes are throttled.
+                        .route(
+                            "/login/2fa",
+                            web::post()
+                                .to(two_factor::login_second_step)
+                                .wrap(from_fn(limits::critical_login)),
+                        )
                         .route("/logout", web::get().to(users::logout))
                         .route("/self", web::get().to(users::get_self))
                         .route("/self", web::put().to(self_service::update_self))

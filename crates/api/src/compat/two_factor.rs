@@ -2,18 +2,91 @@
 //! §6.2), with its shapes and messages. The TOTP secret leaves the server only in the setup
 //! reply, the backup codes only in the setup and regeneration replies.
 
-use actix_web::{HttpResponse, web};
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tollgate_domain::UserId;
-use tollgate_domain::services::TwoFactorStatus;
+use tollgate_domain::services::{LoginInput, TwoFactorStatus};
 
 use super::auth::{AdminAuth, UserAuth};
 use super::respond::{CompatError, CompatResult, ok, ok_message, refuse};
-use crate::client::ClientIp;
+use super::users::logged_in;
+use crate::client::{ClientIp, UserAgent};
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path};
 use crate::state::AppState;
+
+/// The cookie that carries a pending login's challenge from `POST /api/user/login` to
+/// `POST /api/user/login/2fa`: the console sends cookies only. HttpOnly and SameSite=Strict
+/// like the session cookie, scoped to the login routes, gone with the pending login.
+pub const PENDING_LOGIN_COOKIE: &str = "tollgate_2fa";
+const PENDING_LOGIN_PATH: &str = "/api/user/login";
+
+/// The reply of a password login that needs the second factor (spec §3.2 step 4): no
+/// session, `{success: true, message: "请输入两步验证码", data: {require_2fa: true}}`, and the
+/// pending login's cookie.
+pub fn second_factor_required(state: &AppState, challenge: String, locale: Locale) -> HttpResponse {
+    let ttl = state.services.logins.policy().ttl_secs;
+    let cookie = Cookie::build(PENDING_LOGIN_COOKIE, challenge)
+        .path(PENDING_LOGIN_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.cookie.secure)
+        .max_age(Duration::seconds(i64::try_from(ttl).unwrap_or(300)))
+        .finish();
+    HttpResponse::Ok().cookie(cookie).json(json!({
+        "success": true,
+        "message": Msg::TwoFactorRequired.text(locale),
+        "data": {"require_2fa": true},
+    }))
+}
+
+/// A `Set-Cookie` that deletes the pending login's cookie.
+fn pending_cookie_removal(secure: bool) -> Cookie<'static> {
+    let mut removal = Cookie::build(PENDING_LOGIN_COOKIE, "")
+        .path(PENDING_LOGIN_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish();
+    removal.make_removal();
+    removal
+}
+
+/// `POST /api/user/login/2fa {code}` (spec §6.4): a TOTP or a backup code completes the
+/// pending login of the cookie; the reply is the login's (the `session` cookie, `data` the
+/// user).
+pub async fn login_second_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    locale: Locale,
+    ip: ClientIp,
+    user_agent: UserAgent,
+    body: Json<CodeBody>,
+) -> CompatResult {
+    let challenge = req
+        .cookie(PENDING_LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let input = LoginInput {
+        login: String::new(),
+        password: String::new(),
+        ip: ip.0,
+        user_agent: user_agent.0,
+    };
+    let outcome = state
+        .services
+        .logins
+        .complete(&challenge, &body.into_inner().code(), &input)
+        .await
+        .map_err(refuse(locale, &state.info))?;
+    let mut reply = logged_in(outcome, state.cookie);
+    reply
+        .add_cookie(&pending_cookie_removal(state.cookie.secure))
+        .map_err(|e| CompatError::internal(&e, locale))?;
+    Ok(reply)
+}
 
 /// `{code}` of enable, disable and regeneration. A missing code is refused by the service
 /// ("参数错误"), as New API does.

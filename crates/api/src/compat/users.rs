@@ -3,7 +3,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tollgate_domain::services::RegisterInput;
+use tollgate_domain::services::{LoginOutcome, LoginStep, RegisterInput};
 
 use super::auth::{SESSION_COOKIE, UserAuth};
 use super::dto::SelfUser;
@@ -35,7 +35,9 @@ pub async fn register(
     Ok(ok_empty())
 }
 
-/// `POST /api/user/login`. Sets the `session` cookie; `data` is the user.
+/// `POST /api/user/login`. Sets the `session` cookie; `data` is the user. A user with 2FA
+/// gets no session: `data` is `{require_2fa: true}` and the pending login's cookie is set
+/// for `POST /api/user/login/2fa` (`super::two_factor::login_second_step`).
 pub async fn login(
     state: web::Data<AppState>,
     locale: Locale,
@@ -43,18 +45,28 @@ pub async fn login(
     user_agent: UserAgent,
     body: Json<LoginBody>,
 ) -> CompatResult {
-    let outcome = state
+    let step = state
         .services
-        .auth
+        .logins
         .login(body.into_inner().into_input(ip, user_agent))
         .await
         .map_err(refuse(locale, &state.info))?;
-    let cookie = session_cookie(outcome.session_token, state.cookie);
-    Ok(HttpResponse::Ok().cookie(cookie).json(serde_json::json!({
+    match step {
+        LoginStep::Done(outcome) => Ok(logged_in(outcome, state.cookie)),
+        LoginStep::SecondFactor { challenge } => Ok(super::two_factor::second_factor_required(
+            &state, challenge, locale,
+        )),
+    }
+}
+
+/// The reply of a login that opened a session: the `session` cookie and the user.
+pub fn logged_in(outcome: LoginOutcome, policy: CookiePolicy) -> HttpResponse {
+    let cookie = session_cookie(outcome.session_token, policy);
+    HttpResponse::Ok().cookie(cookie).json(serde_json::json!({
         "success": true,
         "message": "",
         "data": SelfUser::from(&outcome.user),
-    })))
+    }))
 }
 
 /// `GET /api/user/logout` (docs/newapi-behaviour.md §3.1): revokes the server-side session, then

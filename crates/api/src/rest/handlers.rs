@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use tollgate_domain::services::{ApiTokens, ProfileInput};
+use tollgate_domain::services::{ApiTokens, LoginInput, LoginStep, ProfileInput};
 use tollgate_domain::{User, UserStatus};
 
 use super::auth::Bearer;
@@ -88,7 +88,8 @@ pub async fn register(
     ))
 }
 
-/// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token.
+/// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token; for a
+/// user with 2FA, no token but `{require_2fa: true, challenge}` for `/auth/login/2fa`.
 pub async fn login(
     state: web::Data<AppState>,
     locale: Locale,
@@ -96,10 +97,54 @@ pub async fn login(
     user_agent: UserAgent,
     body: Json<LoginBody>,
 ) -> RestResult {
+    let step = state
+        .services
+        .logins
+        .login_api(body.into_inner().into_input(ip, user_agent))
+        .await
+        .map_err(refuse(locale))?;
+    Ok(match step {
+        LoginStep::Done(t) => respond(StatusCode::OK, Msg::RestLoggedIn, locale, tokens(t)),
+        LoginStep::SecondFactor { challenge } => respond(
+            StatusCode::OK,
+            Msg::TwoFactorRequired,
+            locale,
+            serde_json::json!({"require_2fa": true, "challenge": challenge}),
+        ),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SecondFactorBody {
+    pub challenge: Option<String>,
+    pub code: Option<String>,
+}
+
+/// `POST /api/v1/auth/login/2fa {challenge, code}` → the tokens of the login the challenge
+/// started; 401 for an unknown, expired or spent challenge or a wrong code.
+pub async fn login_second_step(
+    state: web::Data<AppState>,
+    locale: Locale,
+    ip: ClientIp,
+    user_agent: UserAgent,
+    body: Json<SecondFactorBody>,
+) -> RestResult {
+    let body = body.into_inner();
+    let input = LoginInput {
+        login: String::new(),
+        password: String::new(),
+        ip: ip.0,
+        user_agent: user_agent.0,
+    };
     let t = state
         .services
-        .auth
-        .login_api(body.into_inner().into_input(ip, user_agent))
+        .logins
+        .complete_api(
+            body.challenge.as_deref().unwrap_or_default(),
+            body.code.as_deref().unwrap_or_default(),
+            &input,
+        )
         .await
         .map_err(refuse(locale))?;
     Ok(respond(

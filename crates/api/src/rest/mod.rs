@@ -73,6 +73,13 @@ pub(crate) fn scope() -> actix_web::Scope<
                 .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_login)),
         )
+        .route(
+            "/auth/login/2fa",
+            web::post()
+                .to(handlers::login_second_step)
+                .wrap(from_fn(turnstile::required))
+                .wrap(from_fn(limits::critical_login)),
+        )
         .route("/auth/refresh", web::post().to(handlers::refresh))
         .route("/auth/logout", web::post().to(handlers::logout))
         .route("/users/profile", web::get().to(handlers::get_profile))

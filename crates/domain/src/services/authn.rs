@@ -186,11 +186,23 @@ impl AuthService {
 
     /// Password login (docs/newapi-behaviour.md §4.2). Unknown user, wrong password and a
     /// disabled account take the same path through the hasher and give the same error.
-    #[tracing::instrument(skip_all)]
-    pub async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
+    /// Password only, so it exists for the unit tests of the password step alone: the
+    /// routes log in through [`super::LoginFlow`], which asks for the second factor of
+    /// users who have one.
+    #[cfg(test)]
+    pub(crate) async fn login(&self, input: LoginInput) -> Result<LoginOutcome, LoginError> {
         let user = self.check_credentials(&input).await?;
+        self.open_web_session(user, &input).await
+    }
+
+    /// The cookie session of a login whose every check passed.
+    pub(crate) async fn open_web_session(
+        &self,
+        user: User,
+        input: &LoginInput,
+    ) -> Result<LoginOutcome, LoginError> {
         let (token, expires_at, _) = self
-            .start_session(&user, SessionKind::Web, self.ttl.web_secs, &input)
+            .start_session(&user, SessionKind::Web, self.ttl.web_secs, input)
             .await?;
         tracing::info!(user_id = %user.id, "login");
         Ok(LoginOutcome {
@@ -477,12 +489,21 @@ impl AuthService {
     }
 
     /// `/api/v1` login: the same credential check as the compat login, then a refresh
-    /// session and a JWT bound to it.
-    #[tracing::instrument(skip_all)]
-    pub async fn login_api(&self, input: LoginInput) -> Result<ApiTokens, LoginError> {
+    /// session and a JWT bound to it. Password only, for the unit tests, as `login`.
+    #[cfg(test)]
+    pub(crate) async fn login_api(&self, input: LoginInput) -> Result<ApiTokens, LoginError> {
         let user = self.check_credentials(&input).await?;
+        self.open_api_session(user, &input).await
+    }
+
+    /// The refresh session and JWT of a login whose every check passed.
+    pub(crate) async fn open_api_session(
+        &self,
+        user: User,
+        input: &LoginInput,
+    ) -> Result<ApiTokens, LoginError> {
         let (refresh_token, refresh_expires_at, session_id) = self
-            .start_session(&user, SessionKind::Refresh, self.ttl.refresh_secs, &input)
+            .start_session(&user, SessionKind::Refresh, self.ttl.refresh_secs, input)
             .await?;
         let access_token = self.codec.issue(user.id, session_id, self.clock.now())?;
         tracing::info!(user_id = %user.id, %session_id, "api login");
@@ -553,6 +574,26 @@ impl AuthService {
     ) -> Result<(), RepoError> {
         self.end_session(session_id, user, self.clock.now(), ip)
             .await
+    }
+}
+
+/// The steps [`super::LoginFlow`] composes when a login needs a second factor: the password
+/// alone, then, once the second factor passed, the user again and its session
+/// ([`Self::open_web_session`], [`Self::open_api_session`]).
+impl AuthService {
+    /// The password step of a login: the user, or the refusal [`Self::login`] gives (the
+    /// same throttling and audit).
+    pub(crate) async fn password_step(&self, input: &LoginInput) -> Result<User, LoginError> {
+        self.check_credentials(input).await
+    }
+
+    /// The user of a login whose second factor passed, read again: it must still be live
+    /// and enabled (it may have been disabled since its password was checked).
+    pub(crate) async fn login_user(&self, id: UserId) -> Result<User, LoginError> {
+        match self.users.find_by_id(id).await? {
+            Some(u) if u.is_enabled() => Ok(u),
+            _ => Err(LoginError::InvalidCredentials),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod authn;
 mod options;
 mod profile;
 mod redemptions;
+mod second_factor;
 mod topups;
 mod two_factor;
 
@@ -30,6 +31,7 @@ pub use profile::{
     PasswordChange, ProfileError, ProfileInput, ProfileService, SettingsUpdateError,
 };
 pub use redemptions::RedemptionService;
+pub use second_factor::{LoginFlow, LoginStep, PendingLoginPolicy, SecondFactorLoginError};
 pub use topups::{
     EpayPurchase, NotifyError, NotifyOutcome, PaymentStatus, ReconcileReport, STRIPE_MAX_AMOUNT,
     TopUpError, TopUpPorts, TopUpService,

@@ -18,6 +18,7 @@ use crate::error::RepoError;
 use crate::hierarchy::{self, AdminOp, HierarchyError};
 use crate::ports::{Clock, PasswordHasher, UserRepository};
 use crate::session::SessionId;
+use crate::throttle::{LoginThrottle, Subject, Throttled};
 use crate::two_factor::{
     BACKUP_CODE_COUNT, BackupCode, BeginSetupError, ResetOutcome, SecondFactor, TotpCode,
     TotpEngine, TotpFormatError, TotpSecret, TwoFactorCounts, TwoFactorRecord, TwoFactorRepository,
@@ -50,6 +51,9 @@ pub enum TwoFactorError {
     /// A wrong code, a used backup code, or a TOTP whose time step was already accepted.
     #[error("the code is wrong")]
     WrongCode,
+    /// Too many recent code checks for this user or from this address.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -163,6 +167,8 @@ pub struct TwoFactorService {
     users: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
     issuer: String,
+    /// `None`: code checks are not throttled (unit tests that are not about it).
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl TwoFactorService {
@@ -174,7 +180,15 @@ impl TwoFactorService {
             users: ports.users,
             clock: ports.clock,
             issuer: ports.issuer,
+            throttle: None,
         }
+    }
+
+    /// Throttles every check of a code against an enabled record (the login step, disable,
+    /// regeneration) as a credential check of the user (`Subject::SecondFactor`).
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     /// Whether the user has two-factor authentication on, and how many backup codes are
@@ -281,7 +295,9 @@ impl TwoFactorService {
     ) -> Result<(), TwoFactorError> {
         require_code(code)?;
         let record = self.enabled_record(user).await?;
-        let kind = self.check(&record, &parse_either(code)?).await?;
+        let kind = self
+            .check(&record, &parse_either(code)?, ip.as_deref())
+            .await?;
         let now = self.clock.now();
         let audit = AuditEntry::new(AuditAction::TwoFactorDisabled, Some(user), Some(user), now)
             .change(Value::Null, json!({ "via": kind.as_str() }))
@@ -305,7 +321,8 @@ impl TwoFactorService {
         require_code(code)?;
         let record = self.enabled_record(user).await?;
         let code = TotpCode::parse(code)?;
-        self.check(&record, &SecondFactor::Totp(code)).await?;
+        self.check(&record, &SecondFactor::Totp(code), ip.as_deref())
+            .await?;
         let (codes, hashes) = self.new_backup_codes().await?;
         let now = self.clock.now();
         let audit = AuditEntry::new(
@@ -334,10 +351,11 @@ impl TwoFactorService {
         &self,
         user: UserId,
         code: &str,
+        ip: Option<&str>,
     ) -> Result<Verified, TwoFactorError> {
         require_code(code)?;
         let record = self.enabled_record(user).await?;
-        let kind = self.check(&record, &parse_either(code)?).await?;
+        let kind = self.check(&record, &parse_either(code)?, ip).await?;
         Ok(Verified {
             user_id: user,
             kind,
@@ -390,8 +408,30 @@ impl TwoFactorService {
         }
     }
 
-    /// Checks and spends a second factor of an enabled record.
+    /// Checks and spends a second factor of an enabled record, through the throttle: the
+    /// attempt is reserved before the check and counts as a failure unless it succeeds.
     async fn check(
+        &self,
+        record: &TwoFactorRecord,
+        factor: &SecondFactor,
+        ip: Option<&str>,
+    ) -> Result<FactorKind, TwoFactorError> {
+        let Some(throttle) = &self.throttle else {
+            return self.check_code(record, factor).await;
+        };
+        let attempt = throttle
+            .begin(&Subject::SecondFactor(record.user_id), ip)
+            .await?;
+        let checked = self.check_code(record, factor).await;
+        match &checked {
+            Ok(_) => throttle.succeeded(attempt).await,
+            Err(_) => throttle.failed(attempt).await,
+        }
+        checked
+    }
+
+    /// [`Self::check`] without the throttle.
+    async fn check_code(
         &self,
         record: &TwoFactorRecord,
         factor: &SecondFactor,

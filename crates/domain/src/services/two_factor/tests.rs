@@ -230,12 +230,12 @@ async fn a_totp_whose_step_was_already_accepted_is_refused() {
     let svc = m.service();
     let alice = UserId::new(ALICE);
     let first = svc
-        .verify_second_factor(alice, "123456")
+        .verify_second_factor(alice, "123456", None)
         .await
         .expect("first use");
     assert_eq!(first.kind, FactorKind::Totp);
     assert!(matches!(
-        svc.verify_second_factor(alice, "123456").await,
+        svc.verify_second_factor(alice, "123456", None).await,
         Err(TwoFactorError::WrongCode)
     ));
 }
@@ -268,20 +268,20 @@ async fn a_backup_code_is_spent_once_and_a_lost_race_is_a_wrong_code() {
     let svc = m.service();
     let alice = UserId::new(ALICE);
     let ok = svc
-        .verify_second_factor(alice, "abcd-1234")
+        .verify_second_factor(alice, "abcd-1234", None)
         .await
         .expect("first use");
     assert_eq!(ok.kind, FactorKind::BackupCode);
     assert!(matches!(
-        svc.verify_second_factor(alice, "ABCD1234").await,
+        svc.verify_second_factor(alice, "ABCD1234", None).await,
         Err(TwoFactorError::WrongCode)
     ));
     assert!(matches!(
-        svc.verify_second_factor(alice, "WXYZ-0000").await,
+        svc.verify_second_factor(alice, "WXYZ-0000", None).await,
         Err(TwoFactorError::WrongCode)
     ));
     assert!(matches!(
-        svc.verify_second_factor(alice, "ABCD-12").await,
+        svc.verify_second_factor(alice, "ABCD-12", None).await,
         Err(TwoFactorError::MalformedCode)
     ));
 }
@@ -300,7 +300,7 @@ async fn without_unused_codes_a_backup_code_still_costs_a_verification() {
     m.repo.expect_consume_backup_code().never();
     assert!(matches!(
         m.service()
-            .verify_second_factor(UserId::new(ALICE), "ABCD1234")
+            .verify_second_factor(UserId::new(ALICE), "ABCD1234", None)
             .await,
         Err(TwoFactorError::WrongCode)
     ));
@@ -312,7 +312,7 @@ async fn the_second_factor_of_a_user_without_2fa_is_refused() {
     m.engine.expect_verify().never();
     assert!(matches!(
         m.service()
-            .verify_second_factor(UserId::new(ALICE), "123456")
+            .verify_second_factor(UserId::new(ALICE), "123456", None)
             .await,
         Err(TwoFactorError::NotEnabled)
     ));
