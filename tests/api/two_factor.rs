@@ -944,3 +944,42 @@ async fn two_logins_racing_with_one_backup_code_have_exactly_one_winner() {
         1
     );
 }
+
+/// With Redis, a pending login started on one instance completes on another (behind a load
+/// balancer without sticky sessions), once. Runs when `TEST_REDIS_URL` is set (CI sets it).
+#[tokio::test]
+async fn a_pending_login_started_on_one_instance_completes_on_another_with_redis() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("TEST_REDIS_URL not set; skipping the shared-Redis pending-login test");
+        return;
+    };
+    let prefix = format!("2fa-test-{}:", uuid::Uuid::new_v4().simple());
+    let a = TestApp::spawn_with(|s| {
+        s.kv.redis_url = Some(secrecy::SecretString::from(redis));
+        s.kv.key_prefix = prefix;
+    })
+    .await;
+    let b = a.another_instance().await;
+    let alice = a.user("alice").await;
+    let (_, mut phone) = a.enable_two_factor(&alice).await;
+    let pending = a.password_step("alice").await;
+    let code = phone.next_code().await;
+    b.login_second_step(Some(&pending), json!(code))
+        .await
+        .success();
+    // Spent on every instance (the pending login is gone before any code is checked).
+    a.login_second_step(Some(&pending), json!(code))
+        .await
+        .refused_with("会话已过期，请重新登录");
+    // And the REST challenge.
+    let challenge = a
+        .rest_login("alice", crate::helpers::PASSWORD)
+        .await
+        .ok(200, "请输入两步验证码")["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned();
+    b.rest_second_step(&challenge, &phone.next_code().await)
+        .await
+        .ok(200, "登录成功");
+}
