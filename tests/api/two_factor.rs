@@ -983,3 +983,65 @@ async fn a_pending_login_started_on_one_instance_completes_on_another_with_redis
         .await
         .ok(200, "登录成功");
 }
+
+/// With Turnstile on, the console's 2FA login works as New API's does: a token on the
+/// password step, none on the code (the console sends none); `/api/v1` needs one on both.
+#[tokio::test]
+async fn with_turnstile_on_the_console_sends_a_token_only_with_the_password() {
+    use tollgate_tests::fakes::turnstile::FakeTurnstile;
+    const SECRET_KEY: &str = "0x4AAAAAAA2fa-test-secret";
+    let fake = FakeTurnstile::start(SECRET_KEY).await;
+    let url = fake.verify_url();
+    let app = TestApp::spawn_with(|s| s.turnstile.verify_url = url).await;
+    let root = app.root().await;
+    let alice = app.user("alice").await;
+    let (_, mut phone) = app.enable_two_factor(&alice).await;
+    for (key, value) in [
+        ("TurnstileSiteKey", json!("0x4AAAAAAA2fa-test-site")),
+        ("TurnstileSecretKey", json!(SECRET_KEY)),
+        ("TurnstileCheckEnabled", json!(true)),
+    ] {
+        app.set_option(&root, key, value).await.success();
+    }
+    let body = json!({"username": "alice", "password": crate::helpers::PASSWORD});
+
+    // Compat: the password step needs a token, the code step does not.
+    let reply = crate::reply::send(
+        app.client
+            .post(app.url(&format!("/api/user/login?turnstile={}", fake.issue())))
+            .json(&body),
+    )
+    .await;
+    success_with(&reply, "请输入两步验证码");
+    let pending = pending_cookie(&reply).expect("pending cookie").0;
+    app.login_second_step(Some(&pending), json!(phone.next_code().await))
+        .await
+        .success();
+
+    // REST: both steps need one.
+    let reply = crate::reply::send(
+        app.client
+            .post(app.url(&format!("/api/v1/auth/login?turnstile={}", fake.issue())))
+            .json(&body),
+    )
+    .await;
+    let challenge = reply.ok(200, "请输入两步验证码")["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned();
+    let code = phone.next_code().await;
+    let step = json!({"challenge": challenge, "code": code});
+    app.post_json("/api/v1/auth/login/2fa", &step)
+        .await
+        .err(400, "Turnstile token 为空");
+    crate::reply::send(
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/auth/login/2fa?turnstile={}",
+                fake.issue()
+            )))
+            .json(&step),
+    )
+    .await
+    .ok(200, "登录成功");
+}
