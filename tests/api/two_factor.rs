@@ -849,10 +849,13 @@ async fn five_wrong_codes_end_the_pending_login_and_the_throttle_holds_the_user(
     let (_, mut phone) = app.enable_two_factor(&alice).await;
     let pending = app.password_step("alice").await;
     for _ in 0..5 {
+        assert_eq!(app.two_factor_status(&alice).await["locked"], false);
         app.login_second_step(Some(&pending), json!(phone.wrong_code()))
             .await
             .refused_with("验证码或备用码错误，请重试");
     }
+    // The status card shows the lock while the delay runs.
+    assert_eq!(app.two_factor_status(&alice).await["locked"], true);
     let right = phone.next_code().await;
     app.login_second_step(Some(&pending), json!(right))
         .await

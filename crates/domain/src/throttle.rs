@@ -163,6 +163,22 @@ impl LoginThrottle {
         self.policy
     }
 
+    /// Whether checks of `subject` must wait at the moment (its delay is running). Reads
+    /// only; counts nothing. A store failure reads as "not waiting".
+    pub async fn is_waiting(&self, subject: &Subject) -> bool {
+        if self.policy.is_off() {
+            return false;
+        }
+        let gate = gate_key(&self.key(subject));
+        match self.kv.get(&gate).await {
+            Ok(at) => at.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "login throttle unavailable");
+                false
+            }
+        }
+    }
+
     /// Admits one check of `subject` from `ip`, or says how long to wait. The same answer
     /// for every name, whether or not an account has it.
     pub async fn begin(&self, subject: &Subject, ip: Option<&str>) -> Result<Attempt, Throttled> {

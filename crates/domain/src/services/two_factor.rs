@@ -191,8 +191,8 @@ impl TwoFactorService {
         self
     }
 
-    /// Whether the user has two-factor authentication on, and how many backup codes are
-    /// left. `locked` is filled by the caller that knows the throttle.
+    /// Whether the user has two-factor authentication on, whether code checks must wait
+    /// (the throttle's delay is running), and how many backup codes are left.
     pub async fn status(&self, user: UserId) -> Result<TwoFactorStatus, TwoFactorError> {
         let enabled = self.repo.find(user).await?.is_some_and(|r| r.enabled);
         let backup_codes_remaining = if enabled {
@@ -200,9 +200,13 @@ impl TwoFactorService {
         } else {
             None
         };
+        let locked = match &self.throttle {
+            Some(t) if enabled => t.is_waiting(&Subject::SecondFactor(user)).await,
+            _ => false,
+        };
         Ok(TwoFactorStatus {
             enabled,
-            locked: false,
+            locked,
             backup_codes_remaining,
         })
     }
