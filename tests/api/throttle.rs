@@ -212,3 +212,46 @@ async fn two_instances_sharing_redis_throttle_one_account_together() {
     b.register("bob", PASSWORD).await.success();
     a.login("bob", PASSWORD).await;
 }
+
+/// A signed-in client guessing the current password (to change it) is guessing the login's
+/// secret: the guesses count against the same account, on both surfaces, and end in the same
+/// 429. Someone holding a stolen session cannot try passwords faster than a stranger.
+#[tokio::test]
+async fn guesses_at_the_current_password_share_the_account_count() {
+    use reqwest::Method;
+
+    use crate::rest_helpers::password_change;
+
+    let app = TestApp::spawn().await;
+    let s = app.user("alice").await;
+    let tokens = app.rest_tokens("alice", PASSWORD).await;
+    for i in 0..5 {
+        if i % 2 == 0 {
+            let body =
+                json!({"original_password": format!("guess-{i}"), "password": "new-password-42"});
+            app.call(&s, Method::PUT, "/api/user/self", Some(body))
+                .await
+                .refused_with("原密码错误");
+        } else {
+            let change =
+                password_change(&format!("guess-{i}"), "new-password-42", "new-password-42");
+            assert_eq!(app.put_password(&tokens.access, &change).await.status, 401);
+        }
+    }
+    // The right current password waits now, on both surfaces, and so does the login.
+    let body = json!({"original_password": PASSWORD, "password": "new-password-42"});
+    let res = app
+        .call(&s, Method::PUT, "/api/user/self", Some(body))
+        .await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert!(retry_after(&res) >= 1);
+    let change = password_change(PASSWORD, "new-password-42", "new-password-42");
+    let res = app.put_password(&tokens.access, &change).await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert_eq!(app.login_response("alice", PASSWORD).await.status, 429);
+    // The password did not change.
+    let rows = app
+        .query_i64("SELECT COUNT(*) FROM audit WHERE action = 'password.changed'")
+        .await;
+    assert_eq!(rows[0][0], 0);
+}

@@ -306,6 +306,7 @@ impl Refuse for ProfileError {
                 Msg::RestEmailUnverified,
                 self.to_string(),
             ),
+            Self::Throttled(t) => throttled(t),
             Self::Unexpected(_) => return None,
         })
     }
@@ -330,6 +331,7 @@ impl Refuse for ChangePasswordError {
                     "",
                 )
             },
+            Self::Throttled(t) => throttled(t),
             Self::Unexpected(_) => return None,
         })
     }
@@ -366,6 +368,7 @@ impl Refuse for OwnerProofError {
                 Msg::RestForbidden,
                 self.to_string(),
             ),
+            Self::Throttled(t) => throttled(t),
             Self::Unexpected(_) => return None,
         })
     }

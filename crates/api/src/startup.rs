@@ -236,7 +236,8 @@ pub async fn build_services(
         secrets.clone(),
         settings.two_factor.policy(),
     );
-    let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone());
+    let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone())
+        .with_throttle(throttle.clone());
     let affiliate = AffiliateService::new(
         users,
         secrets.clone(),

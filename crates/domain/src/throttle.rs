@@ -180,11 +180,15 @@ impl LoginThrottle {
     }
 
     /// Admits one check of `subject` from `ip`, or says how long to wait. The same answer
-    /// for every name, whether or not an account has it.
+    /// for every name, whether or not an account has it. `ip` is `None` only where the
+    /// caller cannot know it; the per-address limit is then skipped.
     pub async fn begin(&self, subject: &Subject, ip: Option<&str>) -> Result<Attempt, Throttled> {
         let account = self.key(subject);
-        let ip_key = (self.policy.ip_failures_per_hour > 0)
-            .then(|| format!("throttle:ip:{}", address_key(ip)));
+        // No address (a check inside an authenticated request that does not carry one):
+        // only the account is counted, rather than every such caller under one key.
+        let ip_key = ip
+            .filter(|_| self.policy.ip_failures_per_hour > 0)
+            .map(|ip| format!("throttle:ip:{}", address_key(Some(ip))));
         let attempt = Attempt {
             account,
             ip: ip_key,

@@ -9,6 +9,7 @@ use crate::groups::GroupView;
 use crate::options::OptionsSource;
 use crate::ports::{Clock, HostResolver, PasswordHasher, UpdateProfileError, UserRepository};
 use crate::session::SessionId;
+use crate::throttle::{LoginThrottle, Subject, Throttled};
 use crate::user::{
     AvatarUrl, CredentialRuleError, DisplayName, Email, Password, Phone, ProfileChanges, Role,
     User, Username,
@@ -45,6 +46,9 @@ pub enum ProfileError {
     /// Issue 7.7: nothing can prove the address is the user's, so it is not stored.
     #[error("the e-mail address cannot be set until e-mail verification is available")]
     EmailUnverified,
+    /// Too many wrong passwords for the account: the login's throttle.
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -74,6 +78,8 @@ pub enum ChangePasswordError {
     InvalidPassword(#[from] CredentialRuleError),
     #[error("the old password is wrong")]
     WrongOldPassword,
+    #[error(transparent)]
+    Throttled(#[from] Throttled),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -143,6 +149,8 @@ pub enum OwnerProofError {
     #[error("the password is wrong")]
     WrongPassword,
     #[error(transparent)]
+    Throttled(#[from] Throttled),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -169,6 +177,8 @@ pub struct ProfileService {
     clock: Arc<dyn Clock>,
     resolver: Arc<dyn HostResolver>,
     options: Arc<dyn OptionsSource>,
+    /// `None`: password checks are not throttled (unit tests that are not about it).
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl ProfileService {
@@ -183,7 +193,42 @@ impl ProfileService {
             clock: ports.clock,
             resolver,
             options,
+            throttle: None,
         }
+    }
+
+    /// Throttles the checks of a signed-in user's current password like the login's: a guess
+    /// at it is a guess at the login's secret, so it counts against the same account.
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// Whether `password` is `user`'s current password (`stored`; `None` never matches),
+    /// through the login throttle.
+    async fn password_matches(
+        &self,
+        user: &User,
+        password: &str,
+        stored: Option<String>,
+        ip: Option<&str>,
+    ) -> anyhow::Result<Result<bool, Throttled>> {
+        let Some(throttle) = &self.throttle else {
+            return Ok(Ok(self.hasher.verify(password, stored).await?));
+        };
+        let attempt = match throttle
+            .begin(&Subject::login(user.username.as_str()), ip)
+            .await
+        {
+            Ok(a) => a,
+            Err(t) => return Ok(Err(t)),
+        };
+        let matched = self.hasher.verify(password, stored).await;
+        match &matched {
+            Ok(true) => throttle.succeeded(attempt).await,
+            _ => throttle.failed(attempt).await,
+        }
+        Ok(Ok(matched?))
     }
 
     /// Compat `PUT /api/user/self` profile mode (docs/newapi-behaviour.md §5.2): display name and
@@ -218,7 +263,10 @@ impl ProfileService {
             // Accounts without a password (OAuth-only) may set a first one.
             if !stored.is_empty() {
                 let current = change.current.clone().unwrap_or_default();
-                if !self.hasher.verify(&current, Some(stored)).await? {
+                if !self
+                    .password_matches(user, &current, Some(stored), ip.as_deref())
+                    .await??
+                {
                     return Err(ProfileError::WrongPassword);
                 }
             }
@@ -251,7 +299,10 @@ impl ProfileService {
         }
         let new = Password::parse(new)?;
         let stored = self.users.find_password_hash(user.id).await?;
-        if !self.hasher.verify(old, stored).await? {
+        if !self
+            .password_matches(user, old, stored, ip.as_deref())
+            .await??
+        {
             return Err(ChangePasswordError::WrongOldPassword);
         }
         self.set_password(user, &new, current_session, ip).await?;
@@ -353,8 +404,12 @@ impl ProfileService {
                     .await
                     .map_err(|e| OwnerProofError::Unexpected(e.0))?
                     .filter(|h| !h.is_empty());
-                // No stored password (an OAuth-only account) never matches.
-                if !self.hasher.verify(password, stored).await? {
+                // No stored password (an OAuth-only account) never matches. The request's
+                // address is not known here: only the account is counted.
+                if !self
+                    .password_matches(user, password, stored, None)
+                    .await??
+                {
                     return Err(OwnerProofError::WrongPassword);
                 }
                 Ok(())
