@@ -45,3 +45,29 @@ async fn unknown_api_paths_are_404_json_never_401() {
         assert_eq!(body["success"], false, "{path}");
     }
 }
+
+/// New API's console shows "本站仅作演示之用，无服务端！" on an empty 405: a known compat path with
+/// the wrong method answers New API's 404 JSON instead, like an unknown path.
+#[tokio::test]
+async fn a_known_compat_path_with_the_wrong_method_answers_the_404_json() {
+    let app = TestApp::spawn().await;
+    let unknown = app
+        .anonymous(reqwest::Method::GET, "/api/no-such-path", None)
+        .await;
+    assert_eq!(unknown.status, 404);
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/user/login"),
+        (reqwest::Method::DELETE, "/api/user/register"),
+        (reqwest::Method::PUT, "/api/status"),
+        (reqwest::Method::PATCH, "/api/option/"),
+        (reqwest::Method::GET, "/api/user/2fa/setup"),
+        (reqwest::Method::PUT, "/api/redemption/search"),
+    ] {
+        let reply = app.anonymous(method.clone(), path, None).await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (unknown.status, &unknown.body),
+            "{method} {path}"
+        );
+    }
+}

@@ -133,18 +133,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/{id}/2fa", web::delete().to(two_factor::admin_reset)),
                 )
                 .service(
-                    web::resource("/stripe/webhook")
+                    resource(["/stripe/webhook"])
                         .app_data(web::PayloadConfig::new(topups::WEBHOOK_LIMIT))
                         .route(web::post().to(topups::stripe_webhook)),
                 )
-                .service(web::resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
+                .service(resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
                 .service(
-                    web::resource(["/option", "/option/"])
+                    resource(["/option", "/option/"])
                         .route(web::get().to(options::get))
                         .route(web::put().to(options::update)),
                 )
                 .service(
-                    web::resource(["/redemption", "/redemption/"])
+                    resource(["/redemption", "/redemption/"])
                         .route(web::get().to(redemptions::list))
                         .route(web::post().to(redemptions::create))
                         .route(web::put().to(redemptions::update)),
@@ -152,19 +152,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 // Code management; `{id}` only matches digits, so `/search` and `/invalid`
                 // stay distinct. The console deletes with a trailing slash.
                 .service(
-                    web::resource(["/redemption/search", "/redemption/search/"])
+                    resource(["/redemption/search", "/redemption/search/"])
                         .route(web::get().to(redemptions::search)),
                 )
                 .service(
-                    web::resource(["/redemption/invalid", "/redemption/invalid/"])
+                    resource(["/redemption/invalid", "/redemption/invalid/"])
                         .route(web::delete().to(redemptions::delete_invalid)),
                 )
                 .service(
-                    web::resource(["/redemption/{id:\\d+}", "/redemption/{id:\\d+}/"])
+                    resource(["/redemption/{id:\\d+}", "/redemption/{id:\\d+}/"])
                         .route(web::get().to(redemptions::get))
                         .route(web::delete().to(redemptions::delete)),
                 ),
         );
+}
+
+/// A resource whose unlisted methods answer New API's 404 JSON, like an unknown path. Without
+/// it actix answers an empty 405, which the console shows as "本站仅作演示之用，无服务端！".
+fn resource<const N: usize>(paths: [&'static str; N]) -> actix_web::Resource {
+    web::resource(paths.to_vec()).default_service(web::to(not_found))
 }
 
 fn bad_input(err: impl std::fmt::Display, req: &HttpRequest) -> actix_web::Error {
