@@ -566,6 +566,36 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
 }
 
+/// A clock that moves only when told, for tests of time-based rules (expiry, backoff,
+/// windows) in this crate and in the adapters' tests (`mocks` feature).
+#[cfg(any(test, feature = "mocks"))]
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+#[cfg(any(test, feature = "mocks"))]
+impl ManualClock {
+    /// A clock standing at unix second `t`.
+    pub fn at(t: i64) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(std::sync::atomic::AtomicI64::new(t)))
+    }
+
+    pub fn set(&self, t: i64) {
+        self.0.store(t, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, secs: u64) {
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(any(test, feature = "mocks"))]
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The claims of a verified `/api/v1` access token (a JWT in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessClaims {

@@ -227,20 +227,12 @@ impl Subscription for LocalSubscription {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::atomic::{AtomicI64, Ordering};
+    use tollgate_domain::ports::ManualClock;
 
     use super::*;
 
-    struct FakeClock(AtomicI64);
-
-    impl Clock for FakeClock {
-        fn now(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    fn store() -> (Arc<FakeClock>, LocalStore) {
-        let clock = Arc::new(FakeClock(AtomicI64::new(1_000)));
+    fn store() -> (Arc<ManualClock>, LocalStore) {
+        let clock = ManualClock::at(1_000);
         (clock.clone(), LocalStore::new(clock))
     }
 
@@ -248,10 +240,10 @@ mod tests {
     async fn a_counter_keeps_the_expiry_of_its_creation_and_then_starts_again() {
         let (clock, kv) = store();
         assert_eq!(kv.incr("c", 1, 60).await.unwrap(), 1);
-        clock.0.fetch_add(59, Ordering::SeqCst);
+        clock.advance(59);
         assert_eq!(kv.incr("c", 1, 60).await.unwrap(), 2);
         assert_eq!(kv.ttl("c").await.unwrap(), Some(1));
-        clock.0.fetch_add(1, Ordering::SeqCst);
+        clock.advance(1);
         assert_eq!(kv.get("c").await.unwrap(), None);
         assert_eq!(kv.incr("c", 5, 60).await.unwrap(), 5);
     }
@@ -262,7 +254,7 @@ mod tests {
         for i in 0..SWEEP_EVERY - 1 {
             kv.set(&format!("k{i}"), "v", 10).await.unwrap();
         }
-        clock.0.fetch_add(10, Ordering::SeqCst);
+        clock.advance(10);
         kv.set("fresh", "v", 10).await.unwrap();
         assert_eq!(kv.lock().entries.len(), 1, "expired entries were kept");
     }

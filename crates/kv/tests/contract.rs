@@ -14,11 +14,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tollgate_domain::kv::{KeyValueStore, Subscription};
-use tollgate_domain::ports::Clock;
+use tollgate_domain::ports::{Clock, ManualClock};
 use tollgate_kv::{LocalStore, RedisStore};
 
 /// How many callers race in the concurrency stories.
@@ -44,24 +43,8 @@ impl Backend {
     }
 }
 
-/// A clock that moves only when told.
-struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    fn advance(&self, secs: u64) {
-        self.0
-            .fetch_add(i64::try_from(secs).unwrap(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 fn local() -> Backend {
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_800_000_000)));
+    let clock = ManualClock::at(1_800_000_000);
     Backend {
         name: "in-process",
         store: Arc::new(LocalStore::new(clock.clone())),
@@ -607,7 +590,7 @@ mod shared_redis {
     #[tokio::test]
     async fn open_picks_redis_when_a_url_is_given_and_reports_its_readiness() {
         let Some(url) = url() else { return };
-        let clock: Arc<dyn Clock> = Arc::new(ManualClock(AtomicI64::new(0)));
+        let clock: Arc<dyn Clock> = ManualClock::at(0);
         let opened = tollgate_kv::open(Some(&url), &unique_prefix(), clock)
             .await
             .unwrap();
@@ -622,7 +605,7 @@ mod shared_redis {
 
 #[tokio::test]
 async fn open_picks_the_in_process_store_without_a_url() {
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_000)));
+    let clock = ManualClock::at(1_000);
     let opened = tollgate_kv::open(None, "ignored:", clock.clone())
         .await
         .unwrap();

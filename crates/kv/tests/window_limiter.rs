@@ -2,25 +2,16 @@
 //! they can no longer weigh, and racing callers get exactly the limit on every store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use tollgate_domain::kv::KeyValueStore;
-use tollgate_domain::ports::Clock;
+use tollgate_domain::ports::ManualClock;
 use tollgate_domain::rate_limit::{Decision, RateLimit, RateLimiter, WindowLimiter};
 use tollgate_kv::{LocalStore, RedisStore};
-
-struct FakeClock(AtomicI64);
-
-impl Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 #[tokio::test]
 async fn counters_live_two_windows_and_the_limit_holds_on_the_store() {
     // Arrange: 2 per 60 s, the clock at the start of a window.
-    let clock = Arc::new(FakeClock(AtomicI64::new(6_000)));
+    let clock = ManualClock::at(6_000);
     let store = Arc::new(LocalStore::new(clock.clone()));
     let limit = RateLimit {
         max: 2,
@@ -43,13 +34,13 @@ async fn counters_live_two_windows_and_the_limit_holds_on_the_store() {
     assert_eq!(store.len(), 2, "one counter per key and window");
 
     // Still there as the previous window, and still weighing.
-    clock.0.store(6_060 + 29, Ordering::SeqCst);
+    clock.set(6_060 + 29);
     assert!(!limiter.check("a").await.unwrap().is_allowed());
-    clock.0.store(6_060 + 30, Ordering::SeqCst);
+    clock.set(6_060 + 30);
     assert!(limiter.check("a").await.unwrap().is_allowed());
 
     // Two windows after their creation the first window's counters are gone.
-    clock.0.store(6_000 + 120, Ordering::SeqCst);
+    clock.set(6_000 + 120);
     assert_eq!(store.len(), 1, "only the counter written at 6090 is left");
 }
 
@@ -65,7 +56,7 @@ fn redis_url() -> Option<String> {
 /// comes from the injected clock, so the race cannot straddle a window boundary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_callers_get_exactly_the_limit_on_every_store() {
-    let clock = Arc::new(FakeClock(AtomicI64::new(1_800_000_000)));
+    let clock = ManualClock::at(1_800_000_000);
     let mut stores: Vec<(&str, Arc<dyn KeyValueStore>)> =
         vec![("in-process", Arc::new(LocalStore::new(clock.clone())))];
     if let Some(url) = redis_url() {

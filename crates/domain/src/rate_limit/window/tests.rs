@@ -1,32 +1,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::ports::ManualClock;
 
 use super::*;
 use crate::kv::Subscription;
-
-/// A clock the test moves.
-#[derive(Default)]
-struct FakeClock(AtomicI64);
-
-impl FakeClock {
-    fn at(t: i64) -> Arc<Self> {
-        Arc::new(Self(AtomicI64::new(t)))
-    }
-    fn set(&self, t: i64) {
-        self.0.store(t, Ordering::SeqCst);
-    }
-    fn advance(&self, secs: u64) {
-        self.0
-            .fetch_add(i64::try_from(secs).unwrap(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// Counters in a map (no expiry: the window number is part of the key, so the math does
 /// not depend on it). `broken` makes every call fail; `calls` counts them.
@@ -81,7 +60,7 @@ impl KeyValueStore for MapStore {
     }
 }
 
-fn limiter(max: u32, period_secs: u64, clock: &Arc<FakeClock>) -> (WindowLimiter, Arc<MapStore>) {
+fn limiter(max: u32, period_secs: u64, clock: &Arc<ManualClock>) -> (WindowLimiter, Arc<MapStore>) {
     let store = Arc::new(MapStore::default());
     let limit = RateLimit { max, period_secs };
     let l = WindowLimiter::new("t", limit, store.clone(), clock.clone());
@@ -95,7 +74,7 @@ async fn check(l: &WindowLimiter, key: &str) -> Decision {
 #[tokio::test]
 async fn a_full_window_refuses_until_the_previous_windows_weight_decays() {
     // Arrange: 10 per 100 s, all spent at the start of a window.
-    let clock = FakeClock::at(1_000);
+    let clock = ManualClock::at(1_000);
     let (l, _) = limiter(10, 100, &clock);
     for _ in 0..10 {
         assert_eq!(check(&l, "ip").await, Decision::Allow);
@@ -132,7 +111,7 @@ async fn a_full_window_refuses_until_the_previous_windows_weight_decays() {
 
 #[tokio::test]
 async fn refused_events_are_given_back_so_hammering_does_not_extend_the_wait() {
-    let clock = FakeClock::at(0);
+    let clock = ManualClock::at(0);
     let (l, store) = limiter(3, 60, &clock);
     for _ in 0..3 {
         assert!(check(&l, "k").await.is_allowed());
@@ -157,7 +136,7 @@ async fn retry_after_is_exact_for_every_state() {
         for burst_at in [0, 1, period / 2, period - 1] {
             for probe in [0, 1, period / 3, period - 1, period, period + period / 2] {
                 // Arrange: `max` events at `burst_at`, then a refused one at `probe` later.
-                let clock = FakeClock::at(i64::try_from(10 * period + burst_at).unwrap());
+                let clock = ManualClock::at(i64::try_from(10 * period + burst_at).unwrap());
                 let (l, _) = limiter(max, period, &clock);
                 for _ in 0..max {
                     assert!(check(&l, "k").await.is_allowed());
@@ -201,7 +180,7 @@ fn retry_after_never_exceeds_two_periods_and_is_at_least_one_second() {
 
 #[tokio::test]
 async fn concurrent_checks_never_exceed_the_limit() {
-    let clock = FakeClock::at(5);
+    let clock = ManualClock::at(5);
     let (l, _) = limiter(10, 3_600, &clock);
     let l = Arc::new(l);
     let tasks: Vec<_> = (0..64)
@@ -221,7 +200,7 @@ async fn concurrent_checks_never_exceed_the_limit() {
 
 #[tokio::test]
 async fn a_broken_store_lets_events_through_and_an_unlimited_limit_never_asks_it() {
-    let clock = FakeClock::at(0);
+    let clock = ManualClock::at(0);
     let broken = Arc::new(MapStore {
         broken: true,
         ..MapStore::default()
@@ -241,7 +220,7 @@ async fn a_broken_store_lets_events_through_and_an_unlimited_limit_never_asks_it
 
 #[tokio::test]
 async fn limits_with_different_names_count_apart() {
-    let clock = FakeClock::at(0);
+    let clock = ManualClock::at(0);
     let store: Arc<MapStore> = Arc::new(MapStore::default());
     let a = WindowLimiter::new("a", RateLimit::per_minute(1), store.clone(), clock.clone());
     let b = WindowLimiter::new("b", RateLimit::per_minute(1), store.clone(), clock.clone());
