@@ -21,6 +21,7 @@ mod headers;
 mod health;
 mod login;
 mod mint_cap;
+mod openapi;
 mod options;
 mod owner_proof;
 mod payment_fakes;

@@ -8,13 +8,18 @@ use crate::client::{ClientIp, UserAgent};
 
 /// Registration body. The compat console also sends `password2`, `wechat_verification_code`
 /// and `aff_code: null`; unknown fields and nulls are accepted.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RegisterBody {
+    /// At most `Username::MAX_CHARS` characters.
+    #[schema(required = true, min_length = 1, max_length = 20)]
     pub username: Option<String>,
+    /// `Password::MIN_CHARS` to `Password::MAX_CHARS` characters.
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub password: Option<String>,
     /// Never stored until it is verified (e-mail verification is not built yet), so nobody
     /// can squat an address they do not own; see `RegisterInput::email`.
+    #[schema(max_length = 254)]
     pub email: Option<String>,
     pub aff_code: Option<String>,
 }
@@ -33,11 +38,13 @@ impl RegisterBody {
 }
 
 /// Login body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LoginBody {
     /// A username or an e-mail address.
+    #[schema(required = true, min_length = 1)]
     pub username: Option<String>,
+    #[schema(required = true, min_length = 1)]
     pub password: Option<String>,
 }
 

@@ -286,6 +286,12 @@ impl<T: DeserializeOwned + 'static, P: Controls> FromRequest for Json<T, P> {
             let value = web::Json::<Value>::from_request(&req, &mut payload)
                 .await?
                 .into_inner();
+            // Every body of both surfaces is an object: serde would also read a struct from
+            // an array (`[null, null]`), which no client means.
+            if !value.is_object() {
+                let e = InputError::new(Part::Body, None, Reason::NotAnObject);
+                return Err(reject(&e, &req));
+            }
             check_body(&value, P::MULTILINE).map_err(|e| reject(&e, &req))?;
             let body = deserialize_body::<T>(&value).map_err(|e| reject(&e, &req))?;
             Ok(Json(body, PhantomData))

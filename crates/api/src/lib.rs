@@ -14,6 +14,7 @@ mod credentials;
 pub mod i18n;
 pub mod input;
 pub mod limits;
+pub mod openapi;
 mod ops;
 pub mod proxies;
 pub mod refusals;

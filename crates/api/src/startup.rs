@@ -43,6 +43,7 @@ use tollgate_payments::{EpayClient, StripeClient};
 
 use crate::config::Settings;
 use crate::limits::RouteLimits;
+use crate::openapi::Collector;
 use crate::state::{AppState, CookiePolicy, InstanceInfo};
 use crate::{compat, ops, rest};
 
@@ -55,6 +56,15 @@ const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 const SESSION_RETENTION_SECS: i64 = 7 * 86_400;
 /// How often audit entries past their retention are deleted.
 const AUDIT_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Every route of the service, each registered through `collector` from its OpenAPI
+/// annotation (`crate::openapi`).
+pub fn configure_surfaces(cfg: &mut web::ServiceConfig, collector: &Collector) {
+    ops::configure(cfg, collector);
+    // `/api/v1` before `/api`: scopes match in registration order.
+    rest::configure(cfg, collector);
+    compat::configure(cfg, collector);
+}
 
 /// Opens the database and, when configured, migrates it.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
@@ -409,6 +419,8 @@ impl Application {
         if !trusted_proxies.is_empty() {
             tracing::info!(trusted = ?trusted_proxies, "X-Forwarded-For is read from these proxies");
         }
+        // Built once: every worker registers the same routes.
+        let doc = crate::openapi::document();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -425,10 +437,8 @@ impl Application {
                         })
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
-                .configure(ops::configure)
-                // `/api/v1` before `/api`: scopes match in registration order.
-                .configure(rest::configure)
-                .configure(compat::configure)
+                .configure(|cfg| crate::openapi::configure(cfg, doc.clone()))
+                .configure(|cfg| configure_surfaces(cfg, &Collector::new()))
                 .default_service(web::to(compat::not_found))
         })
         .listen(listener)?
@@ -630,7 +640,7 @@ mod tests {
             App::new()
                 .wrap(from_fn(catch_panic))
                 // The real REST scope, plus one panicking route.
-                .service(crate::rest::scope().route("/boom", web::get().to(boom)))
+                .service(crate::rest::scope(Collector::new()).route("/boom", web::get().to(boom)))
                 .route("/api/boom", web::get().to(boom)),
         )
         .await;

@@ -14,6 +14,7 @@ use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path, Query};
+use crate::openapi::CompatEnvelope;
 use crate::refusals::AdminRefusal;
 use crate::rest::rfc3339;
 use crate::state::AppState;
@@ -65,7 +66,8 @@ fn admin_error(
     move |e| CompatError::refused(&AdminRefusal(e, op), locale, &state.info)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ListQuery {
     pub p: Option<i64>,
@@ -85,6 +87,14 @@ impl ListQuery {
 
 /// `GET /api/user/?p=&page_size=` (admin): the users below the admin's role (and itself),
 /// newest first, soft-deleted ones included.
+#[utoipa::path(
+    get,
+    path = "/api/user/",
+    tag = "compat: admin",
+    params(ListQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn list(
     auth: AdminAuth,
     state: web::Data<AppState>,
@@ -101,6 +111,14 @@ pub async fn list(
 
 /// `GET /api/user/search?keyword=&group=&p=&page_size=` (admin): New API's substring search
 /// over username, display name and e-mail, and the id when the keyword is numeric.
+#[utoipa::path(
+    get,
+    path = "/api/user/search",
+    tag = "compat: admin",
+    params(ListQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn search(
     auth: AdminAuth,
     state: web::Data<AppState>,
@@ -123,6 +141,14 @@ pub async fn search(
 }
 
 /// `GET /api/user/{id}` (admin).
+#[utoipa::path(
+    get,
+    path = "/api/user/{id}",
+    tag = "compat: admin",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 404, description = "The id is not a non-negative integer: New API's 404 JSON, as for an unknown path", body = CompatEnvelope), (status = 200, description = "`data` is the user", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: Path<i64>) -> CompatResult {
     let user = state
         .services
@@ -133,7 +159,8 @@ pub async fn get(auth: AdminAuth, state: web::Data<AppState>, id: Path<i64>) -> 
     Ok(ok(AdminUser::from(&user)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserCreateBody)]
 #[serde(default)]
 pub struct CreateBody {
     pub username: Option<String>,
@@ -143,6 +170,14 @@ pub struct CreateBody {
 }
 
 /// `POST /api/user/` (admin): create a user with a role below the admin's own.
+#[utoipa::path(
+    post,
+    path = "/api/user/",
+    tag = "compat: admin",
+    request_body = CreateBody,
+    responses((status = 200, description = "Created, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn create(
     auth: AdminAuth,
     state: web::Data<AppState>,
@@ -165,7 +200,8 @@ pub async fn create(
     Ok(ok_empty())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserUpdateBody)]
 #[serde(default)]
 pub struct UpdateBody {
     pub id: Option<i64>,
@@ -182,6 +218,14 @@ pub struct UpdateBody {
 /// `PUT /api/user/` (admin): applies every field it accepts or refuses the request. The
 /// console sends the whole user; unchanged values change nothing, and `role`/`status` must
 /// equal the current ones (they change through `manage`).
+#[utoipa::path(
+    put,
+    path = "/api/user/",
+    tag = "compat: admin",
+    request_body = UpdateBody,
+    responses((status = 200, description = "Updated, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn update(
     ip: ClientIp,
     auth: AdminAuth,
@@ -211,7 +255,7 @@ pub async fn update(
     Ok(ok_empty())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ManageBody {
     pub id: Option<i64>,
@@ -232,6 +276,14 @@ fn manage_op(action: Option<&str>) -> Option<AdminOp> {
 
 /// `POST /api/user/manage {id, action}` (admin): `disable | enable | delete | promote |
 /// demote`; `data` is the user's `{role, status}` afterwards. Unknown actions are refused.
+#[utoipa::path(
+    post,
+    path = "/api/user/manage",
+    tag = "compat: admin",
+    request_body = ManageBody,
+    responses((status = 200, description = "`data` is `{role, status}` afterwards, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn manage(
     ip: ClientIp,
     auth: AdminAuth,
@@ -257,6 +309,14 @@ pub async fn manage(
 }
 
 /// `DELETE /api/user/{id}` (admin): deletes the user row; ledger and audit history stay.
+#[utoipa::path(
+    delete,
+    path = "/api/user/{id}",
+    tag = "compat: admin",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 404, description = "The id is not a non-negative integer: New API's 404 JSON, as for an unknown path", body = CompatEnvelope), (status = 200, description = "Deleted, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn hard_delete(
     ip: ClientIp,
     auth: AdminAuth,
@@ -273,6 +333,13 @@ pub async fn hard_delete(
 }
 
 /// `GET /api/group/` (admin): the group names, for the console's user editor.
+#[utoipa::path(
+    get,
+    path = "/api/group/",
+    tag = "compat: admin",
+    responses((status = 200, description = "`data` is the group names", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn groups(auth: AdminAuth, state: web::Data<AppState>) -> CompatResult {
     let names = state
         .services

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod auth;
+pub(crate) mod doc;
 mod dto;
 mod options;
 mod redemptions;
@@ -19,13 +20,16 @@ use actix_web::{HttpRequest, error, web};
 use respond::{CompatError, locale_of};
 
 use crate::input;
+use crate::openapi::{Collector, Routes, TrailingSlash};
 use crate::{limits, turnstile};
 
 /// Largest JSON body the compat surface accepts.
 const JSON_LIMIT: usize = 64 * 1024;
 
-/// Routes under `/api`. Paths the console calls with a trailing slash accept both forms.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Routes under `/api`, each at the path and method of its `#[utoipa::path]` annotation
+/// (`crate::openapi`). Every path also answers with its trailing slash toggled: New API's
+/// console calls `/api/user/` and `/api/data/self/`, and gin redirects either form.
+pub fn configure(cfg: &mut web::ServiceConfig, doc: &Collector) {
     // Bodies, queries and paths go through `crate::input` (control characters refused,
     // authentication first); its errors, and the JSON reader's, answer "invalid parameters".
     let json = web::JsonConfig::default()
@@ -37,140 +41,117 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .error_handler(|_, req| CompatError::not_found(locale_of(req)).into());
     // Raw bodies (routes that read an optional `password`) get the same ceiling.
     let payload = web::PayloadConfig::new(JSON_LIMIT);
+    // New API's per-address limits (spec §8.1): `GA` on every route, `CT` on the critical
+    // ones, counted per route group (`crate::limits`); on login and register, inside `CT`,
+    // the Turnstile check (`crate::turnstile`).
+    let scope = web::scope("/api").wrap(from_fn(limits::global_api));
+    let routes = Routes::new("/api", TrailingSlash::Both, doc)
+        .op::<status::__path_status>(web::route().to(status::status))
+        // Accounts (spec §3).
+        .op::<users::__path_register>(
+            web::route()
+                .to(users::register)
+                .wrap(from_fn(turnstile::required))
+                .wrap(from_fn(limits::critical_register)),
+        )
+        .op::<users::__path_login>(
+            web::route()
+                .to(users::login)
+                .wrap(from_fn(turnstile::required))
+                .wrap(from_fn(limits::critical_login)),
+        )
+        // New API's console sends no Turnstile token here (the password step spent it); the
+        // pending login exists only after a checked password step, and its codes are
+        // throttled.
+        .op::<two_factor::__path_login_second_step>(
+            web::route()
+                .to(two_factor::login_second_step)
+                .wrap(from_fn(limits::critical_login)),
+        )
+        .op::<users::__path_logout>(web::route().to(users::logout))
+        .op::<users::__path_get_self>(web::route().to(users::get_self))
+        .op::<self_service::__path_update_self>(web::route().to(self_service::update_self))
+        .op::<self_service::__path_delete_self>(web::route().to(self_service::delete_self))
+        .op::<users::__path_rotate_token>(web::route().to(users::rotate_token))
+        .op::<self_service::__path_update_setting>(web::route().to(self_service::update_setting))
+        // Groups and models.
+        .op::<self_service::__path_public_groups>(web::route().to(self_service::public_groups))
+        .op::<self_service::__path_self_groups>(web::route().to(self_service::self_groups))
+        .op::<self_service::__path_models>(web::route().to(self_service::models))
+        // Quota: codes and invitations.
+        .op::<users::__path_redeem>(
+            web::route()
+                .to(users::redeem)
+                .wrap(from_fn(limits::critical_redeem)),
+        )
+        .op::<self_service::__path_aff_code>(web::route().to(self_service::aff_code))
+        .op::<self_service::__path_aff_transfer>(web::route().to(self_service::aff_transfer))
+        // Online top-up (spec §5).
+        .op::<topups::__path_list_all>(web::route().to(topups::list_all))
+        .op::<topups::__path_list_own>(web::route().to(topups::list_own))
+        .op::<topups::__path_complete>(web::route().to(topups::complete))
+        .op::<topups::__path_epay_amount>(web::route().to(topups::epay_amount))
+        .op::<topups::__path_epay_pay>(
+            web::route()
+                .to(topups::epay_pay)
+                .wrap(from_fn(limits::critical_pay)),
+        )
+        .op::<topups::__path_stripe_amount>(web::route().to(topups::stripe_amount))
+        .op::<topups::__path_stripe_pay>(
+            web::route()
+                .to(topups::stripe_pay)
+                .wrap(from_fn(limits::critical_pay)),
+        )
+        .op::<topups::__path_epay_notify_get>(web::route().to(topups::epay_notify_get))
+        .op::<topups::__path_epay_notify_post>(web::route().to(topups::epay_notify_post))
+        .op_with_data::<topups::__path_stripe_webhook, _>(
+            web::PayloadConfig::new(topups::WEBHOOK_LIMIT),
+            web::route().to(topups::stripe_webhook),
+        )
+        // Two-factor authentication (spec §6.2).
+        .op::<two_factor::__path_status>(web::route().to(two_factor::status))
+        .op::<two_factor::__path_setup>(web::route().to(two_factor::setup))
+        .op::<two_factor::__path_enable>(web::route().to(two_factor::enable))
+        .op::<two_factor::__path_disable>(web::route().to(two_factor::disable))
+        .op::<two_factor::__path_backup_codes>(web::route().to(two_factor::backup_codes))
+        .op::<two_factor::__path_stats>(web::route().to(two_factor::stats))
+        .op::<two_factor::__path_admin_reset>(web::route().to(two_factor::admin_reset))
+        // User management (spec §3.18-3.25); `{id}` only matches digits, so `/self` etc.
+        // stay distinct.
+        .op::<admin::__path_list>(web::route().to(admin::list))
+        .op::<admin::__path_create>(web::route().to(admin::create))
+        .op::<admin::__path_update>(web::route().to(admin::update))
+        .op::<admin::__path_search>(web::route().to(admin::search))
+        .op::<admin::__path_manage>(web::route().to(admin::manage))
+        .op_at::<admin::__path_get>(r"/api/user/{id:\d+}", web::route().to(admin::get))
+        .op_at::<admin::__path_hard_delete>(
+            r"/api/user/{id:\d+}",
+            web::route().to(admin::hard_delete),
+        )
+        .op::<admin::__path_groups>(web::route().to(admin::groups))
+        // Options (root).
+        .op::<options::__path_get>(web::route().to(options::get))
+        .op::<options::__path_update>(web::route().to(options::update))
+        // Redemption codes; `{id}` only matches digits, so `/search` and `/invalid` stay
+        // distinct.
+        .op::<redemptions::__path_list>(web::route().to(redemptions::list))
+        .op::<redemptions::__path_create>(web::route().to(redemptions::create))
+        .op::<redemptions::__path_update>(web::route().to(redemptions::update))
+        .op::<redemptions::__path_search>(web::route().to(redemptions::search))
+        .op::<redemptions::__path_delete_invalid>(web::route().to(redemptions::delete_invalid))
+        .op_at::<redemptions::__path_get>(
+            r"/api/redemption/{id:\d+}",
+            web::route().to(redemptions::get),
+        )
+        .op_at::<redemptions::__path_delete>(
+            r"/api/redemption/{id:\d+}",
+            web::route().to(redemptions::delete),
+        );
     cfg.app_data(json)
         .app_data(input_errors)
         .app_data(path)
         .app_data(payload)
-        .service(
-            web::scope("/api")
-                // New API's per-address limits (spec §8.1): `GA` on every route, `CT` on the
-                // critical ones, counted per route group (`crate::limits`); on login and
-                // register, inside `CT`, the Turnstile check (`crate::turnstile`).
-                .wrap(from_fn(limits::global_api))
-                .route("/status", web::get().to(status::status))
-                .service(
-                    web::scope("/user")
-                        // Admin routes; `{id}` only matches digits, so `/self` etc. stay distinct.
-                        .route("", web::get().to(admin::list))
-                        .route("/", web::get().to(admin::list))
-                        .route("/", web::post().to(admin::create))
-                        .route("", web::post().to(admin::create))
-                        .route("/", web::put().to(admin::update))
-                        .route("", web::put().to(admin::update))
-                        .route("/search", web::get().to(admin::search))
-                        .route("/manage", web::post().to(admin::manage))
-                        .route("/{id:\\d+}", web::get().to(admin::get))
-                        .route("/{id:\\d+}", web::delete().to(admin::hard_delete))
-                        .route("/groups", web::get().to(self_service::public_groups))
-                        .route(
-                            "/register",
-                            web::post()
-                                .to(users::register)
-                                .wrap(from_fn(turnstile::required))
-                                .wrap(from_fn(limits::critical_register)),
-                        )
-                        .route(
-                            "/login",
-                            web::post()
-                                .to(users::login)
-                                .wrap(from_fn(turnstile::required))
-                                .wrap(from_fn(limits::critical_login)),
-                        )
-                        // New API's console sends no Turnstile token here (the password step
-                        // spent it); the pending login exists only after a checked password
-                        // step, and its codes are throttled.
-                        .route(
-                            "/login/2fa",
-                            web::post()
-                                .to(two_factor::login_second_step)
-                                .wrap(from_fn(limits::critical_login)),
-                        )
-                        .route("/logout", web::get().to(users::logout))
-                        .route("/self", web::get().to(users::get_self))
-                        .route("/self", web::put().to(self_service::update_self))
-                        .route("/self", web::delete().to(self_service::delete_self))
-                        .route("/self/groups", web::get().to(self_service::self_groups))
-                        .route("/models", web::get().to(self_service::models))
-                        .route("/aff", web::get().to(self_service::aff_code))
-                        .route("/aff_transfer", web::post().to(self_service::aff_transfer))
-                        .route("/setting", web::put().to(self_service::update_setting))
-                        .route("/token", web::get().to(users::rotate_token))
-                        .route(
-                            "/topup",
-                            web::post()
-                                .to(users::redeem)
-                                .wrap(from_fn(limits::critical_redeem)),
-                        )
-                        .route("/topup", web::get().to(topups::list_all))
-                        .route("/topup/self", web::get().to(topups::list_own))
-                        .route("/topup/complete", web::post().to(topups::complete))
-                        .route("/amount", web::post().to(topups::epay_amount))
-                        .route(
-                            "/pay",
-                            web::post()
-                                .to(topups::epay_pay)
-                                .wrap(from_fn(limits::critical_pay)),
-                        )
-                        .route("/stripe/amount", web::post().to(topups::stripe_amount))
-                        .route(
-                            "/stripe/pay",
-                            web::post()
-                                .to(topups::stripe_pay)
-                                .wrap(from_fn(limits::critical_pay)),
-                        )
-                        .route("/epay/notify", web::get().to(topups::epay_notify_get))
-                        .route("/epay/notify", web::post().to(topups::epay_notify_post))
-                        // Two-factor authentication (spec §6.2).
-                        .route("/2fa/status", web::get().to(two_factor::status))
-                        .route("/2fa/setup", web::post().to(two_factor::setup))
-                        .route("/2fa/enable", web::post().to(two_factor::enable))
-                        .route("/2fa/disable", web::post().to(two_factor::disable))
-                        .route(
-                            "/2fa/backup_codes",
-                            web::post().to(two_factor::backup_codes),
-                        )
-                        .route("/2fa/stats", web::get().to(two_factor::stats))
-                        .route("/{id}/2fa", web::delete().to(two_factor::admin_reset)),
-                )
-                .service(
-                    resource(["/stripe/webhook"])
-                        .app_data(web::PayloadConfig::new(topups::WEBHOOK_LIMIT))
-                        .route(web::post().to(topups::stripe_webhook)),
-                )
-                .service(resource(["/group", "/group/"]).route(web::get().to(admin::groups)))
-                .service(
-                    resource(["/option", "/option/"])
-                        .route(web::get().to(options::get))
-                        .route(web::put().to(options::update)),
-                )
-                .service(
-                    resource(["/redemption", "/redemption/"])
-                        .route(web::get().to(redemptions::list))
-                        .route(web::post().to(redemptions::create))
-                        .route(web::put().to(redemptions::update)),
-                )
-                // Code management; `{id}` only matches digits, so `/search` and `/invalid`
-                // stay distinct. The console deletes with a trailing slash.
-                .service(
-                    resource(["/redemption/search", "/redemption/search/"])
-                        .route(web::get().to(redemptions::search)),
-                )
-                .service(
-                    resource(["/redemption/invalid", "/redemption/invalid/"])
-                        .route(web::delete().to(redemptions::delete_invalid)),
-                )
-                .service(
-                    resource(["/redemption/{id:\\d+}", "/redemption/{id:\\d+}/"])
-                        .route(web::get().to(redemptions::get))
-                        .route(web::delete().to(redemptions::delete)),
-                ),
-        );
-}
-
-/// A resource whose unlisted methods answer New API's 404 JSON, like an unknown path. Without
-/// it actix answers an empty 405, which the console shows as "本站仅作演示之用，无服务端！".
-fn resource<const N: usize>(paths: [&'static str; N]) -> actix_web::Resource {
-    web::resource(paths.to_vec()).default_service(web::to(not_found))
+        .service(routes.into_scope(scope));
 }
 
 fn bad_input(err: impl std::fmt::Display, req: &HttpRequest) -> actix_web::Error {

@@ -9,10 +9,18 @@ use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::ClientIp;
 use crate::i18n::Msg;
 use crate::input::Json;
+use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
 /// `GET /api/option/`: `data` is `[{key, value}]`, New API's shape. Secret options (the payment
 /// keys, `TurnstileSecretKey`) are not listed.
+#[utoipa::path(
+    get,
+    path = "/api/option/",
+    tag = "compat: options",
+    responses((status = 200, description = "`data` is `[{key, value}]` (secrets never listed)", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn get(auth: RootAuth, state: web::Data<AppState>) -> CompatResult {
     let options = state
         .services
@@ -27,7 +35,7 @@ pub async fn get(auth: RootAuth, state: web::Data<AppState>) -> CompatResult {
     Ok(ok(data))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct OptionBody {
     pub key: Option<String>,
@@ -45,6 +53,14 @@ impl crate::input::Controls for MultilineValue {
 
 /// `PUT /api/option/ {key, value}`: validated; a bad value is refused and changes nothing;
 /// the next request (on any instance) sees a good one.
+#[utoipa::path(
+    put,
+    path = "/api/option/",
+    tag = "compat: options",
+    request_body = OptionBody,
+    responses((status = 200, description = "Saved, or refused (nothing changed)", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn update(
     ip: ClientIp,
     auth: RootAuth,

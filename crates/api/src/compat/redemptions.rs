@@ -12,13 +12,17 @@ use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::ClientIp;
 use crate::i18n::Msg;
 use crate::input::{Json, Path, Query};
+use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = RedemptionCreateBody)]
 #[serde(default)]
 pub struct CreateBody {
+    #[schema(max_length = 20)]
     pub name: Option<String>,
     pub quota: Option<i64>,
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<i64>,
     /// Unix seconds; 0 or absent never expires.
     pub expired_time: Option<i64>,
@@ -26,6 +30,14 @@ pub struct CreateBody {
 
 /// `POST /api/redemption/`: mint 1..=100 codes; `data` is the list of keys, shown this once
 /// in bulk (admins can list them again; see docs/security.md).
+#[utoipa::path(
+    post,
+    path = "/api/redemption/",
+    tag = "compat: redemption",
+    request_body = CreateBody,
+    responses((status = 200, description = "`data` is the new keys, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -49,7 +61,8 @@ pub async fn create(
     Ok(ok(keys))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ListQuery {
     pub p: Option<i64>,
@@ -57,6 +70,14 @@ pub struct ListQuery {
 }
 
 /// `GET /api/redemption/?p=&page_size=`: codes, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/redemption/",
+    tag = "compat: redemption",
+    params(ListQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -81,7 +102,8 @@ fn page_body(page: &Page<Redemption>) -> PageBody<RedemptionItem> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct SearchQuery {
     pub keyword: Option<String>,
@@ -91,6 +113,14 @@ pub struct SearchQuery {
 
 /// `GET /api/redemption/search?keyword=&p=&page_size=`: live codes whose name starts with the
 /// keyword, or whose id it is; newest first, paged like the list.
+#[utoipa::path(
+    get,
+    path = "/api/redemption/search",
+    tag = "compat: redemption",
+    params(SearchQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn search(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -111,6 +141,14 @@ pub async fn search(
 }
 
 /// `GET /api/redemption/{id}`: one live code (the console's edit form).
+#[utoipa::path(
+    get,
+    path = "/api/redemption/{id}",
+    tag = "compat: redemption",
+    params(("id" = i64, Path, description = "The code's id")),
+    responses((status = 404, description = "The id is not a non-negative integer: New API's 404 JSON, as for an unknown path", body = CompatEnvelope), (status = 200, description = "`data` is the code", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn get(state: web::Data<AppState>, auth: AdminAuth, id: Path<i64>) -> CompatResult {
     let code = state
         .services
@@ -121,7 +159,8 @@ pub async fn get(state: web::Data<AppState>, auth: AdminAuth, id: Path<i64>) -> 
     Ok(ok(RedemptionItem::from(&code)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct UpdateQuery {
     pub status_only: Option<String>,
@@ -129,7 +168,8 @@ pub struct UpdateQuery {
 
 /// The console sends the whole code back on an edit (`key`, `created_time`, ... are ignored)
 /// and `{id, status}` with `?status_only=true`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = RedemptionUpdateBody)]
 #[serde(default)]
 pub struct UpdateBody {
     pub id: Option<i64>,
@@ -143,6 +183,15 @@ pub struct UpdateBody {
 /// `PUT /api/redemption/`: edit name, quota and expiry; with `?status_only=true` (or `1`) only
 /// the status, 1 or 2. `data` is the code as stored afterwards (the console reads
 /// `data.status`).
+#[utoipa::path(
+    put,
+    path = "/api/redemption/",
+    tag = "compat: redemption",
+    params(UpdateQuery),
+    request_body = UpdateBody,
+    responses((status = 200, description = "`data` is the code afterwards, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -177,6 +226,14 @@ pub async fn update(
 }
 
 /// `DELETE /api/redemption/{id}` (the console adds a trailing slash): soft-deletes one code.
+#[utoipa::path(
+    delete,
+    path = "/api/redemption/{id}",
+    tag = "compat: redemption",
+    params(("id" = i64, Path, description = "The code's id")),
+    responses((status = 404, description = "The id is not a non-negative integer: New API's 404 JSON, as for an unknown path", body = CompatEnvelope), (status = 200, description = "Deleted, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -194,6 +251,13 @@ pub async fn delete(
 
 /// `DELETE /api/redemption/invalid`: soft-deletes every used, disabled or expired code;
 /// `data` is how many.
+#[utoipa::path(
+    delete,
+    path = "/api/redemption/invalid",
+    tag = "compat: redemption",
+    responses((status = 200, description = "`data` is how many codes were deleted", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn delete_invalid(
     state: web::Data<AppState>,
     auth: AdminAuth,

@@ -9,16 +9,26 @@ use tollgate_domain::services::{OwnerProof, PasswordChange};
 use tollgate_domain::user_settings::NotificationSettingsInput;
 
 use super::auth::{UserAuth, optional_session_user};
+use super::doc::{DeleteSelfBody, SelfUpdateBody, UserSettingsBody as SettingsBodyDoc};
 use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message, refuse};
 use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
 use crate::input::{self, Json};
+use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
 /// `PUT /api/user/self` (docs/newapi-behaviour.md §5.2). With `sidebar_modules` (a JSON string) it
 /// stores a validated sidebar. Otherwise only `display_name` and `password` (with
 /// `original_password`) are writable; every other field (`role`, `quota`, `group`, `status`,
 /// `username`, `aff_*`, `access_token`, ...) is ignored, never applied.
+#[utoipa::path(
+    put,
+    path = "/api/user/self",
+    tag = "compat: account",
+    request_body = SelfUpdateBody,
+    responses((status = 200, description = "Updated, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn update_self(
     ip: ClientIp,
     auth: UserAuth,
@@ -132,6 +142,14 @@ pub struct SettingsBody {
 /// `DELETE /api/user/self` (docs/newapi-behaviour.md §5.3): soft delete; sessions and access token
 /// revoked at once; the cookie is cleared. Needs the current password (`{"password": ...}`) or a
 /// login within the last 10 minutes: an access token alone, or an old session, is not enough.
+#[utoipa::path(
+    delete,
+    path = "/api/user/self",
+    tag = "compat: account",
+    request_body = DeleteSelfBody,
+    responses((status = 200, description = "Deleted; sessions and the access token end", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn delete_self(
     auth: UserAuth,
     state: web::Data<AppState>,
@@ -171,6 +189,12 @@ fn groups_body(groups: &[GroupView]) -> Value {
 /// `GET /api/user/groups` (public, docs/newapi-behaviour.md §9.3): for a logged-in caller (valid
 /// session cookie) the view of their group, otherwise the anonymous view. New API always answered
 /// the anonymous view here (docs/newapi-behaviour.md §11.11).
+#[utoipa::path(
+    get,
+    path = "/api/user/groups",
+    tag = "compat: groups",
+    responses((status = 200, description = "`data` maps group names to `{ratio, desc}`", body = CompatEnvelope))
+)]
 pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> CompatResult {
     let group = optional_session_user(&req)
         .await
@@ -186,6 +210,13 @@ pub async fn public_groups(req: HttpRequest, state: web::Data<AppState>) -> Comp
 }
 
 /// `GET /api/user/self/groups`: the groups the user may use, with ratios.
+#[utoipa::path(
+    get,
+    path = "/api/user/self/groups",
+    tag = "compat: groups",
+    responses((status = 200, description = "`data` maps usable group names to `{ratio, desc}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let groups = state
         .services
@@ -198,6 +229,13 @@ pub async fn self_groups(auth: UserAuth, state: web::Data<AppState>) -> CompatRe
 
 /// `GET /api/user/models` (docs/newapi-behaviour.md §5.4): the models of the user's usable groups,
 /// sorted.
+#[utoipa::path(
+    get,
+    path = "/api/user/models",
+    tag = "compat: groups",
+    responses((status = 200, description = "`data` is the model names the caller may use", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let models = state
         .services
@@ -210,6 +248,13 @@ pub async fn models(auth: UserAuth, state: web::Data<AppState>) -> CompatResult 
 
 /// `GET /api/user/aff` (docs/newapi-behaviour.md §5.5): the invitation code, created on first
 /// request.
+#[utoipa::path(
+    get,
+    path = "/api/user/aff",
+    tag = "compat: quota",
+    responses((status = 200, description = "`data` is the invitation code", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn aff_code(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     match state.services.affiliate.aff_code(&auth.user).await {
         Ok(code) => Ok(ok(code)),
@@ -217,7 +262,7 @@ pub async fn aff_code(auth: UserAuth, state: web::Data<AppState>) -> CompatResul
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TransferBody {
     /// Any JSON; only an integer is accepted.
@@ -225,6 +270,14 @@ pub struct TransferBody {
 }
 
 /// `POST /api/user/aff_transfer` (docs/newapi-behaviour.md §5.6).
+#[utoipa::path(
+    post,
+    path = "/api/user/aff_transfer",
+    tag = "compat: quota",
+    request_body = TransferBody,
+    responses((status = 200, description = "Transferred, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn aff_transfer(
     auth: UserAuth,
     state: web::Data<AppState>,
@@ -254,6 +307,14 @@ pub async fn aff_transfer(
 /// and stored secrets the request does not send (docs/newapi-behaviour.md §11.7); URLs must be
 /// public http(s). Changing where notifications go also needs `password` in the body or a login
 /// within the last 10 minutes (issue 7.11).
+#[utoipa::path(
+    put,
+    path = "/api/user/setting",
+    tag = "compat: account",
+    request_body = SettingsBodyDoc,
+    responses((status = 200, description = "Saved, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn update_setting(
     locale: Locale,
     auth: UserAuth,

@@ -5,8 +5,15 @@ use serde_json::json;
 
 use super::respond::{CompatError, CompatResult, locale_of, ok};
 use crate::config::QuotaDisplay;
+use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/status",
+    tag = "compat: site",
+    responses((status = 200, description = "`data` is what the console needs to start", body = CompatEnvelope))
+)]
 pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResult {
     let setup = state
         .services

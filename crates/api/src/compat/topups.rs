@@ -15,16 +15,18 @@ use tollgate_domain::topup::{TopUp, TopUpFilter, TopUpStatus};
 use tollgate_domain::user::UserId;
 
 use super::auth::{AdminAuth, UserAuth};
+use super::doc::EpayNotifyQuery;
 use super::dto::PageBody;
 use super::respond::{CompatError, CompatResult, ok, refuse};
 use crate::client::ClientIp;
 use crate::input::{Json, Query};
+use crate::openapi::{CompatEnvelope, PriceReply};
 use crate::state::AppState;
 
 /// The largest Stripe webhook body.
 pub const WEBHOOK_LIMIT: usize = 1024 * 1024;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AmountBody {
     pub amount: i64,
@@ -46,6 +48,14 @@ fn price_error(e: TopUpError, auth_locale: crate::i18n::Locale, state: &AppState
 }
 
 /// `POST /api/user/amount {amount}`: `data` is the Epay price, a string with two decimals.
+#[utoipa::path(
+    post,
+    path = "/api/user/amount",
+    tag = "compat: top-up",
+    request_body = AmountBody,
+    responses((status = 200, description = "The Epay price, outside the envelope", body = PriceReply), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn epay_amount(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -66,6 +76,14 @@ pub async fn epay_amount(
 
 /// `POST /api/user/pay {amount, payment_method}`: a pending order and the signed purchase
 /// the console submits to `url`.
+#[utoipa::path(
+    post,
+    path = "/api/user/pay",
+    tag = "compat: top-up",
+    request_body = AmountBody,
+    responses((status = 200, description = "The order and the gateway's form, outside the envelope", body = PriceReply), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry")),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn epay_pay(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -86,6 +104,14 @@ pub async fn epay_pay(
 }
 
 /// `POST /api/user/stripe/amount {amount}`.
+#[utoipa::path(
+    post,
+    path = "/api/user/stripe/amount",
+    tag = "compat: top-up",
+    request_body = AmountBody,
+    responses((status = 200, description = "The Stripe price, outside the envelope", body = PriceReply), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn stripe_amount(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -101,6 +127,14 @@ pub async fn stripe_amount(
 
 /// `POST /api/user/stripe/pay {amount, payment_method: "stripe", success_url?, cancel_url?}`:
 /// `data.pay_link` is the Checkout Session's URL. A redirect off this server is a 400.
+#[utoipa::path(
+    post,
+    path = "/api/user/stripe/pay",
+    tag = "compat: top-up",
+    request_body = AmountBody,
+    responses((status = 200, description = "`data.pay_link`, outside the envelope", body = PriceReply), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry")),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn stripe_pay(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -150,25 +184,53 @@ async fn answer_epay(
 }
 
 /// `GET /api/user/epay/notify?...`: the gateway's notification in the query.
+#[utoipa::path(
+    get,
+    path = "/api/user/epay/notify",
+    tag = "compat: top-up",
+    params(EpayNotifyQuery),
+    responses((status = 200, description = "Plain text `success` once the signed notification is verified, else `fail`", body = String, content_type = "text/plain"))
+)]
 pub async fn epay_notify_get(
     state: web::Data<AppState>,
     ip: ClientIp,
-    query: web::Query<BTreeMap<String, String>>,
+    query: Result<web::Query<BTreeMap<String, String>>, actix_web::Error>,
 ) -> HttpResponse {
-    answer_epay(&state, &query, ip).await
+    let params = query.map(web::Query::into_inner).unwrap_or_default();
+    answer_epay(&state, &params, ip).await
 }
 
 /// `POST /api/user/epay/notify`: the notification as a form body.
+#[utoipa::path(
+    post,
+    path = "/api/user/epay/notify",
+    tag = "compat: top-up",
+    request_body(content = EpayNotifyQuery, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Plain text `success` once the signed notification is verified, else `fail`", body = String, content_type = "text/plain"))
+)]
 pub async fn epay_notify_post(
     state: web::Data<AppState>,
     ip: ClientIp,
-    form: web::Form<BTreeMap<String, String>>,
+    form: Result<web::Form<BTreeMap<String, String>>, actix_web::Error>,
 ) -> HttpResponse {
-    answer_epay(&state, &form, ip).await
+    // A body that is not a form is a notification that cannot verify: the gateway gets
+    // Epay's `fail` (and retries), never an actix 4xx in another format.
+    let params = form.map(web::Form::into_inner).unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "an Epay notification without a readable form");
+        BTreeMap::new()
+    });
+    answer_epay(&state, &params, ip).await
 }
 
 /// `POST /api/stripe/webhook`: 400 when the signature or the event is refused, 200 once it
 /// verified (a refused settlement is recorded, and Stripe need not retry it).
+#[utoipa::path(
+    post,
+    path = "/api/stripe/webhook",
+    tag = "compat: top-up",
+    request_body(content = Object, description = "A Stripe event, signed in `Stripe-Signature`", content_type = "application/json"),
+    responses((status = 200, description = "The event verified"), (status = 400, description = "The signature or the event was refused"))
+)]
 pub async fn stripe_webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -237,7 +299,8 @@ impl From<&TopUp> for TopUpItem {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OrdersQuery {
     pub p: Option<i64>,
@@ -259,6 +322,14 @@ fn page_body(page: tollgate_domain::Page<TopUp>, request: PageRequest) -> PageBo
 }
 
 /// `GET /api/user/topup/self?p=&page_size=`: the user's own orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/user/topup/self",
+    tag = "compat: top-up",
+    params(OrdersQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn list_own(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -275,6 +346,14 @@ pub async fn list_own(
 }
 
 /// `GET /api/user/topup?p=&page_size=&keyword=&user_id=&status=&provider=` (admin).
+#[utoipa::path(
+    get,
+    path = "/api/user/topup",
+    tag = "compat: top-up",
+    params(OrdersQuery),
+    responses((status = 200, description = "`data` is `{items, total, page, page_size}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn list_all(
     state: web::Data<AppState>,
     auth: AdminAuth,
@@ -297,7 +376,7 @@ pub async fn list_all(
     Ok(ok(page_body(page, request)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CompleteBody {
     pub trade_no: String,
@@ -305,6 +384,14 @@ pub struct CompleteBody {
 
 /// `POST /api/user/topup/complete {trade_no}` (admin): settles a pending order by hand;
 /// an order already settled answers success and credits nothing.
+#[utoipa::path(
+    post,
+    path = "/api/user/topup/complete",
+    tag = "compat: top-up",
+    request_body = CompleteBody,
+    responses((status = 200, description = "Settled (or already settled), or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn complete(
     state: web::Data<AppState>,
     auth: AdminAuth,

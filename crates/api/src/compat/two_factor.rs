@@ -15,6 +15,7 @@ use super::users::logged_in;
 use crate::client::{ClientIp, UserAgent};
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path};
+use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
 /// The cookie that carries a pending login's challenge from `POST /api/user/login` to
@@ -57,6 +58,13 @@ fn pending_cookie_removal(secure: bool) -> Cookie<'static> {
 /// `POST /api/user/login/2fa {code}` (spec §6.4): a TOTP or a backup code completes the
 /// pending login of the cookie; the reply is the login's (the `session` cookie, `data` the
 /// user).
+#[utoipa::path(
+    post,
+    path = "/api/user/login/2fa",
+    tag = "compat: 2fa",
+    request_body = CodeBody,
+    responses((status = 200, description = "`data` is the user and the `session` cookie is set, or refused", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry"))
+)]
 pub async fn login_second_step(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -90,9 +98,11 @@ pub async fn login_second_step(
 
 /// `{code}` of enable, disable and regeneration. A missing code is refused by the service
 /// ("参数错误"), as New API does.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CodeBody {
+    /// Six digits, or (where a route accepts one) an eight-character backup code.
+    #[schema(required = true, min_length = 1)]
     pub code: Option<String>,
 }
 
@@ -108,7 +118,7 @@ fn ok_with(message: Msg, locale: Locale, data: impl Serialize) -> HttpResponse {
 }
 
 /// `data` of the status: `backup_codes_remaining` only when enabled.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusData {
     pub enabled: bool,
     pub locked: bool,
@@ -127,6 +137,13 @@ impl From<TwoFactorStatus> for StatusData {
 }
 
 /// `GET /api/user/2fa/status`.
+#[utoipa::path(
+    get,
+    path = "/api/user/2fa/status",
+    tag = "compat: 2fa",
+    responses((status = 200, description = "`data` is `{enabled, locked, backup_codes_remaining}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn status(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let status = state
         .services
@@ -140,6 +157,13 @@ pub async fn status(auth: UserAuth, state: web::Data<AppState>) -> CompatResult 
 /// `POST /api/user/2fa/setup`: `data` is `{secret, qr_code_data, qr_code_image,
 /// backup_codes}`; `qr_code_data` is the `otpauth://` URL (the console draws it as a QR
 /// code), `qr_code_image` the same as a PNG data URL.
+#[utoipa::path(
+    post,
+    path = "/api/user/2fa/setup",
+    tag = "compat: 2fa",
+    responses((status = 200, description = "`data` is `{secret, qr_code_data, qr_code_image, backup_codes}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn setup(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
     let setup = state
         .services
@@ -160,6 +184,14 @@ pub async fn setup(auth: UserAuth, state: web::Data<AppState>) -> CompatResult {
 }
 
 /// `POST /api/user/2fa/enable {code}`: a current TOTP (not a backup code).
+#[utoipa::path(
+    post,
+    path = "/api/user/2fa/enable",
+    tag = "compat: 2fa",
+    request_body = CodeBody,
+    responses((status = 200, description = "Enabled, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn enable(
     ip: ClientIp,
     auth: UserAuth,
@@ -177,6 +209,14 @@ pub async fn enable(
 
 /// `POST /api/user/2fa/disable {code}`: a current TOTP or a backup code; the user's other
 /// sessions end, this one stays.
+#[utoipa::path(
+    post,
+    path = "/api/user/2fa/disable",
+    tag = "compat: 2fa",
+    request_body = CodeBody,
+    responses((status = 200, description = "Disabled, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn disable(
     ip: ClientIp,
     auth: UserAuth,
@@ -198,6 +238,14 @@ pub async fn disable(
 }
 
 /// `POST /api/user/2fa/backup_codes {code}`: a current TOTP; `data` is `{backup_codes}`.
+#[utoipa::path(
+    post,
+    path = "/api/user/2fa/backup_codes",
+    tag = "compat: 2fa",
+    request_body = CodeBody,
+    responses((status = 200, description = "`data` is `{backup_codes}`, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn backup_codes(
     ip: ClientIp,
     auth: UserAuth,
@@ -218,6 +266,13 @@ pub async fn backup_codes(
 }
 
 /// `GET /api/user/2fa/stats` (admin): `{total_users, enabled_users, enabled_rate}`.
+#[utoipa::path(
+    get,
+    path = "/api/user/2fa/stats",
+    tag = "compat: 2fa",
+    responses((status = 200, description = "`data` is `{total_users, enabled_users, enabled_rate}`", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn stats(auth: AdminAuth, state: web::Data<AppState>) -> CompatResult {
     let counts = state
         .services
@@ -234,6 +289,14 @@ pub async fn stats(auth: AdminAuth, state: web::Data<AppState>) -> CompatResult 
 
 /// `DELETE /api/user/{id}/2fa` (admin): turns the user's 2FA off and ends every session of
 /// the user; the hierarchy applies.
+#[utoipa::path(
+    delete,
+    path = "/api/user/{id}/2fa",
+    tag = "compat: 2fa",
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Turned off, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn admin_reset(
     ip: ClientIp,
     auth: AdminAuth,

@@ -6,15 +6,25 @@ use serde::Deserialize;
 use tollgate_domain::services::{LoginOutcome, LoginStep, RegisterInput};
 
 use super::auth::{SESSION_COOKIE, UserAuth};
+use super::doc::TurnstileQuery;
 use super::dto::SelfUser;
 use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
 use crate::client::{ClientIp, UserAgent};
 use crate::credentials::{LoginBody, RegisterBody};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
+use crate::openapi::CompatEnvelope;
 use crate::state::{AppState, CookiePolicy};
 
 /// `POST /api/user/register`. Public. Does not log the user in.
+#[utoipa::path(
+    post,
+    path = "/api/user/register",
+    tag = "compat: account",
+    params(TurnstileQuery),
+    request_body = crate::credentials::RegisterBody,
+    responses((status = 200, description = "Registered (`data` absent), or refused with `success: false`", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry"))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     locale: Locale,
@@ -38,6 +48,14 @@ pub async fn register(
 /// `POST /api/user/login`. Sets the `session` cookie; `data` is the user. A user with 2FA
 /// gets no session: `data` is `{require_2fa: true}` and the pending login's cookie is set
 /// for `POST /api/user/login/2fa` (`super::two_factor::login_second_step`).
+#[utoipa::path(
+    post,
+    path = "/api/user/login",
+    tag = "compat: account",
+    params(TurnstileQuery),
+    request_body = crate::credentials::LoginBody,
+    responses((status = 200, description = "`data` is the user and the `session` cookie is set; with 2FA `data` is `{require_2fa: true}`; or refused", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry"))
+)]
 pub async fn login(
     state: web::Data<AppState>,
     locale: Locale,
@@ -71,6 +89,12 @@ pub fn logged_in(outcome: LoginOutcome, policy: CookiePolicy) -> HttpResponse {
 
 /// `GET /api/user/logout` (docs/newapi-behaviour.md §3.1): revokes the server-side session, then
 /// clears the cookie. Answers success without a session too, as New API does.
+#[utoipa::path(
+    get,
+    path = "/api/user/logout",
+    tag = "compat: account",
+    responses((status = 200, description = "The session ended (also without one)", body = CompatEnvelope))
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -115,11 +139,25 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
 }
 
 /// `GET /api/user/self` (docs/newapi-behaviour.md §5.1).
+#[utoipa::path(
+    get,
+    path = "/api/user/self",
+    tag = "compat: account",
+    responses((status = 200, description = "`data` is the caller", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn get_self(auth: UserAuth) -> CompatResult {
     Ok(ok(SelfUser::from(&auth.user)))
 }
 
 /// `GET /api/user/token`: rotates the access token and shows it this once.
+#[utoipa::path(
+    get,
+    path = "/api/user/token",
+    tag = "compat: account",
+    responses((status = 200, description = "`data` is the new access token (shown once); the old one stops working", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope)),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn rotate_token(
     state: web::Data<AppState>,
     auth: UserAuth,
@@ -134,13 +172,21 @@ pub async fn rotate_token(
     Ok(ok(token))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RedeemBody {
     pub key: Option<String>,
 }
 
 /// `POST /api/user/topup`: redeem a code; `data` is the quota credited.
+#[utoipa::path(
+    post,
+    path = "/api/user/topup",
+    tag = "compat: quota",
+    request_body = RedeemBody,
+    responses((status = 200, description = "`data` is the quota credited, or refused", body = CompatEnvelope), (status = 401, description = "Not logged in, or `New-Api-User` missing or not the caller", body = CompatEnvelope), (status = 429, description = "Too many requests: New API's request limits answer an empty body, login throttling and the sign-up limit a refusal; `Retry-After` says when to retry")),
+    security(("session" = [], "new_api_user" = []), ("access_token" = [], "new_api_user" = []))
+)]
 pub async fn redeem(
     state: web::Data<AppState>,
     auth: UserAuth,

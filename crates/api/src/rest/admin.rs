@@ -13,6 +13,7 @@ use tollgate_domain::{Page, PageRequest, UserId, UserStatus};
 use super::auth::AdminBearer;
 use super::envelope::{RestError, respond};
 use super::handlers::UserResponse;
+use super::schema::{RestDone, RestFailure, RestOk};
 use super::time::rfc3339;
 use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
@@ -28,8 +29,8 @@ fn admin_error(locale: Locale) -> impl FnOnce(AdminError) -> RestError {
     move |e| RestError::refused(&AdminRefusal(e, AdminOp::View), locale)
 }
 
-#[derive(Debug, Serialize)]
-struct Pagination {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Pagination {
     page: u64,
     page_size: u64,
     total: u64,
@@ -81,21 +82,32 @@ where
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct UsersQuery {
     pub page: Option<i64>,
     pub page_size: Option<i64>,
     pub search: Option<String>,
     /// 1 enabled, 0 disabled.
+    #[param(minimum = 0, maximum = 1)]
     pub status: Option<i32>,
     /// `prefix` (default, indexed) or `contains` (a scan).
     #[serde(rename = "match")]
+    #[param(pattern = "^(prefix|contains)$")]
     pub match_mode: Option<String>,
 }
 
 /// `GET /api/v1/admin/users?page=&page_size=&search=&status=` (admin): users below the
 /// admin's role (and itself), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "rest: admin",
+    params(UsersQuery),
+    responses((status = 200, description = "A page of users", body = RestOk<super::schema::UsersPage>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "No valid bearer token", body = RestFailure), (status = 403, description = "Not an admin, or the hierarchy forbids it", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn list_users(
     auth: AdminBearer,
     state: web::Data<AppState>,
@@ -136,14 +148,25 @@ impl ListQuery for UsersQuery {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct StatusBody {
+    /// 1 enabled, 0 disabled.
+    #[schema(required = true, minimum = 0, maximum = 1)]
     pub status: Option<i32>,
 }
 
 /// `PUT /api/v1/admin/users/{id}/status {status: 0|1}` (admin). Disabling revokes the user's
 /// sessions, refresh tokens and access token at once.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/users/{id}/status",
+    tag = "rest: admin",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = StatusBody,
+    responses((status = 200, description = "Changed", body = RestDone), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "No valid bearer token", body = RestFailure), (status = 403, description = "Not an admin, or the hierarchy forbids it", body = RestFailure), (status = 404, description = "No such user", body = RestFailure), (status = 409, description = "The status cannot change that way", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn set_status(
     ip: ClientIp,
     auth: AdminBearer,
@@ -166,7 +189,8 @@ pub async fn set_status(
     Ok(respond(StatusCode::OK, Msg::RestUpdated, locale, ()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct AuditQuery {
     pub page: Option<i64>,
@@ -179,8 +203,8 @@ pub struct AuditQuery {
     pub to: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-struct AuditItem {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditItem {
     id: i64,
     actor_id: Option<i64>,
     target_id: Option<i64>,
@@ -209,6 +233,14 @@ impl From<&AuditRecord> for AuditItem {
 
 /// `GET /api/v1/admin/audit?actor=&target=&action=&from=&to=&page=&page_size=` (admin):
 /// entries about users below the admin's role, about the admin, or about no user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "rest: admin",
+    params(AuditQuery),
+    responses((status = 200, description = "A page of audit entries", body = RestOk<super::schema::AuditPage>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "No valid bearer token", body = RestFailure), (status = 403, description = "Not an admin, or the hierarchy forbids it", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn audit(
     auth: AdminBearer,
     state: web::Data<AppState>,

@@ -8,6 +8,7 @@ use tollgate_domain::{User, UserStatus};
 
 use super::auth::Bearer;
 use super::envelope::{RestError, refuse, respond};
+use super::schema::{LoginData, RestDone, RestFailure, RestOk};
 use super::time::rfc3339;
 use crate::client::{ClientIp, UserAgent};
 use crate::credentials::{LoginBody, RegisterBody};
@@ -19,7 +20,7 @@ type RestResult = Result<HttpResponse, RestError>;
 
 /// The user object of the REST surface (docs/api.md). `status` is 1 enabled, 0 disabled on this
 /// surface.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserResponse {
     pub id: i64,
     pub username: String,
@@ -46,8 +47,8 @@ impl From<&User> for UserResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct TokensResponse {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokensResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -68,6 +69,14 @@ fn tokens(t: ApiTokens) -> TokensResponse {
 }
 
 /// `POST /api/v1/auth/register` → 201 with the new user. Does not log in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "rest: auth",
+    params(crate::compat::doc::TurnstileQuery),
+    request_body = RegisterBody,
+    responses((status = 201, description = "Registered; `data` is the user", body = RestOk<UserResponse>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 403, description = "Registration is off", body = RestFailure), (status = 409, description = "The username is taken", body = RestFailure), (status = 429, description = "Too many requests (`Retry-After` says when to retry)", body = RestFailure))
+)]
 pub async fn register(
     state: web::Data<AppState>,
     locale: Locale,
@@ -90,6 +99,14 @@ pub async fn register(
 
 /// `POST /api/v1/auth/login` → a short-lived JWT access token and a refresh token; for a
 /// user with 2FA, no token but `{require_2fa: true, challenge}` for `/auth/login/2fa`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "rest: auth",
+    params(crate::compat::doc::TurnstileQuery),
+    request_body = LoginBody,
+    responses((status = 200, description = "The tokens, or the 2FA challenge", body = RestOk<LoginData>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "Wrong username or password", body = RestFailure), (status = 403, description = "Password login is off, or the account is disabled", body = RestFailure), (status = 429, description = "Too many requests (`Retry-After` says when to retry)", body = RestFailure))
+)]
 pub async fn login(
     state: web::Data<AppState>,
     locale: Locale,
@@ -114,15 +131,27 @@ pub async fn login(
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct SecondFactorBody {
+    /// From the login's reply.
+    #[schema(required = true, min_length = 1)]
     pub challenge: Option<String>,
+    /// Six digits, or an eight-character backup code.
+    #[schema(required = true, min_length = 1)]
     pub code: Option<String>,
 }
 
 /// `POST /api/v1/auth/login/2fa {challenge, code}` → the tokens of the login the challenge
 /// started; 401 for an unknown, expired or spent challenge or a wrong code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login/2fa",
+    tag = "rest: auth",
+    params(crate::compat::doc::TurnstileQuery),
+    request_body = SecondFactorBody,
+    responses((status = 200, description = "The tokens", body = RestOk<TokensResponse>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "Unknown, expired or spent challenge, or a wrong code", body = RestFailure), (status = 429, description = "Too many requests (`Retry-After` says when to retry)", body = RestFailure))
+)]
 pub async fn login_second_step(
     state: web::Data<AppState>,
     locale: Locale,
@@ -155,13 +184,21 @@ pub async fn login_second_step(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RefreshBody {
+    #[schema(required = true, min_length = 1)]
     pub refresh_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/refresh` → a new pair; the presented refresh token stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "rest: auth",
+    request_body = RefreshBody,
+    responses((status = 200, description = "A new pair; the old refresh token stops working", body = RestOk<TokensResponse>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "Unknown, expired or reused refresh token", body = RestFailure))
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     locale: Locale,
@@ -185,6 +222,13 @@ pub async fn refresh(
 
 /// `POST /api/v1/auth/logout`: ends the session of the bearer token; its refresh token and
 /// every access token issued for it stop working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "rest: auth",
+    responses((status = 200, description = "The session ended", body = RestDone), (status = 401, description = "No valid bearer token", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn logout(ip: ClientIp, auth: Bearer, state: web::Data<AppState>) -> RestResult {
     state
         .services
@@ -196,6 +240,13 @@ pub async fn logout(ip: ClientIp, auth: Bearer, state: web::Data<AppState>) -> R
 }
 
 /// `GET /api/v1/users/profile`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/profile",
+    tag = "rest: users",
+    responses((status = 200, description = "The caller", body = RestOk<UserResponse>), (status = 401, description = "No valid bearer token", body = RestFailure), (status = 403, description = "The account is disabled", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn get_profile(auth: Bearer) -> RestResult {
     Ok(respond(
         StatusCode::OK,
@@ -205,17 +256,31 @@ pub async fn get_profile(auth: Bearer) -> RestResult {
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ProfileBody {
+    #[schema(min_length = 1, max_length = 20)]
     pub username: Option<String>,
+    /// Refused while e-mail verification is not available (an empty value clears nothing).
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
+    /// A public http(s) URL.
+    #[schema(max_length = 512)]
     pub avatar: Option<String>,
 }
 
 /// `PUT /api/v1/users/profile`: username, email, phone, avatar; every field validated before
 /// any is changed. Other fields (`status`, `role`, `quota`, ...) are ignored.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/profile",
+    tag = "rest: users",
+    request_body = ProfileBody,
+    responses((status = 200, description = "The caller afterwards", body = RestOk<UserResponse>), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "No valid bearer token", body = RestFailure), (status = 409, description = "The username is taken", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn update_profile(
     auth: Bearer,
     state: web::Data<AppState>,
@@ -243,16 +308,28 @@ pub async fn update_profile(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PasswordBody {
+    #[schema(required = true)]
     pub old_password: Option<String>,
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub new_password: Option<String>,
+    /// Equal to `new_password`.
+    #[schema(required = true)]
     pub confirm_password: Option<String>,
 }
 
 /// `PUT /api/v1/users/password`: wrong old password → 401; mismatch or policy → 400; success
 /// revokes every other session of the user (on both surfaces).
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/password",
+    tag = "rest: users",
+    request_body = PasswordBody,
+    responses((status = 200, description = "Changed; the other sessions ended", body = RestDone), (status = 400, description = "A malformed body or query, or a value the rules refuse", body = RestFailure), (status = 401, description = "No valid bearer token, or a wrong old password", body = RestFailure), (status = 429, description = "Too many requests (`Retry-After` says when to retry)", body = RestFailure)),
+    security(("bearer" = []))
+)]
 pub async fn change_password(
     ip: ClientIp,
     auth: Bearer,

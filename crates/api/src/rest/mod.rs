@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod envelope;
 mod handlers;
+mod schema;
 mod time;
 mod two_factor;
 
@@ -17,17 +18,22 @@ use actix_web::{HttpRequest, web};
 use crate::compat::respond::locale_of;
 use crate::i18n::Msg;
 use crate::input;
+use crate::openapi::{Collector, Routes, TrailingSlash};
 use crate::{limits, turnstile};
 pub use envelope::RestError;
 
 const JSON_LIMIT: usize = 64 * 1024;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(scope());
+pub fn configure(cfg: &mut web::ServiceConfig, doc: &Collector) {
+    cfg.service(scope(doc.clone()));
 }
 
-/// The `/api/v1` scope with its routes, extractor configuration and panic envelope.
-pub(crate) fn scope() -> actix_web::Scope<
+/// The `/api/v1` scope with its routes (each at the path and method of its
+/// `#[utoipa::path]` annotation, `crate::openapi`), extractor configuration and panic
+/// envelope.
+pub(crate) fn scope(
+    doc: Collector,
+) -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
@@ -42,7 +48,7 @@ pub(crate) fn scope() -> actix_web::Scope<
     let json = web::JsonConfig::default()
         .limit(JSON_LIMIT)
         .error_handler(|err, req| input::reject(&input::InputError::from_payload(&err), req));
-    web::scope("/api/v1")
+    let scope = web::scope("/api/v1")
         .wrap(from_fn(catch_panic))
         // The same per-address limits as the compat surface, one count for both (`crate::limits`).
         .wrap(from_fn(limits::global_api))
@@ -59,49 +65,42 @@ pub(crate) fn scope() -> actix_web::Scope<
             )
             .into()
         }))
-        .route(
-            "/auth/register",
-            web::post()
+        .default_service(web::to(not_found));
+    Routes::new("/api/v1", TrailingSlash::Exact, &doc)
+        .op::<handlers::__path_register>(
+            web::route()
                 .to(handlers::register)
                 .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_register)),
         )
-        .route(
-            "/auth/login",
-            web::post()
+        .op::<handlers::__path_login>(
+            web::route()
                 .to(handlers::login)
                 .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_login)),
         )
-        .route(
-            "/auth/login/2fa",
-            web::post()
+        .op::<handlers::__path_login_second_step>(
+            web::route()
                 .to(handlers::login_second_step)
                 .wrap(from_fn(turnstile::required))
                 .wrap(from_fn(limits::critical_login)),
         )
-        .route("/auth/refresh", web::post().to(handlers::refresh))
-        .route("/auth/logout", web::post().to(handlers::logout))
-        .route("/users/profile", web::get().to(handlers::get_profile))
-        .route("/users/profile", web::put().to(handlers::update_profile))
-        .route("/users/password", web::put().to(handlers::change_password))
-        .route("/admin/users", web::get().to(admin::list_users))
-        .route("/admin/users/{id}/status", web::put().to(admin::set_status))
-        .route("/admin/audit", web::get().to(admin::audit))
-        .route("/users/2fa/status", web::get().to(two_factor::status))
-        .route("/users/2fa/setup", web::post().to(two_factor::setup))
-        .route("/users/2fa/enable", web::post().to(two_factor::enable))
-        .route("/users/2fa/disable", web::post().to(two_factor::disable))
-        .route(
-            "/users/2fa/backup-codes",
-            web::post().to(two_factor::backup_codes),
-        )
-        .route("/admin/users/2fa/stats", web::get().to(two_factor::stats))
-        .route(
-            "/admin/users/{id}/2fa",
-            web::delete().to(two_factor::admin_reset),
-        )
-        .default_service(web::to(not_found))
+        .op::<handlers::__path_refresh>(web::route().to(handlers::refresh))
+        .op::<handlers::__path_logout>(web::route().to(handlers::logout))
+        .op::<handlers::__path_get_profile>(web::route().to(handlers::get_profile))
+        .op::<handlers::__path_update_profile>(web::route().to(handlers::update_profile))
+        .op::<handlers::__path_change_password>(web::route().to(handlers::change_password))
+        .op::<admin::__path_list_users>(web::route().to(admin::list_users))
+        .op::<admin::__path_set_status>(web::route().to(admin::set_status))
+        .op::<admin::__path_audit>(web::route().to(admin::audit))
+        .op::<two_factor::__path_status>(web::route().to(two_factor::status))
+        .op::<two_factor::__path_setup>(web::route().to(two_factor::setup))
+        .op::<two_factor::__path_enable>(web::route().to(two_factor::enable))
+        .op::<two_factor::__path_disable>(web::route().to(two_factor::disable))
+        .op::<two_factor::__path_backup_codes>(web::route().to(two_factor::backup_codes))
+        .op::<two_factor::__path_stats>(web::route().to(two_factor::stats))
+        .op::<two_factor::__path_admin_reset>(web::route().to(two_factor::admin_reset))
+        .into_scope(scope)
 }
 
 /// A panic under `/api/v1` answers the REST envelope (an opaque 500), not the compat one.
