@@ -20,6 +20,7 @@ mod console_redemption;
 mod headers;
 mod health;
 mod login;
+mod metrics;
 mod mint_cap;
 mod openapi;
 mod options;

@@ -56,6 +56,28 @@ pub struct Settings {
     pub turnstile: TurnstileSettings,
     /// Two-factor authentication: the pending login between password and code.
     pub two_factor: TwoFactorSettings,
+    /// `/metrics` (Prometheus text format) and who may read it.
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus endpoint `/metrics` (docs/operations.md "Metrics").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics`; when off the path answers 404 like any unknown one.
+    pub enabled: bool,
+    /// When set, `/metrics` answers 401 unless the request carries `Authorization: Bearer
+    /// <token>`. Never logged.
+    pub bearer_token: Option<SecretString>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: None,
+        }
+    }
 }
 
 /// The pending login of a user with 2FA, between the password and the code.
@@ -401,6 +423,7 @@ impl Default for Settings {
             kv: KvSettings::default(),
             turnstile: TurnstileSettings::default(),
             two_factor: TwoFactorSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -617,6 +640,12 @@ impl Settings {
             anyhow::ensure!(
                 !limit.enabled || (limit.max >= 1 && limit.period_secs >= 1),
                 "rate_limits.{key}: max and period_secs must be at least 1 (or enabled = false)"
+            );
+        }
+        if let Some(token) = &self.metrics.bearer_token {
+            anyhow::ensure!(
+                !token.expose_secret().trim().is_empty(),
+                "metrics.bearer_token must not be empty (leave it unset for no token)"
             );
         }
         anyhow::ensure!(
@@ -864,13 +893,41 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
                 redis_url: Some(SecretString::from("redis://:kv-pass@cache/0")),
                 ..KvSettings::default()
             },
+            metrics: MetricsSettings {
+                enabled: true,
+                bearer_token: Some(SecretString::from("scrape-token-42")),
+            },
             ..Settings::default()
         };
         let dbg = format!("{s:?}");
-        assert!(
-            !dbg.contains("hunter2") && !dbg.contains("s3cret-pass") && !dbg.contains("kv-pass"),
-            "{dbg}"
+        for secret in ["hunter2", "s3cret-pass", "kv-pass", "scrape-token-42"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_environment_and_must_not_be_empty() {
+        let from_env = |vars: &[(&str, &str)]| {
+            let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+            config::Config::builder()
+                .add_source(environment().source(Some(vars.collect())))
+                .build()
+                .unwrap()
+                .try_deserialize::<Settings>()
+                .unwrap()
+        };
+        let s = from_env(&[("TOLLGATE_METRICS__BEARER_TOKEN", "scrape-token-42")]);
+        s.validate().unwrap();
+        assert!(s.metrics.enabled);
+        assert_eq!(
+            s.metrics.bearer_token.as_ref().map(|t| t.expose_secret()),
+            Some("scrape-token-42")
         );
+        let off = from_env(&[("TOLLGATE_METRICS__ENABLED", "false")]);
+        assert!(!off.metrics.enabled && off.metrics.bearer_token.is_none());
+        let empty = from_env(&[("TOLLGATE_METRICS__BEARER_TOKEN", " ")]);
+        let err = empty.validate().unwrap_err().to_string();
+        assert!(err.contains("metrics.bearer_token"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Operational endpoints: liveness and readiness.
+//! Operational endpoints: liveness, readiness and metrics.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -10,6 +10,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, doc: &Collector) {
     Routes::new("", TrailingSlash::Exact, doc)
         .op::<__path_healthz>(web::route().to(healthz))
         .op::<__path_readyz>(web::route().to(readyz))
+        .op::<crate::metrics::__path_scrape>(web::route().to(crate::metrics::scrape))
         .register(cfg);
 }
 

@@ -414,6 +414,7 @@ impl Application {
                  set session.cookie_secure = true"
             );
         }
+        let metrics = metrics_endpoint(&settings, &db)?;
         // The client address extractor reads it (`crate::client::ClientIp`).
         let trusted_proxies = web::Data::new(settings.server.trusted_proxies.clone());
         if !trusted_proxies.is_empty() {
@@ -425,17 +426,28 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(trusted_proxies.clone())
+                .configure(|cfg| {
+                    if let Some(metrics) = &metrics {
+                        cfg.app_data(metrics.clone());
+                    }
+                })
                 .wrap(from_fn(catch_panic))
                 // Outside the panic handler, so its 500 is hardened too.
                 .wrap(from_fn(security_headers))
+                // Outside both: the final status, a panic's 500 included.
+                .wrap(from_fn(crate::metrics::record_http))
+                // Every log line of the request, and the reply, carry its id.
+                .wrap(from_fn(crate::request_id::tag))
                 // Path only: query strings may carry codes or signatures. The client address
                 // is the one the limits use (`%{r}a` would believe any `X-Forwarded-For`).
                 .wrap(
-                    Logger::new("%{client}xi \"%{method}xi %U\" %s %b %Dms")
-                        .custom_request_replace("client", |req| {
-                            crate::client::client_ip(req.request()).unwrap_or_else(|| "-".into())
-                        })
-                        .custom_request_replace("method", |req| req.method().to_string()),
+                    Logger::new(
+                        "%{client}xi \"%{method}xi %U\" %s %b %Dms request_id=%{x-request-id}o",
+                    )
+                    .custom_request_replace("client", |req| {
+                        crate::client::client_ip(req.request()).unwrap_or_else(|| "-".into())
+                    })
+                    .custom_request_replace("method", |req| req.method().to_string()),
                 )
                 .configure(|cfg| crate::openapi::configure(cfg, doc.clone()))
                 .configure(|cfg| configure_surfaces(cfg, &Collector::new()))
@@ -456,6 +468,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// `/metrics`' data when `metrics.enabled`: the process's recorder (installed by the first
+/// server the process builds), with its upkeep, and this server's database pool.
+fn metrics_endpoint(
+    settings: &Settings,
+    db: &DatabaseConnection,
+) -> anyhow::Result<Option<web::Data<crate::metrics::MetricsEndpoint>>> {
+    if !settings.metrics.enabled {
+        return Ok(None);
+    }
+    let handle = crate::metrics::recorder()?;
+    crate::metrics::spawn_upkeep(handle.clone());
+    let db = db.clone();
+    Ok(Some(web::Data::new(crate::metrics::MetricsEndpoint::new(
+        handle,
+        settings.metrics.bearer_token.clone(),
+        move || tollgate_db::pool_stats(&db),
+    ))))
 }
 
 /// Creates the first root user when none exists (there is no default password: docs/operations.md).

@@ -90,7 +90,10 @@ pub(crate) async fn apply_entry<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await
     {
-        Ok(_) => Ok(balance_after),
+        Ok(_) => {
+            crate::counters::note(entry);
+            Ok(balance_after)
+        }
         Err(e) if is_unique_violation(&e) => Err(ApplyError::AlreadyApplied),
         Err(e) => Err(ApplyError::Db(unexpected(
             e,
@@ -271,5 +274,72 @@ mod tests {
             assert_eq!(imbalances, [], "{backend}");
         })
         .await;
+    }
+
+    /// The value of the series of `name` whose labels include every pair of `labels`.
+    fn series(text: &str, name: &str, labels: &[&str]) -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .find(|l| labels.iter().all(|pair| l.contains(pair)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `tollgate_ledger_*` count what committed: an entry of a transaction that rolls back
+    /// afterwards is not counted.
+    #[test]
+    fn entries_are_counted_once_their_transaction_commits() {
+        use crate::counters::{LEDGER_ENTRIES_TOTAL, LEDGER_UNITS_TOTAL};
+
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let labels = [
+            r#"kind="redemption""#,
+            r#"account="aff_quota""#,
+            r#"direction="credit""#,
+        ];
+        // The local recorder is this thread's, and so are the tasks of a current-thread
+        // runtime.
+        metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(on_every_backend(move |db| {
+                let handle = handle.clone();
+                async move {
+                    let backend = backend_of(&db);
+                    db.execute_unprepared(
+                        "INSERT INTO users (username, password_hash, display_name, setting, \
+                         created_at, updated_at) VALUES ('u', '', 'u', '{}', 0, 0)",
+                    )
+                    .await
+                    .unwrap();
+                    let id = user::Entity::find().one(&db).await.unwrap().unwrap().id;
+                    let counted = || {
+                        let text = handle.render();
+                        (
+                            series(&text, LEDGER_ENTRIES_TOTAL, &labels),
+                            series(&text, LEDGER_UNITS_TOTAL, &labels),
+                        )
+                    };
+                    let (entries, units) = counted();
+
+                    let rolled_back = txn::write(&db, "failed to test", async |txn| {
+                        let e = entry(id, Account::AffQuota, 7, "rolled-back");
+                        apply_entry(txn, &e, 1_000).await.map_err(Abort::Refused)?;
+                        Err::<(), _>(Abort::Refused(ApplyError::Insufficient))
+                    })
+                    .await;
+                    assert!(rolled_back.is_err(), "{backend}");
+                    assert_eq!(counted(), (entries, units), "{backend}: rolled back");
+
+                    apply(&db, &entry(id, Account::AffQuota, 7, "kept"))
+                        .await
+                        .unwrap();
+                    assert_eq!(counted(), (entries + 1, units + 7), "{backend}: committed");
+                }
+            }))
+        });
     }
 }

@@ -12,10 +12,12 @@
 //! back.
 
 mod audit;
+pub mod counters;
 mod entities;
 mod error;
 mod ledger;
 mod options;
+mod pool;
 mod readiness;
 mod redemptions;
 mod secrets;
@@ -42,6 +44,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 pub use audit::SeaAuditRepository;
 pub use ledger::SeaLedgerRepository;
 pub use options::SeaOptionsRepository;
+pub use pool::{PoolStats, pool_stats};
 pub use readiness::SeaReadiness;
 pub use redemptions::SeaRedemptionRepository;
 pub use secrets::shared_secret;

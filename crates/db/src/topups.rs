@@ -334,11 +334,13 @@ impl TopUpRepository for SeaTopUpRepository {
         let outcome = txn::write(&self.db, "failed to settle a top-up order", async |txn| {
             settle_in(txn, settlement).await
         })
-        .await?;
-        match outcome {
-            Outcome::Settled(settled) => Ok(settled),
-            Outcome::Refused(refusal) => Err(refusal),
-        }
+        .await;
+        let result = match outcome {
+            Ok(Outcome::Settled(settled)) => Ok(settled),
+            Ok(Outcome::Refused(refusal)) | Err(refusal) => Err(refusal),
+        };
+        crate::counters::settlement(settlement, &result);
+        result
     }
 
     async fn close(

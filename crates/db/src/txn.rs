@@ -6,6 +6,7 @@ use sea_orm::{
     TransactionTrait as _,
 };
 
+use crate::counters::Journal;
 use crate::error::{is_transient_conflict, unexpected};
 
 /// Why the work of a write transaction stopped; every variant rolls the transaction back.
@@ -71,8 +72,16 @@ where
             })
             .await
             .map_err(|e| unexpected(e, "failed to begin a transaction"))?;
-        let outcome = match work.clone()(&txn).await {
-            Ok(value) => txn.commit().await.map(|()| value).map_err(Abort::Db),
+        // The ledger entries this attempt applies, counted only once it committed.
+        let journal = Journal::default();
+        let outcome = match journal.around(work.clone()(&txn)).await {
+            Ok(value) => match txn.commit().await {
+                Ok(()) => {
+                    journal.emit();
+                    Ok(value)
+                }
+                Err(err) => Err(Abort::Db(err)),
+            },
             Err(abort) => {
                 if let Err(err) = txn.rollback().await {
                     tracing::warn!(error = %err, "failed to roll back a transaction");

@@ -20,6 +20,7 @@ use super::dto::PageBody;
 use super::respond::{CompatError, CompatResult, ok, refuse};
 use crate::client::ClientIp;
 use crate::input::{Json, Query};
+use crate::metrics;
 use crate::openapi::{CompatEnvelope, PriceReply};
 use crate::state::AppState;
 
@@ -170,7 +171,9 @@ async fn answer_epay(
     params: &BTreeMap<String, String>,
     ip: ClientIp,
 ) -> HttpResponse {
-    let text = match state.services.topups.epay_notify(params, ip.0).await {
+    let outcome = state.services.topups.epay_notify(params, ip.0).await;
+    metrics::payment_callback(PaymentProvider::Epay, &outcome);
+    let text = match outcome {
         Ok(_) => "success",
         Err(NotifyError::Unexpected(e)) => {
             tracing::error!(error = ?e, "an Epay notification failed");
@@ -241,12 +244,13 @@ pub async fn stripe_webhook(
         .headers()
         .get("Stripe-Signature")
         .and_then(|v| v.to_str().ok());
-    match state
+    let outcome = state
         .services
         .topups
         .stripe_webhook(&body, signature, ip.0)
-        .await
-    {
+        .await;
+    metrics::payment_callback(PaymentProvider::Stripe, &outcome);
+    match outcome {
         Ok(_) => HttpResponse::Ok().json(json!({"received": true})),
         Err(NotifyError::Webhook(e)) => {
             HttpResponse::BadRequest().json(json!({"error": e.to_string()}))

@@ -15,6 +15,7 @@ use super::users::logged_in;
 use crate::client::{ClientIp, UserAgent};
 use crate::i18n::{Locale, Msg};
 use crate::input::{Json, Path};
+use crate::metrics::{self, Surface, TwoFactorOp};
 use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
@@ -87,8 +88,9 @@ pub async fn login_second_step(
         .services
         .logins
         .complete(&challenge, &body.into_inner().code(), &input)
-        .await
-        .map_err(refuse(locale, &state.info))?;
+        .await;
+    metrics::second_factor_login(Surface::Compat, &outcome);
+    let outcome = outcome.map_err(refuse(locale, &state.info))?;
     let mut reply = logged_in(outcome, state.cookie);
     reply
         .add_cookie(&pending_cookie_removal(state.cookie.secure))
@@ -203,6 +205,7 @@ pub async fn enable(
         .two_factor
         .enable(auth.user.id, &body.into_inner().code(), ip.0)
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::Enable, e))
         .map_err(refuse(auth.locale, &state.info))?;
     Ok(ok_message(Msg::TwoFactorEnabled.text(auth.locale)))
 }
@@ -233,6 +236,7 @@ pub async fn disable(
             ip.0,
         )
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::Disable, e))
         .map_err(refuse(auth.locale, &state.info))?;
     Ok(ok_message(Msg::TwoFactorDisabled.text(auth.locale)))
 }
@@ -257,6 +261,7 @@ pub async fn backup_codes(
         .two_factor
         .regenerate_backup_codes(auth.user.id, &body.into_inner().code(), ip.0)
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::BackupCodes, e))
         .map_err(refuse(auth.locale, &state.info))?;
     Ok(ok_with(
         Msg::TwoFactorBackupCodesRegenerated,

@@ -13,6 +13,7 @@ use crate::client::{ClientIp, UserAgent};
 use crate::credentials::{LoginBody, RegisterBody};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
+use crate::metrics::{self, Surface};
 use crate::openapi::CompatEnvelope;
 use crate::state::{AppState, CookiePolicy};
 
@@ -67,8 +68,9 @@ pub async fn login(
         .services
         .logins
         .login(body.into_inner().into_input(ip, user_agent))
-        .await
-        .map_err(refuse(locale, &state.info))?;
+        .await;
+    metrics::password_login(Surface::Compat, &step);
+    let step = step.map_err(refuse(locale, &state.info))?;
     match step {
         LoginStep::Done(outcome) => Ok(logged_in(outcome, state.cookie)),
         LoginStep::SecondFactor { challenge } => Ok(super::two_factor::second_factor_required(

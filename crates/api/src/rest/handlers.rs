@@ -14,6 +14,7 @@ use crate::client::{ClientIp, UserAgent};
 use crate::credentials::{LoginBody, RegisterBody};
 use crate::i18n::{Locale, Msg};
 use crate::input::Json;
+use crate::metrics::{self, Surface};
 use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
@@ -118,8 +119,9 @@ pub async fn login(
         .services
         .logins
         .login_api(body.into_inner().into_input(ip, user_agent))
-        .await
-        .map_err(refuse(locale))?;
+        .await;
+    metrics::password_login(Surface::Rest, &step);
+    let step = step.map_err(refuse(locale))?;
     Ok(match step {
         LoginStep::Done(t) => respond(StatusCode::OK, Msg::RestLoggedIn, locale, tokens(t)),
         LoginStep::SecondFactor { challenge } => respond(
@@ -174,8 +176,9 @@ pub async fn login_second_step(
             body.code.as_deref().unwrap_or_default(),
             &input,
         )
-        .await
-        .map_err(refuse(locale))?;
+        .await;
+    metrics::second_factor_login(Surface::Rest, &t);
+    let t = t.map_err(refuse(locale))?;
     Ok(respond(
         StatusCode::OK,
         Msg::RestLoggedIn,

@@ -13,6 +13,7 @@ use crate::client::ClientIp;
 use crate::compat::two_factor::{CodeBody, StatusData};
 use crate::i18n::Msg;
 use crate::input::{Json, Path};
+use crate::metrics::{self, TwoFactorOp};
 use crate::state::AppState;
 
 type RestResult = Result<HttpResponse, RestError>;
@@ -90,6 +91,7 @@ pub async fn enable(
         .two_factor
         .enable(auth.user.id, &code, ip.0)
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::Enable, e))
         .map_err(refuse(auth.locale))?;
     Ok(respond(
         StatusCode::OK,
@@ -121,6 +123,7 @@ pub async fn disable(
         .two_factor
         .disable(auth.user.id, &code, Some(auth.session_id), ip.0)
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::Disable, e))
         .map_err(refuse(auth.locale))?;
     Ok(respond(
         StatusCode::OK,
@@ -151,6 +154,7 @@ pub async fn backup_codes(
         .two_factor
         .regenerate_backup_codes(auth.user.id, &code, ip.0)
         .await
+        .inspect_err(|e| metrics::two_factor_refused(TwoFactorOp::BackupCodes, e))
         .map_err(refuse(auth.locale))?;
     Ok(respond(
         StatusCode::OK,
