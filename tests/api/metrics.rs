@@ -245,6 +245,24 @@ async fn a_configured_bearer_token_is_required() {
 }
 
 #[tokio::test]
+async fn the_api_description_documents_the_endpoint_and_its_token() {
+    let app = TestApp::spawn().await;
+    let doc = app
+        .anonymous(Method::GET, "/api/openapi.json", None)
+        .await
+        .body;
+    let op = &doc["paths"]["/metrics"]["get"];
+    for status in ["200", "401", "404"] {
+        assert!(op["responses"][status].is_object(), "{status}: {op}");
+    }
+    assert_eq!(op["security"], json!([{}, {"metrics_token": []}]), "{op}");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["metrics_token"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
 async fn metrics_can_be_turned_off() {
     let app = TestApp::spawn_with(|s| s.metrics.enabled = false).await;
     let (status, body) = scrape_with(&app, None).await;
