@@ -56,7 +56,7 @@ impl Collector {
         self.0.borrow().mistakes.clone()
     }
 
-    /// The document: the collected paths and schemas on [`base`].
+    /// The document: the collected paths and schemas on `base()`.
     pub fn document(&self) -> OpenApi {
         let collected = self.0.borrow();
         let mut doc = base();
