@@ -38,7 +38,7 @@ async fn readyz_names_the_key_value_store_and_checks_redis_when_configured() {
 #[tokio::test]
 async fn unknown_api_paths_are_404_json_never_401() {
     let app = TestApp::spawn().await;
-    for path in ["/api/nope", "/api/user/nope", "/api/data/self/"] {
+    for path in ["/api/nope", "/api/user/nope", "/api/no/such/path/"] {
         let res = send(app.client.get(app.url(path)).header("New-API-User", "-1")).await;
         assert_eq!(res.status, 404, "{path}");
         let body: serde_json::Value = res.body;

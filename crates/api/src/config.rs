@@ -10,6 +10,10 @@ use serde::Deserialize;
 use tollgate_domain::groups::GroupSettings;
 use tollgate_domain::rate_limit::RateLimit;
 use tollgate_domain::services::{PendingLoginPolicy, RegistrationPolicy};
+/// How the console renders quota (New API's `QuotaDisplayType`): the domain's type, spelled
+/// `USD`, `CNY`, `TOKENS` or `CUSTOM` in the configuration.
+pub use tollgate_domain::site::QuotaDisplay;
+use tollgate_domain::site::SiteSettings;
 use tollgate_domain::throttle::ThrottlePolicy;
 
 use crate::i18n::Locale;
@@ -28,7 +32,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Run pending migrations when `serve` starts.
     pub auto_migrate: bool,
-    /// Shown by `/api/status`.
+    /// The initial `SystemName` option (shown by `/api/status`, and the 2FA issuer).
     pub system_name: String,
     /// The public base URL of this installation.
     pub server_address: String,
@@ -39,6 +43,11 @@ pub struct Settings {
     /// First-start root account; when unset, `root` with a random password is created.
     pub root_username: Option<String>,
     pub root_password: Option<SecretString>,
+    /// Create the first root at start-up when none exists (the default). `false` leaves the
+    /// installation unset until the console's first-run setup (`POST /api/setup`) or
+    /// `tollgate create-root` creates it: until then whoever reaches the server first may
+    /// become root (docs/security.md).
+    pub bootstrap_root: bool,
     pub log: LogSettings,
     pub server: ServerSettings,
     pub session: SessionSettings,
@@ -138,6 +147,18 @@ pub struct ServerSettings {
     /// Reverse proxies (CIDR blocks or addresses) whose `X-Forwarded-For` names the client.
     /// Empty: the socket peer is the client and the header is ignored.
     pub trusted_proxies: TrustedProxies,
+    /// A built single-page console (New API's `web/dist`) served same-origin from this
+    /// folder; unset serves none. A folder that does not exist stops the start.
+    pub static_dir: Option<PathBuf>,
+}
+
+impl ServerSettings {
+    /// The console folder, when one is configured (an empty value counts as none).
+    pub fn static_dir(&self) -> Option<&Path> {
+        self.static_dir
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
 }
 
 /// Where Turnstile tokens are verified. The switch and the keys are runtime options
@@ -368,28 +389,6 @@ pub struct QuotaSettings {
     pub display_type: QuotaDisplay,
 }
 
-/// How the console renders quota (New API's `QuotaDisplayType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum QuotaDisplay {
-    Usd,
-    Cny,
-    Tokens,
-    Custom,
-}
-
-impl QuotaDisplay {
-    /// The configuration's (and New API's) spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Usd => "USD",
-            Self::Cny => "CNY",
-            Self::Tokens => "TOKENS",
-            Self::Custom => "CUSTOM",
-        }
-    }
-}
-
 /// `default_locale`: a language tag whose primary subtag is one we have (`zh-CN`, `en`, ...).
 fn locale<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Locale, D::Error> {
     let tag = String::deserialize(d)?;
@@ -409,6 +408,7 @@ impl Default for Settings {
             default_locale: Locale::ZhCn,
             root_username: None,
             root_password: None,
+            bootstrap_root: true,
             log: LogSettings::default(),
             server: ServerSettings::default(),
             session: SessionSettings::default(),
@@ -619,6 +619,7 @@ impl Settings {
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid groups configuration: {e}"))?;
         anyhow::ensure!(self.quota.per_unit > 0, "quota.per_unit must be positive");
+        self.site_defaults()?;
         if let Some(url) = &self.kv.redis_url {
             anyhow::ensure!(
                 ["redis://", "redis+unix://", "unix://"]
@@ -652,7 +653,44 @@ impl Settings {
             self.root_username.is_some() == self.root_password.is_some(),
             "root_username and root_password must be set together"
         );
+        anyhow::ensure!(
+            self.bootstrap_root || self.root_username.is_none(),
+            "root_username and root_password need bootstrap_root = true"
+        );
         Ok(())
+    }
+
+    /// The initial site options (`SystemName`, `QuotaPerUnit`, `QuotaDisplayType`), checked
+    /// by the rules a root's change meets.
+    pub fn site_defaults(&self) -> anyhow::Result<SiteSettings> {
+        SiteSettings::configured(
+            &self.system_name,
+            self.quota.per_unit,
+            self.quota.display_type,
+        )
+        .map_err(|e| match e {
+            tollgate_domain::options::OptionError::InvalidValue { key, reason } => {
+                let name = if key == "SystemName" {
+                    "system_name"
+                } else {
+                    "quota.per_unit"
+                };
+                anyhow::anyhow!("{name} {reason}")
+            }
+            other => anyhow::anyhow!("invalid site configuration: {other}"),
+        })
+    }
+
+    /// `sqlite`, `postgres` or `mysql`: what the first-run setup page shows.
+    pub fn database_type(&self) -> &'static str {
+        let url = self.database_url.expose_secret();
+        if url.starts_with("postgres") {
+            "postgres"
+        } else if url.starts_with("mysql") || url.starts_with("mariadb") {
+            "mysql"
+        } else {
+            "sqlite"
+        }
     }
 
     pub fn registration_policy(&self) -> RegistrationPolicy {
@@ -884,6 +922,43 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
     }
 
     #[test]
+    fn the_console_folder_comes_from_the_environment_and_the_database_type_from_the_url() {
+        assert!(Settings::default().server.static_dir().is_none());
+        let vars = [(
+            "TOLLGATE_SERVER__STATIC_DIR".to_owned(),
+            "/srv/new-api/web/dist".to_owned(),
+        )];
+        let s = config::Config::builder()
+            .add_source(environment().source(Some(vars.into_iter().collect())))
+            .build()
+            .unwrap()
+            .try_deserialize::<Settings>()
+            .unwrap();
+        assert_eq!(
+            s.server.static_dir(),
+            Some(Path::new("/srv/new-api/web/dist"))
+        );
+        let empty = ServerSettings {
+            static_dir: Some(PathBuf::new()),
+            ..ServerSettings::default()
+        };
+        assert!(empty.static_dir().is_none());
+        for (url, kind) in [
+            ("sqlite://./data/t.db?mode=rwc", "sqlite"),
+            ("postgres://u:p@db/x", "postgres"),
+            ("postgresql://u:p@db/x", "postgres"),
+            ("mysql://u:p@db/x", "mysql"),
+            ("mariadb://u:p@db/x", "mysql"),
+        ] {
+            let s = Settings {
+                database_url: SecretString::from(url),
+                ..Settings::default()
+            };
+            assert_eq!(s.database_type(), kind, "{url}");
+        }
+    }
+
+    #[test]
     fn debug_output_never_shows_secrets() {
         let s = Settings {
             database_url: SecretString::from("postgres://u:hunter2@db/x"),
@@ -1002,6 +1077,34 @@ vip = ["gpt-4o", "claude-3-5-sonnet"]
         limit.rate_limits.critical.enabled = false;
         limit.validate().unwrap();
         assert!(limit.rate_limits.critical.limit().is_unlimited());
+        let mut unset = Settings {
+            bootstrap_root: false,
+            root_username: Some("root".into()),
+            root_password: Some(SecretString::from("s3cret-pass")),
+            ..Settings::default()
+        };
+        assert!(
+            unset
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("bootstrap_root")
+        );
+        unset.root_username = None;
+        unset.root_password = None;
+        unset.validate().unwrap();
+        for (name, per_unit, key) in [("", 500_000, "system_name"), ("Shop", 0, "quota.per_unit")] {
+            let site = Settings {
+                system_name: name.into(),
+                quota: QuotaSettings {
+                    per_unit,
+                    ..QuotaSettings::default()
+                },
+                ..Settings::default()
+            };
+            let refused = site.validate().unwrap_err().to_string();
+            assert!(refused.contains(key), "{refused}");
+        }
         let mut groups = Settings::default();
         groups.groups.ratios.insert("vip".into(), -1.0);
         assert!(

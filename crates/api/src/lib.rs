@@ -23,6 +23,7 @@ pub mod request_id;
 pub mod rest;
 pub mod startup;
 pub mod state;
+pub mod static_files;
 pub mod telemetry;
 mod turnstile;
 

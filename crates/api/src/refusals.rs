@@ -17,7 +17,7 @@ use tollgate_domain::services::TopUpError;
 use tollgate_domain::services::{
     AccessTokenError, AdminCreateError, AdminError, ChangePasswordError, DeleteSelfError,
     LoginError, OptionsError, OwnerProofError, ProfileError, RefreshError, RegisterError,
-    SettingsUpdateError,
+    SettingsUpdateError, SetupError,
 };
 use tollgate_domain::services::{SecondFactorLoginError, TwoFactorAdminError, TwoFactorError};
 use tollgate_domain::topup::{PricingError, SettleError};
@@ -178,6 +178,24 @@ impl Refuse for RegisterError {
                     "too many registrations from this address",
                 )
             },
+            Self::Unexpected(_) => return None,
+        })
+    }
+}
+
+impl Refuse for SetupError {
+    fn refusal(&self) -> Option<Refusal> {
+        Some(match self {
+            Self::AlreadySetUp => row(
+                Msg::SetupAlreadyDone,
+                StatusCode::CONFLICT,
+                Msg::SetupAlreadyDone,
+                "a root user already exists",
+            ),
+            Self::UsernameTooLong => invalid(Msg::SetupUsernameLength, self),
+            Self::PasswordMismatch => invalid(Msg::SetupPasswordMismatch, self),
+            Self::InvalidInput(rule) => credential(rule),
+            Self::UsernameTaken => username_taken(),
             Self::Unexpected(_) => return None,
         })
     }
@@ -594,6 +612,12 @@ impl Refuse for AdminRefusal {
             AdminError::InvalidRole => invalid(Msg::InvalidParams, e),
             AdminError::RoleChangeRefused => invalid(Msg::RoleChangeRefused, e),
             AdminError::StatusChangeRefused => invalid(Msg::StatusChangeRefused, e),
+            AdminError::OwnRoleOrStatus => row(
+                Msg::CannotChangeOwnRoleOrStatus,
+                StatusCode::FORBIDDEN,
+                Msg::CannotChangeOwnRoleOrStatus,
+                e.to_string(),
+            ),
             // 400 on REST (no REST route renames users yet; kept as it was).
             AdminError::UsernameTaken => invalid(Msg::UsernameTaken, e),
             AdminError::Changed => row(

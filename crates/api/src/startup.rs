@@ -36,6 +36,7 @@ use tollgate_domain::services::{
     FailedLoginAudit, LoginFlow, OptionsService, ProfileService, RedemptionService, SessionTtl,
     StoredOptions, TopUpPorts, TopUpService, TwoFactorPorts, TwoFactorService,
 };
+use tollgate_domain::site::SiteService;
 use tollgate_domain::throttle::LoginThrottle;
 use tollgate_domain::turnstile::HumanCheck;
 use tollgate_notify::{DnsResolver, TurnstileClient};
@@ -105,6 +106,8 @@ pub struct Services {
     pub route_limits: RouteLimits,
     /// The Turnstile check of login, registration and the second-factor step.
     pub human: HumanCheck,
+    /// The site's name, texts and quota display (`/api/status`, `/api/notice`, ...).
+    pub site: SiteService,
     pub audit: Arc<dyn AuditRepository>,
     /// Counters, one-time values and invalidation messages (in process, or Redis shared by
     /// every instance).
@@ -134,7 +137,9 @@ async fn core(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<Co
     };
     // Runtime options: the configuration's values, overlaid with what root stored.
     let options_repo = Arc::new(SeaOptionsRepository::new(db.clone()));
-    let defaults = StaticOptions::with(settings.registration_policy(), settings.groups.clone()).0;
+    let mut defaults =
+        StaticOptions::with(settings.registration_policy(), settings.groups.clone()).0;
+    defaults.site = settings.site_defaults()?;
     let options: Arc<dyn OptionsSource> =
         Arc::new(StoredOptions::new(options_repo.clone(), defaults));
     let jwt_key = jwt_secret(db, settings).await?;
@@ -248,12 +253,8 @@ pub async fn build_services(
     );
     let profile = ProfileService::new(ports, Arc::new(DnsResolver::default()), options.clone())
         .with_throttle(throttle.clone());
-    let affiliate = AffiliateService::new(
-        users,
-        secrets.clone(),
-        clock.clone(),
-        settings.quota.per_unit,
-    );
+    let affiliate = AffiliateService::new(users, secrets.clone(), clock.clone(), options.clone());
+    let site = SiteService::new(options.clone());
     let topups = Arc::new(topup_service(db, settings, &core, audit.clone())?);
     let turnstile_url = url::Url::parse(&settings.turnstile.verify_url)
         .context("turnstile.verify_url is not a URL")?;
@@ -288,6 +289,7 @@ pub async fn build_services(
         clock,
         route_limits,
         human,
+        site,
         audit,
         kv,
         kv_readiness,
@@ -326,8 +328,6 @@ fn topup_service(
         audit,
         clock: core.ports.clock.clone(),
         secrets: core.ports.secrets.clone(),
-        quota_per_unit: settings.quota.per_unit,
-        tokens_display: settings.quota.display_type == crate::config::QuotaDisplay::Tokens,
     }))
 }
 
@@ -374,9 +374,21 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Checked before anything is opened: a misspelt folder stops the start.
+        let console = match settings.server.static_dir() {
+            Some(dir) => Some(web::Data::new(crate::static_files::StaticSite::open(dir)?)),
+            None => None,
+        };
         let db = open_database(&settings).await?;
         let services = build_services(&db, &settings).await?;
-        bootstrap_root(&services.accounts, &settings).await?;
+        if settings.bootstrap_root {
+            bootstrap_root(&services.accounts, &settings).await?;
+        } else if !services.accounts.is_set_up().await? {
+            tracing::warn!(
+                "no root user and bootstrap_root = false: the first visitor of the console's \
+                 setup page (POST /api/setup) becomes root"
+            );
+        }
         spawn_session_purge(services.sessions.clone(), services.clock.clone());
         spawn_reconcile(services.topups.clone(), &settings.payments);
         spawn_audit_purge(
@@ -393,6 +405,7 @@ impl Application {
                 start_time: services.clock.now(),
                 quota_per_unit: settings.quota.per_unit,
                 quota_display_type: settings.quota.display_type,
+                database_type: settings.database_type(),
             },
             cookie: CookiePolicy {
                 secure: settings.session.cookie_secure,
@@ -422,6 +435,9 @@ impl Application {
         }
         // Built once: every worker registers the same routes.
         let doc = crate::openapi::document();
+        if let Some(site) = &console {
+            tracing::info!(dir = %site.root().display(), "serving the console");
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -429,6 +445,10 @@ impl Application {
                 .configure(|cfg| {
                     if let Some(metrics) = &metrics {
                         cfg.app_data(metrics.clone());
+                    }
+                    // The console's folder, when configured (`crate::static_files`).
+                    if let Some(site) = &console {
+                        cfg.app_data(site.clone());
                     }
                 })
                 .wrap(from_fn(catch_panic))
@@ -451,7 +471,9 @@ impl Application {
                 )
                 .configure(|cfg| crate::openapi::configure(cfg, doc.clone()))
                 .configure(|cfg| configure_surfaces(cfg, &Collector::new()))
-                .default_service(web::to(compat::not_found))
+                // Unmatched paths: the console's files and pages when `server.static_dir` is
+                // set; the compat 404 JSON otherwise and always under `/api`.
+                .default_service(web::to(crate::static_files::serve))
         })
         .listen(listener)?
         .shutdown_timeout(30)

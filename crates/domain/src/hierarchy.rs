@@ -2,7 +2,8 @@
 //! hierarchy"): an actor may read or change a target only if `actor.role > target.role`, may never
 //! grant a role >= its own, only root promotes, and root itself cannot be changed, disabled,
 //! demoted or deleted through admin routes (no role is above root). An actor may always read
-//! itself.
+//! itself; root may also update its own non-authority fields (its role and status stay
+//! untouchable: `services::AdminService::update` refuses changing them).
 
 use crate::user::{Role, User, UserStatus};
 
@@ -45,7 +46,9 @@ pub fn check(actor: &User, target: &User, op: AdminOp) -> Result<(), HierarchyEr
     if !actor.role.is_admin() {
         return Err(HierarchyError::NotAdmin);
     }
-    if op == AdminOp::View && actor.id == target.id {
+    if actor.id == target.id
+        && (op == AdminOp::View || (op == AdminOp::Update && actor.role == Role::Root))
+    {
         return Ok(());
     }
     if target.role == Role::Root
@@ -146,14 +149,19 @@ mod tests {
     }
 
     #[test]
-    fn an_actor_may_view_but_never_change_itself() {
+    fn an_actor_may_view_itself_and_only_root_may_update_itself() {
         for role in [Role::Admin, Role::Root] {
             let me = user(1, role);
-            assert!(check(&me, &me, AdminOp::View).is_ok());
-            for op in OPS.into_iter().filter(|op| *op != AdminOp::View) {
-                assert!(check(&me, &me, op).is_err(), "{role:?} {op:?}");
+            for op in OPS {
+                let allowed = op == AdminOp::View || (op == AdminOp::Update && role == Role::Root);
+                assert_eq!(check(&me, &me, op).is_ok(), allowed, "{role:?} {op:?}");
             }
         }
+        // Another root is still out of reach.
+        assert_eq!(
+            check(&user(1, Role::Root), &user(2, Role::Root), AdminOp::Update),
+            Err(HierarchyError::TargetNotBelow)
+        );
     }
 
     #[test]

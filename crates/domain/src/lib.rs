@@ -20,6 +20,7 @@ pub mod redemption;
 pub mod redemption_manage;
 pub mod services;
 pub mod session;
+pub mod site;
 pub mod throttle;
 pub mod topup;
 pub mod turnstile;

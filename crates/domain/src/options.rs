@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::error::RepoError;
 use crate::groups::GroupSettings;
 use crate::services::RegistrationPolicy;
+use crate::site::{DERIVED_KEY as SITE_DERIVED_KEY, KEYS as SITE_KEYS, SiteSettings};
 use crate::topup::PaymentSettings;
 use crate::topup::settings::KEYS as PAYMENT_KEYS;
 use crate::turnstile::{KEYS as TURNSTILE_KEYS, TurnstileSettings};
@@ -34,6 +35,8 @@ pub struct RuntimeOptions {
     pub payments: PaymentSettings,
     /// Human verification on login, registration and the second-factor step.
     pub turnstile: TurnstileSettings,
+    /// The site's name, texts and quota display (`crate::site`).
+    pub site: SiteSettings,
 }
 
 /// The mint cap of a fresh installation: 500,000,000 units, $1,000 at the default
@@ -121,18 +124,23 @@ pub fn is_secret(key: &str) -> bool {
 }
 
 impl RuntimeOptions {
-    /// The value of every option as text, in [`KEYS`] order, then the payment and Turnstile
-    /// options. Secrets ([`is_secret`]) are never listed.
+    /// The value of every option as text, in [`KEYS`] order, then the payment, Turnstile and
+    /// site options. Secrets ([`is_secret`]) are never listed.
     pub fn to_map(&self) -> Vec<(&'static str, String)> {
         let mut map = self.core_map();
         map.extend(self.payments.to_map());
         map.extend(self.turnstile.to_map());
+        map.extend(self.site.to_map());
         map
     }
 
-    /// [`Self::to_map`] and the secrets: what is stored, never what is replied.
+    /// What is stored, never what is replied: [`Self::to_map`] and the secrets, without the
+    /// derived `DisplayInCurrencyEnabled` (its value lives in `QuotaDisplayType`).
     pub fn to_storage_map(&self) -> Vec<(&'static str, String)> {
-        let mut map = self.to_map();
+        let mut map = self.core_map();
+        map.extend(self.payments.to_map());
+        map.extend(self.turnstile.to_map());
+        map.extend(self.site.to_storage_map());
         map.extend(self.payments.secrets());
         map.extend(self.turnstile.secrets());
         map
@@ -247,7 +255,10 @@ impl RuntimeOptions {
                 Some(outcome) => outcome?,
                 None => match next.turnstile.set(other, value) {
                     Some(outcome) => outcome?,
-                    None => return Err(OptionError::UnknownKey(other.to_owned())),
+                    None => match next.site.set(other, value) {
+                        Some(outcome) => outcome?,
+                        None => return Err(OptionError::UnknownKey(other.to_owned())),
+                    },
                 },
             },
         }
@@ -263,7 +274,13 @@ impl RuntimeOptions {
     pub fn overlay(defaults: &Self, stored: &BTreeMap<String, String>) -> (Self, Vec<OptionError>) {
         let mut options = defaults.clone();
         let mut errors = Vec::new();
-        for key in KEYS.into_iter().chain(PAYMENT_KEYS).chain(TURNSTILE_KEYS) {
+        let site_keys = SITE_KEYS.into_iter().filter(|k| *k != SITE_DERIVED_KEY);
+        for key in KEYS
+            .into_iter()
+            .chain(PAYMENT_KEYS)
+            .chain(TURNSTILE_KEYS)
+            .chain(site_keys)
+        {
             if let Some(value) = stored.get(key)
                 && let Err(e) = options.set(key, value)
             {
@@ -305,6 +322,7 @@ impl StaticOptions {
             revoke_access_token_on_password_change: true,
             payments: PaymentSettings::default(),
             turnstile: TurnstileSettings::default(),
+            site: SiteSettings::default(),
         })
     }
 }
@@ -325,6 +343,7 @@ mod tests {
             .iter()
             .chain(PAYMENT_KEYS.iter())
             .chain(TURNSTILE_KEYS.iter())
+            .chain(SITE_KEYS.iter())
             .copied()
             .filter(|k| !is_secret(k))
             .collect();

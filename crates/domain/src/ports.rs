@@ -27,6 +27,9 @@ pub enum CreateUserError {
     EmailTaken,
     #[error("the invitation code is taken")]
     AffCodeTaken,
+    /// A root user was to be created while a live one exists.
+    #[error("a root user already exists")]
+    RootExists,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -171,6 +174,9 @@ pub trait UserRepository: Send + Sync {
     ///   included (their names stay reserved).
     /// - MUST return [`CreateUserError::EmailTaken`] when `new.email` is set and exists.
     /// - MUST return [`CreateUserError::AffCodeTaken`] when `new.aff_code` exists.
+    /// - When `new.role` is root, MUST return [`CreateUserError::RootExists`] if a live root
+    ///   exists, checked inside the insert's transaction so that simultaneous creations make
+    ///   exactly one root.
     /// - With `new.invitation`, MUST link the inviter, raise its `aff_count` by one, and apply
     ///   the non-zero rewards ([`crate::LedgerEntry::invitee_bonus`],
     ///   [`crate::LedgerEntry::inviter_reward`], the latter also added to

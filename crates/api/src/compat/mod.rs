@@ -9,6 +9,7 @@ mod options;
 mod redemptions;
 pub mod respond;
 mod self_service;
+mod site;
 mod status;
 mod topups;
 pub(crate) mod two_factor;
@@ -146,7 +147,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, doc: &Collector) {
         .op_at::<redemptions::__path_delete>(
             r"/api/redemption/{id:\d+}",
             web::route().to(redemptions::delete),
-        );
+        )
+        // ---- Issue 11 (`site.rs`): the site's pages, first-run setup, and the empty data of
+        // modules Tollgate does not have yet. All public: none answers 401. ----
+        .op::<site::__path_notice>(web::route().to(site::notice))
+        .op::<site::__path_about>(web::route().to(site::about))
+        .op::<site::__path_home_page_content>(web::route().to(site::home_page_content))
+        .op::<site::__path_setup_status>(web::route().to(site::setup_status))
+        .op::<site::__path_setup>(web::route().to(site::setup))
+        .op::<site::__path_uptime_status>(web::route().to(site::uptime_status))
+        .op::<site::__path_own_usage>(web::route().to(site::own_usage))
+        .op::<site::__path_all_usage>(web::route().to(site::all_usage))
+        .op::<site::__path_own_logs>(web::route().to(site::own_logs));
+    // ---- end of issue 11's block ----
     cfg.app_data(json)
         .app_data(input_errors)
         .app_data(path)

@@ -8,7 +8,7 @@ use tollgate_domain::{Page, PageRequest, Redemption, RedemptionEdit};
 
 use super::auth::AdminAuth;
 use super::dto::{PageBody, RedemptionItem};
-use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse};
+use super::respond::{CompatError, CompatResult, ok, ok_empty, refuse, refuse_now};
 use crate::client::ClientIp;
 use crate::i18n::Msg;
 use crate::input::{Json, Path, Query};
@@ -45,7 +45,7 @@ pub async fn create(
     body: Json<CreateBody>,
 ) -> CompatResult {
     let body = body.into_inner();
-    let keys = state
+    let created = state
         .services
         .redemptions
         .create_batch(
@@ -56,9 +56,12 @@ pub async fn create(
             body.expired_time,
             ip.0,
         )
-        .await
-        .map_err(refuse(auth.locale, &state.info))?;
-    Ok(ok(keys))
+        .await;
+    // The mint limit's message shows quota in the current display.
+    match created {
+        Ok(keys) => Ok(ok(keys)),
+        Err(e) => Err(refuse_now(e, auth.locale, &state).await),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

@@ -34,6 +34,15 @@ pub fn refuse<E: Refuse>(locale: Locale, info: &InstanceInfo) -> impl FnOnce(E) 
     move |e| CompatError::refused(&e, locale, info)
 }
 
+/// Renders a refusal with the `QuotaPerUnit` and `QuotaDisplayType` in force now: for the
+/// refusals whose message shows a quota amount (`refuse` would show the configured ones).
+pub async fn refuse_now<E: Refuse>(e: E, locale: Locale, state: &AppState) -> CompatError {
+    match state.info_now().await {
+        Ok(info) => CompatError::refused(&e, locale, &info),
+        Err(err) => CompatError::internal(&err, locale),
+    }
+}
+
 /// The language of a request's messages.
 pub fn locale_of(req: &HttpRequest) -> Locale {
     let default = req

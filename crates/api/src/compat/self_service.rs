@@ -10,7 +10,9 @@ use tollgate_domain::user_settings::NotificationSettingsInput;
 
 use super::auth::{UserAuth, optional_session_user};
 use super::doc::{DeleteSelfBody, SelfUpdateBody, UserSettingsBody as SettingsBodyDoc};
-use super::respond::{CompatError, CompatResult, locale_of, ok, ok_empty, ok_message, refuse};
+use super::respond::{
+    CompatError, CompatResult, locale_of, ok, ok_empty, ok_message, refuse, refuse_now,
+};
 use crate::client::ClientIp;
 use crate::i18n::{Locale, Msg};
 use crate::input::{self, Json};
@@ -290,12 +292,11 @@ pub async fn aff_transfer(
         .as_ref()
         .and_then(Value::as_i64)
         .ok_or_else(|| CompatError::fail(Msg::InvalidParams, locale))?;
-    let done = state
-        .services
-        .affiliate
-        .transfer(&auth.user, amount)
-        .await
-        .map_err(refuse(locale, &state.info))?;
+    // The minimum is one current `QuotaPerUnit`, shown in the current display.
+    let done = match state.services.affiliate.transfer(&auth.user, amount).await {
+        Ok(done) => done,
+        Err(e) => return Err(refuse_now(e, locale, &state).await),
+    };
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "message": Msg::TransferSucceeded.text(locale),

@@ -4,7 +4,6 @@ use actix_web::{HttpRequest, web};
 use serde_json::json;
 
 use super::respond::{CompatError, CompatResult, locale_of, ok};
-use crate::config::QuotaDisplay;
 use crate::openapi::CompatEnvelope;
 use crate::state::AppState;
 
@@ -39,20 +38,32 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         .status()
         .await
         .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
+    // The site options (issue 11): root edits them through `PUT /api/option/`.
+    let site = state
+        .services
+        .site
+        .status()
+        .await
+        .map_err(|e| CompatError::internal(&e, locale_of(&req)))?;
     let number = tollgate_domain::payment::display_number;
     let info = &state.info;
+    let server_address = if site.server_address.is_empty() {
+        &info.server_address
+    } else {
+        &site.server_address
+    };
     Ok(ok(json!({
-        "system_name": info.system_name,
-        "logo": "",
-        "footer_html": "",
+        "system_name": site.system_name,
+        "logo": site.logo,
+        "footer_html": site.footer,
         "version": info.version,
         "start_time": info.start_time,
-        "server_address": info.server_address,
+        "server_address": server_address,
         "docs_link": "",
         "setup": setup,
-        "quota_per_unit": info.quota_per_unit,
-        "quota_display_type": info.quota_display_type.as_str(),
-        "display_in_currency": info.quota_display_type != QuotaDisplay::Tokens,
+        "quota_per_unit": site.quota_per_unit,
+        "quota_display_type": site.quota_display.as_str(),
+        "display_in_currency": site.quota_display.is_currency(),
         "register_enabled": policy.register_enabled,
         "password_register_enabled": policy.password_register_enabled,
         "password_login_enabled": policy.password_login_enabled,
@@ -86,7 +97,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         "stripe_unit_price": number(pay.stripe_unit_price),
         "amount_options": pay.amount_options,
         "amount_discount": pay.amount_discount.iter().map(|(k, v)| (k.to_string(), number(*v))).collect::<std::collections::BTreeMap<_, _>>(),
-        "top_up_link": "",
+        "top_up_link": site.top_up_link,
         "chats": [],
         "checkin_enabled": false,
         "enable_drawing": false,
@@ -97,7 +108,7 @@ pub async fn status(state: web::Data<AppState>, req: HttpRequest) -> CompatResul
         "mj_notify_enabled": false,
         "self_use_mode_enabled": false,
         "demo_site_enabled": false,
-        "default_use_auto_group": false,
+        "default_use_auto_group": site.default_use_auto_group,
         "api_info_enabled": false,
         "uptime_kuma_enabled": false,
         "announcements_enabled": false,

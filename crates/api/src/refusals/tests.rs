@@ -331,6 +331,10 @@ fn admin_tables() {
         sides(&admin(AdminError::Changed)),
         (Msg::UserChangedMeanwhile, StatusCode::CONFLICT)
     );
+    assert_eq!(
+        sides(&admin(AdminError::OwnRoleOrStatus)),
+        (Msg::CannotChangeOwnRoleOrStatus, StatusCode::FORBIDDEN)
+    );
     assert!(
         admin(AdminError::Unexpected(unexpected()))
             .refusal()
@@ -567,4 +571,26 @@ fn two_factor_tables() {
             .refusal()
             .is_none()
     );
+}
+
+#[test]
+fn setup_table() {
+    use tollgate_domain::services::SetupError;
+    assert_eq!(
+        sides(&SetupError::AlreadySetUp),
+        (Msg::SetupAlreadyDone, StatusCode::CONFLICT)
+    );
+    assert_eq!(
+        sides(&SetupError::UsernameTooLong),
+        (Msg::SetupUsernameLength, BAD)
+    );
+    assert_eq!(
+        sides(&SetupError::PasswordMismatch),
+        (Msg::SetupPasswordMismatch, BAD)
+    );
+    assert_eq!(
+        sides(&SetupError::UsernameTaken),
+        (Msg::UsernameTaken, StatusCode::CONFLICT)
+    );
+    assert!(SetupError::Unexpected(unexpected()).refusal().is_none());
 }

@@ -1,7 +1,7 @@
 //! Registration: the user row, its signup bonus and its invitation, in one transaction.
 
 use anyhow::anyhow;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, DatabaseTransaction, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
@@ -11,11 +11,11 @@ use tollgate_domain::audit::AuditEntry;
 use tollgate_domain::ports::CreateUserError;
 use tollgate_domain::user::INVITER_REWARD_WINDOW_SECS;
 use tollgate_domain::{
-    Account, LedgerEntry, LedgerKind, NewUser, RepoError, User, UserId, UserStatus,
+    Account, LedgerEntry, LedgerKind, NewUser, RepoError, Role, User, UserId, UserStatus,
 };
 
 use super::{SeaUserRepository, stored_text, username_taken};
-use crate::entities::{ledger, user};
+use crate::entities::{app_secret, ledger, user};
 use crate::error::{is_unique_violation, unexpected, unix_now};
 use crate::ledger::{ApplyError, apply_entry};
 use crate::txn::{self, Abort};
@@ -24,8 +24,13 @@ use crate::txn::{self, Abort};
 enum InsertFailure {
     /// A unique key was broken; which one is told after the rollback.
     Unique,
+    /// A root was to be created while a live one exists.
+    RootExists,
     Other(anyhow::Error),
 }
+
+/// The `app_secrets` row that serialises root creations (its value is unused).
+const ROOT_CREATION_LOCK: &str = "lock:root_creation";
 
 impl From<anyhow::Error> for InsertFailure {
     fn from(err: anyhow::Error) -> Self {
@@ -42,6 +47,7 @@ impl SeaUserRepository {
         let id = match inserted {
             Ok(id) => id,
             Err(InsertFailure::Unique) => return Err(self.classify_unique(new).await),
+            Err(InsertFailure::RootExists) => return Err(CreateUserError::RootExists),
             Err(InsertFailure::Other(e)) => return Err(e.into()),
         };
         self.find_user(user::Entity::find_by_id(id))
@@ -115,6 +121,9 @@ impl SeaUserRepository {
 
 /// Inserts the user, its audit record, its signup bonus and its invitation; returns the new id.
 async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<i64, Abort<InsertFailure>> {
+    if new.role == Role::Root && root_exists_locked(txn).await? {
+        return Err(Abort::Refused(InsertFailure::RootExists));
+    }
     let row = user::ActiveModel {
         id: NotSet,
         username: Set(new.username.as_str().to_owned()),
@@ -223,6 +232,41 @@ async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<i64, Abort<I
             .await?;
     }
     Ok(id)
+}
+
+/// Whether a live root exists, asked after taking the root-creation lock: on PostgreSQL and
+/// MySQL a second creation waits here until the first commits, then sees its root (a locking
+/// read, so MySQL's REPEATABLE READ reads the latest rows); SQLite's write transaction
+/// already serialises. Root creations therefore make at most one root, whatever the names.
+async fn root_exists_locked(txn: &DatabaseTransaction) -> Result<bool, sea_orm::DbErr> {
+    let lock = app_secret::ActiveModel {
+        name: Set(ROOT_CREATION_LOCK.to_owned()),
+        value: Set(String::new()),
+        created_at: Set(unix_now()),
+    };
+    app_secret::Entity::insert(lock)
+        .on_conflict(
+            OnConflict::column(app_secret::Column::Name)
+                .do_nothing_on([app_secret::Column::Name])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    app_secret::Entity::find_by_id(ROOT_CREATION_LOCK.to_owned())
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    let root: Option<i64> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Role.eq(Role::Root.code()))
+        .filter(user::Column::DeletedAt.is_null())
+        .limit(1)
+        .lock_shared()
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(root.is_some())
 }
 
 /// How many invitations rewarded `inviter` in the window before `now`, counting at most

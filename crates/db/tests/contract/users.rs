@@ -192,6 +192,41 @@ async fn root_exists_only_for_a_live_root(db: DatabaseConnection) {
     assert!(!users.root_exists().await.unwrap());
 }
 
+async fn a_second_root_is_refused_even_when_created_at_the_same_moment(db: DatabaseConnection) {
+    let users = SeaUserRepository::new(db.clone());
+    let root = |i: usize| {
+        let mut u = new_user(&format!("root{i}"), &format!("ROOT{i}"), 0);
+        u.role = Role::Root;
+        u
+    };
+    let attempts: Vec<_> = (0..4)
+        .map(|i| {
+            let users = users.clone();
+            let new = root(i);
+            tokio::spawn(async move { users.create(&new).await })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(CreateUserError::RootExists) => {}
+            Err(e) => panic!("unexpected outcome: {e:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let roots = query_i64(&db, "SELECT COUNT(*) FROM users WHERE role = 100").await;
+    assert_eq!(roots, [1]);
+    // Other roles are not affected; a deleted root no longer counts.
+    users.create(&new_user("after", "AFTER1", 0)).await.unwrap();
+    exec(
+        &db,
+        &format!("UPDATE users SET deleted_at = {NOW} WHERE role = 100"),
+    )
+    .await;
+    users.create(&root(9)).await.unwrap();
+}
+
 async fn access_token_is_set_found_and_collisions_refused(db: DatabaseConnection) {
     let users = SeaUserRepository::new(db.clone());
     let alice = create_user(&db, "alice", 0).await;
@@ -361,5 +396,6 @@ stories!(
     root_exists_only_for_a_live_root,
     access_token_is_set_found_and_collisions_refused,
     password_hash_and_login_time_are_updated,
-    unknown_role_or_status_code_is_an_error,
+    unknown_role_or_status_code_is_an_error;
+    concurrent: a_second_root_is_refused_even_when_created_at_the_same_moment,
 );

@@ -348,6 +348,7 @@ pub(super) async fn create_user(
             Err(CreateUserError::AffCodeTaken) => continue,
             Err(CreateUserError::UsernameTaken) => return Err(RegisterError::UsernameTaken),
             Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
+            Err(CreateUserError::RootExists) => return Err(RegisterError::RootExists),
             Err(CreateUserError::Unexpected(e)) => return Err(RegisterError::Unexpected(e)),
         }
     }
@@ -366,6 +367,9 @@ pub(super) struct NewAccount<'a> {
     pub(super) invitation: Option<Invitation>,
     pub(super) audit: Option<AuditEntry>,
 }
+
+mod setup;
+pub use setup::{SETUP_ROOT_QUOTA, SETUP_USERNAME_MAX_CHARS, SetupError, SetupInput};
 
 #[cfg(test)]
 pub(crate) mod tests;

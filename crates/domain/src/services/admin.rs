@@ -42,6 +42,9 @@ pub enum AdminError {
     RoleChangeRefused,
     #[error("status changes go through enable and disable")]
     StatusChangeRefused,
+    /// Root editing its own row asked for another role or status.
+    #[error("nobody can change their own role or status")]
+    OwnRoleOrStatus,
     #[error("the username is taken")]
     UsernameTaken,
     /// Another write changed the user between the read this decision rested on and the
@@ -268,7 +271,8 @@ impl AdminService {
     }
 
     /// Applies every accepted field or refuses the whole request (never a silent partial
-    /// success). A quota change is a ledger entry with the admin as actor and is audited
+    /// success). Root may edit its own row this way (issue 11), but never its own role or
+    /// status ([`AdminError::OwnRoleOrStatus`]). A quota change is a ledger entry with the admin as actor and is audited
     /// with its old and new value; a password change revokes the user's sessions and token.
     /// The write applies only to the user as read here ([`AdminError::Changed`] otherwise).
     pub async fn update(
@@ -280,6 +284,15 @@ impl AdminService {
     ) -> Result<User, AdminError> {
         let target = self.target(id).await?;
         hierarchy::check(actor, &target, AdminOp::Update)?;
+        if actor.id == target.id {
+            let role = input.role.map(Role::from_code);
+            let status = input.status.map(UserStatus::from_code);
+            if role.is_some_and(|r| r != Some(target.role))
+                || status.is_some_and(|s| s != Some(target.status))
+            {
+                return Err(AdminError::OwnRoleOrStatus);
+            }
+        }
         if let Some(code) = input.role {
             let role = Role::from_code(code).ok_or(AdminError::InvalidRole)?;
             if role != target.role {

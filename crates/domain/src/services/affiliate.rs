@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::error::RepoError;
+use crate::options::OptionsSource;
 use crate::ports::{
     AffTransferError, AffTransferred, Clock, CreateUserError, SecretGenerator, UserRepository,
 };
@@ -18,8 +19,8 @@ pub struct AffiliateService {
     users: Arc<dyn UserRepository>,
     secrets: Arc<dyn SecretGenerator>,
     clock: Arc<dyn Clock>,
-    /// The smallest transfer: one `QuotaPerUnit` ($1), as in New API.
-    min_transfer: i64,
+    /// The smallest transfer is one current `QuotaPerUnit` ($1), as in New API.
+    options: Arc<dyn OptionsSource>,
 }
 
 impl AffiliateService {
@@ -27,18 +28,19 @@ impl AffiliateService {
         users: Arc<dyn UserRepository>,
         secrets: Arc<dyn SecretGenerator>,
         clock: Arc<dyn Clock>,
-        min_transfer: i64,
+        options: Arc<dyn OptionsSource>,
     ) -> Self {
         Self {
             users,
             secrets,
             clock,
-            min_transfer,
+            options,
         }
     }
 
-    pub fn min_transfer(&self) -> i64 {
-        self.min_transfer
+    /// The smallest transfer now: one `QuotaPerUnit`.
+    pub async fn min_transfer(&self) -> Result<i64, RepoError> {
+        Ok(self.options.current().await?.site.quota_per_unit)
     }
 
     /// The user's invitation code, created on first request when the account has none.
@@ -69,10 +71,12 @@ impl AffiliateService {
         user: &User,
         amount: i64,
     ) -> Result<AffTransferred, AffTransferError> {
-        if amount < self.min_transfer || amount <= 0 {
-            return Err(AffTransferError::BelowMinimum {
-                min: self.min_transfer,
-            });
+        let min = self
+            .min_transfer()
+            .await
+            .map_err(|RepoError(e)| AffTransferError::Unexpected(e))?;
+        if amount < min || amount <= 0 {
+            return Err(AffTransferError::BelowMinimum { min });
         }
         let reference = format!("{}-{}", user.id, self.secrets.alphanumeric(16));
         let done = self
@@ -103,7 +107,16 @@ mod tests {
         secrets.expect_alphanumeric().returning(|n| "x".repeat(n));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(100);
-        AffiliateService::new(Arc::new(users), Arc::new(secrets), Arc::new(clock), 500_000)
+        let options = crate::options::StaticOptions::with(
+            crate::services::RegistrationPolicy::default(),
+            crate::groups::GroupSettings::default(),
+        );
+        AffiliateService::new(
+            Arc::new(users),
+            Arc::new(secrets),
+            Arc::new(clock),
+            Arc::new(options),
+        )
     }
 
     fn user() -> User {

@@ -14,7 +14,8 @@ mod two_factor;
 
 pub use accounts::{
     AccountService, BootstrapOutcome, CorePorts, RegisterError, RegisterInput, RegistrationPolicy,
-    ResetPasswordError, invitation_for,
+    ResetPasswordError, SETUP_ROOT_QUOTA, SETUP_USERNAME_MAX_CHARS, SetupError, SetupInput,
+    invitation_for,
 };
 pub use admin::{
     AdminCreateError, AdminCreateInput, AdminError, AdminService, AdminUpdateInput, UserListInput,

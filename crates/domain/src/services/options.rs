@@ -81,7 +81,9 @@ impl OptionsService {
     }
 
     /// Validates every change against the current options, then stores all of them with one
-    /// audit record each (old and new value), or refuses them all.
+    /// audit record each (old and new value), or refuses them all. A key that changes because
+    /// another was written (`QuotaDisplayType` through `DisplayInCurrencyEnabled`) is stored
+    /// and audited as well.
     pub async fn update(
         &self,
         actor: &User,
@@ -102,7 +104,7 @@ impl OptionsService {
         let mut values = Vec::new();
         let mut audit = Vec::new();
         for ((key, old), (_, new)) in before.iter().zip(after.iter()) {
-            if changes.iter().any(|(k, _)| k == key) {
+            if old != new || changes.iter().any(|(k, _)| k == key) {
                 values.push(((*key).to_owned(), new.clone()));
                 if old != new {
                     // A secret's audit record says whether it was set, never its value.
@@ -196,6 +198,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(next.registration.quota_for_new_user, 250);
+    }
+
+    #[tokio::test]
+    async fn the_derived_display_key_stores_the_display_type_it_sets() {
+        let mut repo = MockOptionsRepository::new();
+        repo.expect_save()
+            .withf(|values, audit, _| {
+                values == [("QuotaDisplayType".to_owned(), "TOKENS".to_owned())]
+                    && audit.len() == 1
+                    && audit[0].before == Some(json!({"QuotaDisplayType": "USD"}))
+                    && audit[0].after == Some(json!({"QuotaDisplayType": "TOKENS"}))
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let changes = [("DisplayInCurrencyEnabled".to_owned(), "false".to_owned())];
+        let next = service(repo)
+            .update(&user(1, Role::Root), &changes, None)
+            .await
+            .unwrap();
+        assert_eq!(next.site.quota_display, crate::site::QuotaDisplay::Tokens);
     }
 
     #[tokio::test]

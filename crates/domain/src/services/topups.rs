@@ -16,6 +16,7 @@ use crate::payment::{
     StripeGateway, WebhookRejection,
 };
 use crate::ports::{AuditRepository, Clock, SecretGenerator};
+use crate::site::SiteSettings;
 use crate::topup::{
     NewTopUp, PaymentSettings, Pricing, PricingError, Quote, SettleError, Settled, SettledBy,
     Settlement, TopUp, TopUpFilter, TopUpRepository, TopUpStatus,
@@ -142,10 +143,6 @@ pub struct TopUpPorts {
     pub audit: Arc<dyn AuditRepository>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn SecretGenerator>,
-    /// Quota units per USD (`QuotaPerUnit`).
-    pub quota_per_unit: i64,
-    /// TOKENS display: Epay amounts are requested in quota units.
-    pub tokens_display: bool,
 }
 
 pub struct TopUpService {
@@ -161,15 +158,28 @@ impl TopUpService {
         Ok(self.p.options.current().await?.payments)
     }
 
-    fn epay_pricing<'a>(&self, s: &'a PaymentSettings, group: &str) -> Pricing<'a> {
+    /// The payment options and the site's unit of quota (`QuotaPerUnit`, `QuotaDisplayType`),
+    /// read together: a price always uses the values in force now.
+    async fn priced(&self) -> Result<(PaymentSettings, SiteSettings), RepoError> {
+        let o = self.p.options.current().await?;
+        Ok((o.payments, o.site))
+    }
+
+    /// With TOKENS display, Epay amounts are requested in quota units.
+    fn epay_pricing<'a>(
+        &self,
+        s: &'a PaymentSettings,
+        site: &SiteSettings,
+        group: &str,
+    ) -> Pricing<'a> {
         Pricing {
             unit_price: s.price,
             min_topup: s.min_topup,
             max_amount: None,
             group_ratio: s.topup_group_ratio.get(group).copied(),
             discounts: &s.amount_discount,
-            quota_per_unit: self.p.quota_per_unit,
-            tokens_display: self.p.tokens_display,
+            quota_per_unit: site.quota_per_unit,
+            tokens_display: !site.quota_display.is_currency(),
         }
     }
 
@@ -179,6 +189,7 @@ impl TopUpService {
     fn stripe_pricing<'a>(
         &self,
         s: &'a PaymentSettings,
+        site: &SiteSettings,
         none: &'a BTreeMap<i64, Decimal>,
     ) -> Pricing<'a> {
         Pricing {
@@ -187,7 +198,7 @@ impl TopUpService {
             max_amount: Some(STRIPE_MAX_AMOUNT),
             group_ratio: None,
             discounts: none,
-            quota_per_unit: self.p.quota_per_unit,
+            quota_per_unit: site.quota_per_unit,
             tokens_display: false,
         }
     }
@@ -210,15 +221,15 @@ impl TopUpService {
 
     /// `POST /api/user/amount`: the Epay price of `amount` for this user.
     pub async fn quote_epay(&self, user: &User, amount: i64) -> Result<Quote, TopUpError> {
-        let s = self.settings().await?;
-        Ok(self.epay_pricing(&s, &user.group).quote(amount)?)
+        let (s, site) = self.priced().await?;
+        Ok(self.epay_pricing(&s, &site, &user.group).quote(amount)?)
     }
 
     /// `POST /api/user/stripe/amount`.
     pub async fn quote_stripe(&self, amount: i64) -> Result<Quote, TopUpError> {
-        let s = self.settings().await?;
+        let (s, site) = self.priced().await?;
         let none = BTreeMap::new();
-        Ok(self.stripe_pricing(&s, &none).quote(amount)?)
+        Ok(self.stripe_pricing(&s, &site, &none).quote(amount)?)
     }
 
     /// A unique trade number: `{prefix}{user}NO{random}{unix seconds}`.
@@ -243,8 +254,8 @@ impl TopUpService {
         amount: i64,
         method: &str,
     ) -> Result<EpayPurchase, TopUpError> {
-        let s = self.settings().await?;
-        let quote = self.epay_pricing(&s, &user.group).quote(amount)?;
+        let (s, site) = self.priced().await?;
+        let quote = self.epay_pricing(&s, &site, &user.group).quote(amount)?;
         if !s.pay_methods.iter().any(|m| m.kind == method) {
             return Err(TopUpError::UnknownMethod(method.to_owned()));
         }
@@ -303,9 +314,9 @@ impl TopUpService {
         if method != "stripe" {
             return Err(TopUpError::UnsupportedChannel);
         }
-        let s = self.settings().await?;
+        let (s, site) = self.priced().await?;
         let none = BTreeMap::new();
-        let quote = self.stripe_pricing(&s, &none).quote(amount)?;
+        let quote = self.stripe_pricing(&s, &site, &none).quote(amount)?;
         if !s.stripe_enabled() {
             return Err(TopUpError::StripeNotConfigured);
         }

@@ -168,6 +168,67 @@ async fn unchanged_values_write_nothing_and_role_or_status_changes_are_refused()
 }
 
 #[tokio::test]
+async fn root_edits_its_own_fields_but_never_its_own_role_or_status() {
+    let root = user(2, Role::Root);
+    let mut m = Mocks::with_target(root.clone());
+    m.users
+        .expect_admin_update()
+        .withf(|seen, changes, actor, audit, _| {
+            seen.id == UserId::new(2)
+                && *actor == UserId::new(2)
+                && changes.quota == Some(42)
+                && changes.display_name.as_ref().map(DisplayName::as_str) == Some("Root Admin")
+                && audit.iter().any(|a| a.action == AuditAction::UserUpdated)
+                && audit.iter().any(|a| a.action == AuditAction::QuotaChanged)
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(user(2, Role::Root)));
+    let svc = m.service();
+    let input = AdminUpdateInput {
+        display_name: Some("Root Admin".into()),
+        quota: Some(42),
+        role: Some(100),
+        status: Some(1),
+        ..Default::default()
+    };
+    svc.update(&root, UserId::new(2), input, None)
+        .await
+        .unwrap();
+    // Asking for another role or status refuses the whole request (no second write).
+    for (role, status) in [
+        (Some(10), None),
+        (Some(1), Some(1)),
+        (None, Some(2)),
+        (Some(7), None),
+    ] {
+        let input = AdminUpdateInput {
+            display_name: Some("Renamed".into()),
+            role,
+            status,
+            ..Default::default()
+        };
+        assert!(
+            matches!(
+                svc.update(&root, UserId::new(2), input, None).await,
+                Err(AdminError::OwnRoleOrStatus)
+            ),
+            "{role:?} {status:?}"
+        );
+    }
+    // An admin still cannot edit itself.
+    let admin = user(2, Role::Admin);
+    let svc = Mocks::with_target(admin.clone()).service();
+    let input = AdminUpdateInput {
+        display_name: Some("Me".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update(&admin, UserId::new(2), input, None).await,
+        Err(AdminError::Hierarchy(HierarchyError::TargetNotBelow))
+    ));
+}
+
+#[tokio::test]
 async fn invalid_fields_are_refused_before_any_write() {
     let svc = Mocks::with_target(user(2, Role::User)).service();
     let actor = user(1, Role::Admin);
