@@ -177,8 +177,9 @@ fn bad_input(err: impl std::fmt::Display, req: &HttpRequest) -> actix_web::Error
     .into()
 }
 
-/// Unknown paths: 404 JSON, never 401 (a 401 logs the console out). Registered as the app's
-/// default service, so nested scopes fall back to it too.
+/// Unknown paths: 404 JSON, never 401 (a 401 logs the console out). The app's default service
+/// (`crate::static_files::serve`) gives this answer for every unmatched path the console's
+/// files do not serve, `/api/*` always.
 pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, CompatError> {
     Err(CompatError::not_found(locale_of(&req)))
 }
