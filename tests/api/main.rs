@@ -17,6 +17,7 @@ mod auth_table;
 mod bad_input;
 mod client_ip;
 mod console_redemption;
+mod console_replay;
 mod headers;
 mod health;
 mod login;
