@@ -139,3 +139,51 @@ async fn an_epay_notification_that_is_not_a_form_answers_fail() {
         assert_eq!(res.text().await.unwrap(), "fail");
     }
 }
+
+/// Found by schemathesis: the description said `enabled_rate` was a number while the reply
+/// (New API's format) is `"12.5%"`, and it left out the 404 a non-numeric id gets on the
+/// compat surface. The description now says what the server does.
+#[tokio::test]
+async fn the_description_matches_the_replies_schemathesis_found_it_wrong_about() {
+    let app = TestApp::spawn().await;
+    let doc = app
+        .anonymous(Method::GET, "/api/openapi.json", None)
+        .await
+        .body;
+    let stats = &doc["components"]["schemas"]["TwoFactorStats"]["properties"]["enabled_rate"];
+    assert_eq!(stats["type"], "string", "{stats}");
+    let root = app.root().await;
+    let token = app
+        .rest_token(crate::helpers::ROOT_USERNAME, crate::helpers::ROOT_PASSWORD)
+        .await;
+    let reply = send(bearer(
+        &app,
+        Method::GET,
+        "/api/v1/admin/users/2fa/stats",
+        &token,
+    ))
+    .await;
+    let data = reply.ok(200, "获取成功");
+    assert!(
+        data["enabled_rate"]
+            .as_str()
+            .is_some_and(|r| r.ends_with('%')),
+        "{data}"
+    );
+
+    for (path, method) in [
+        ("/api/user/{id}", "get"),
+        ("/api/redemption/{id}", "delete"),
+    ] {
+        let responses = &doc["paths"][path][method]["responses"];
+        assert!(
+            responses.get("404").is_some(),
+            "{method} {path}: {responses}"
+        );
+    }
+    let reply = app
+        .call(&root, Method::GET, "/api/user/-9223372036854775809", None)
+        .await;
+    assert_eq!(reply.status, 404, "{reply}");
+    assert_eq!(reply["success"], false);
+}
