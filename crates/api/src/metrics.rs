@@ -178,7 +178,10 @@ impl MetricsEndpoint {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, value)| value.trim())
             .unwrap_or_default();
-        constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes())
+        tollgate_domain::compare::constant_time_eq(
+            presented.as_bytes(),
+            token.expose_secret().as_bytes(),
+        )
     }
 }
 
@@ -256,18 +259,6 @@ fn method_label(method: &Method) -> &'static str {
         .into_iter()
         .find(|m| *m == method.as_str())
         .unwrap_or("OTHER")
-}
-
-/// Compares two byte strings in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
-    diff == 0
 }
 
 /// The surface a login came through (the `surface` label).

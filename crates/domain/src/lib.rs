@@ -5,6 +5,7 @@
 //! [`ports`]; the composition root in `tollgate-api` wires them into the services.
 
 pub mod audit;
+pub mod compare;
 pub mod error;
 pub mod groups;
 pub mod hierarchy;

@@ -78,14 +78,16 @@ pub enum OptionError {
     NotAvailable(String),
 }
 
-fn invalid(key: &str, reason: impl Into<String>) -> OptionError {
+/// `key`'s value is refused for `reason` (every group of options words its refusals so).
+pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> OptionError {
     OptionError::InvalidValue {
         key: key.to_owned(),
         reason: reason.into(),
     }
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, OptionError> {
+/// `true` or `false` (surrounding spaces allowed), else refused.
+pub(crate) fn parse_bool(key: &str, v: &str) -> Result<bool, OptionError> {
     match v.trim() {
         "true" => Ok(true),
         "false" => Ok(false),

@@ -13,7 +13,7 @@ use rust_decimal::prelude::ToPrimitive as _;
 use serde::Deserialize;
 
 use crate::error::RepoError;
-use crate::options::{OptionError, OptionsSource};
+use crate::options::{OptionError, OptionsSource, invalid, parse_bool};
 use crate::payment::Decimal;
 
 /// How the console renders quota (New API's `QuotaDisplayType`).
@@ -123,21 +123,6 @@ pub const KEYS: [&str; 11] = [
 /// `QuotaDisplayType` (`false` → TOKENS; `true` → USD unless a currency is already chosen),
 /// which is what is stored, as in New API, so the two can never disagree.
 pub const DERIVED_KEY: &str = "DisplayInCurrencyEnabled";
-
-fn invalid(key: &str, reason: impl Into<String>) -> OptionError {
-    OptionError::InvalidValue {
-        key: key.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-fn parse_bool(key: &str, v: &str) -> Result<bool, OptionError> {
-    match v.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(key, "must be true or false")),
-    }
-}
 
 /// Text of at most `max` characters; line breaks and tabs only when `multiline`, no other
 /// control character.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::RepoError;
-use crate::options::{OptionError, OptionsSource};
+use crate::options::{OptionError, OptionsSource, invalid};
 use crate::payment::ProviderSecret;
 
 /// The Turnstile options, under New API's key names.
@@ -40,13 +40,6 @@ pub const SECRET_KEY: &str = "TurnstileSecretKey";
 
 /// The longest token Cloudflare issues; a longer one is refused without asking.
 const MAX_TOKEN_CHARS: usize = 2048;
-
-fn invalid(key: &str, reason: &str) -> OptionError {
-    OptionError::InvalidValue {
-        key: key.to_owned(),
-        reason: reason.to_owned(),
-    }
-}
 
 /// A key as Cloudflare writes them: at most 255 characters, no spaces or control characters.
 fn parse_key(key: &str, v: &str) -> Result<String, OptionError> {

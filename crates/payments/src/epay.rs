@@ -15,12 +15,13 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use md5::{Digest as _, Md5};
 use serde_json::Value;
+use tollgate_domain::compare::constant_time_eq;
 use tollgate_domain::payment::{
     Decimal, EpayGateway, EpayMerchant, ProviderOrderState, ProviderSecret,
 };
 use url::Url;
 
-use crate::{constant_time_eq, http_client, read_body, transport_error};
+use crate::{http_client, read_body, transport_error};
 
 const PROVIDER: &str = "the Epay gateway";
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::{OptionError, to_json};
+use crate::options::{OptionError, invalid, to_json};
 use crate::payment::{Decimal, EpayMerchant, ProviderSecret};
 
 /// One entry of `PayMethods`: how the console shows an Epay method. `min_topup` is display
@@ -124,13 +124,6 @@ pub const KEYS: [&str; 18] = [
     "StripePromotionCodesEnabled",
     "TopupRebatePercent",
 ];
-
-fn invalid(key: &str, reason: impl Into<String>) -> OptionError {
-    OptionError::InvalidValue {
-        key: key.to_owned(),
-        reason: reason.into(),
-    }
-}
 
 fn parse_decimal(key: &str, v: &str) -> Result<Decimal, OptionError> {
     match v.trim().parse::<Decimal>() {
